@@ -1,0 +1,1 @@
+"""Dataset-agnostic orchestration: config, the TFX pipeline definition, running and reporting."""

@@ -1,0 +1,54 @@
+"""The TFMA evaluation config: what "proven good" means before a model is pushed.
+
+A candidate is blessed only if its overall accuracy clears an absolute bar and it is no worse
+than the model already served (the baseline) by more than the configured margin. Slices are
+computed so that a model that is good on average but bad on one island is visible.
+"""
+
+from __future__ import annotations
+
+import tensorflow_model_analysis as tfma
+
+from components.features import transformed_name
+from components.signatures import EXAMPLES_SIGNATURE, TRANSFORM_SIGNATURE
+from pipeline.settings import Settings
+
+ACCURACY_METRIC = "sparse_categorical_accuracy"
+# Without a margin, floating-point noise in an identical model's accuracy could fail "no worse".
+_CHANGE_TOLERANCE = 1e-10
+
+
+def eval_config(settings: Settings) -> tfma.EvalConfig:
+    evaluation = settings.evaluation
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name=EXAMPLES_SIGNATURE,
+                preprocessing_function_names=[TRANSFORM_SIGNATURE],
+                label_key=transformed_name(settings.features.label),
+                prediction_key="probabilities",
+                model_type=tfma.TF_GENERIC,
+            )
+        ],
+        slicing_specs=[tfma.SlicingSpec()]
+        + [tfma.SlicingSpec(feature_keys=[feature]) for feature in evaluation.slices],
+        metrics_specs=[
+            tfma.MetricsSpec(
+                metrics=[
+                    tfma.MetricConfig(class_name="ExampleCount"),
+                    tfma.MetricConfig(
+                        class_name="SparseCategoricalAccuracy",
+                        threshold=tfma.MetricThreshold(
+                            value_threshold=tfma.GenericValueThreshold(
+                                lower_bound={"value": evaluation.min_accuracy}
+                            ),
+                            change_threshold=tfma.GenericChangeThreshold(
+                                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                                absolute={"value": -evaluation.max_accuracy_drop - _CHANGE_TOLERANCE},
+                            ),
+                        ),
+                    ),
+                ]
+            )
+        ],
+    )
