@@ -12,8 +12,8 @@ import csv
 import dataclasses
 import hashlib
 import math
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 
 class DataError(ValueError):
@@ -56,8 +56,7 @@ def _header(path: Path, reader: Iterator[list[str]], spec: CleaningSpec) -> dict
     missing = [c for c in spec.columns if c not in header]
     if missing:
         raise DataError(
-            f"{path}: missing column(s) {missing}; expected columns {list(spec.columns)}, "
-            f"found {header}"
+            f"{path}: missing column(s) {missing}; expected columns {list(spec.columns)}, found {header}"
         )
     return {name: header.index(name) for name in spec.columns}
 

@@ -7,7 +7,8 @@ function instead of repeating a naming convention.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def transformed_name(name: str) -> str:

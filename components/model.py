@@ -6,7 +6,7 @@ config so that a bigger dataset can ask for more without a code change.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import keras
 

@@ -5,7 +5,6 @@ This gate sits between them and fails the run instead, with one line per problem
 split, the feature, and what the schema expected against what the data held.
 """
 
-
 from pathlib import Path
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2

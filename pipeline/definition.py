@@ -71,6 +71,9 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         custom_config=custom_config,
+        # StatisticsGen and ExampleValidator already checked the raw data.
+        disable_statistics=True,
+        force_tf_compat_v1=True,
     )
     transform.add_upstream_node(validation_gate)
     trainer = Trainer(
@@ -116,8 +119,6 @@ def create_pipeline(
             pusher,
         ],
         enable_cache=enable_cache,
-        metadata_connection_config=metadata.sqlite_metadata_connection_config(
-            str(workspace.metadata_path)
-        ),
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(str(workspace.metadata_path)),
         beam_pipeline_args=beam_args,
     )

@@ -35,7 +35,7 @@ class Features:
     @property
     def columns(self) -> tuple[str, ...]:
         """Every column the cleaned data holds: the label first, then the inputs."""
-        return (self.label,) + self.inputs
+        return (self.label, *self.inputs)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +104,7 @@ class _Reader:
         value = self._data[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise self._fail(key, f"a {kind.__name__}", value)
         return value
 

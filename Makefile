@@ -1,0 +1,49 @@
+# Two commands for a newcomer: `make run` and `make test`. Both build .venv from uv.lock first.
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed-from-lock
+ARGS ?=
+
+# The first interpreter that really is Python 3.10: on PATH, or installed through pyenv.
+# (A pyenv shim named python3.10 exists even when it cannot run, so each candidate is tried.)
+FIND_PYTHON310 = for candidate in $$(command -v python3.10 python3 python 2>/dev/null) \
+	$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.10.*/bin/python3.10 2>/dev/null | sort -rV); do \
+	"$$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null \
+	&& { echo "$$candidate"; break; }; done
+
+.PHONY: install run test lint format bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml uv.lock
+	@python310="$$($(FIND_PYTHON310))"; \
+	if [ -z "$$python310" ]; then \
+		echo "Python 3.10 is required (TFX 1.16 supports 3.9 and 3.10 only) and none was found on PATH or through pyenv." >&2; \
+		echo "Install it, e.g. 'pyenv install 3.10', then run make again." >&2; exit 1; \
+	fi; \
+	echo "Building $(VENV) with $$python310 from uv.lock"; \
+	"$$python310" -m venv $(VENV) && \
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) && \
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --quiet --python $(BIN)/python
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/penguins run $(ARGS)
+
+test: $(STAMP) lint
+	$(BIN)/pytest $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/pipeline_speed.py
+
+clean:
+	rm -rf $(VENV) workspace .pytest_cache .ruff_cache

@@ -1,0 +1,162 @@
+"""The `penguins` command line.
+
+Heavy imports (TensorFlow, TFX) happen inside the commands and inside the captured-output block,
+so `penguins --help` is instant and TensorFlow's start-up noise lands in the log file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import sys
+import time
+from pathlib import Path
+
+from components.cleaning import DataError
+from pipeline.settings import ConfigError, load_settings
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_DATA_REJECTED = 3
+
+
+def _common_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, help="pipeline config file (default: the embedded penguins config)"
+    )
+    parser.add_argument(
+        "--data", help="a raw CSV file or a folder of them, instead of the config's data source"
+    )
+    parser.add_argument("--workspace", type=Path, default=Path("workspace"), help="where all outputs go")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="penguins", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser(
+        "run", help="run the whole pipeline: validate, transform, train, evaluate, push"
+    )
+    _common_data_options(run)
+    run.add_argument("--runner", choices=("local", "beam"), default="local", help="TFX orchestrator")
+    run.add_argument(
+        "--beam-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="a Beam pipeline option passed through, e.g. --beam-arg=--direct_running_mode=multi_processing",
+    )
+    run.add_argument(
+        "--no-cache", action="store_true", help="run every component even if its inputs are unchanged"
+    )
+    run.set_defaults(handler=command_run)
+
+    schema = commands.add_parser("schema", help="schema tools")
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True)
+    infer = schema_commands.add_parser(
+        "infer", help="infer a schema from data, for review against the curated one"
+    )
+    _common_data_options(infer)
+    infer.add_argument(
+        "--out", type=Path, help="where to write it (default: WORKSPACE/schema/inferred.pbtxt)"
+    )
+    infer.set_defaults(handler=command_schema_infer)
+    return parser
+
+
+def _clean_data(args, settings, workspace):
+    from pipeline.data import cleaning_spec, prepare_clean_data, raw_files
+
+    source = args.data or settings.data_source
+    return prepare_clean_data(raw_files(source), workspace.clean_data, cleaning_spec(settings))
+
+
+def _find_cause(error: BaseException, kind: type) -> BaseException | None:
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, kind):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def command_run(args) -> int:
+    from pipeline.console import captured_output
+    from pipeline.workspace import Workspace
+
+    started = time.monotonic()
+    settings = load_settings(args.config)
+    workspace = Workspace(args.workspace.resolve()).create()
+    log_path = workspace.log_dir / f"run-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
+    print(f"Pipeline '{settings.name}', {args.runner} runner. Full log: {log_path}", flush=True)
+    clean_dir = _clean_data(args, settings, workspace)
+    print(f"  {'Cleaning':<32} {'done':<8} {time.monotonic() - started:6.1f}s", flush=True)
+
+    with captured_output(log_path) as terminal:
+        from components.validation_gate import DataValidationError
+        from pipeline.definition import create_pipeline
+        from pipeline.metadata import open_store, pipeline_runs
+        from pipeline.runner import run_pipeline
+        from pipeline.summary import format_summary, summarize
+
+        tfx_pipeline = create_pipeline(
+            settings, clean_dir, workspace, args.beam_arg, enable_cache=not args.no_cache
+        )
+        try:
+            run_pipeline(tfx_pipeline, args.runner, lambda line: print(line, file=terminal))
+        except Exception as error:
+            rejected = _find_cause(error, DataValidationError)
+            if rejected is not None:
+                print(f"\nData rejected, nothing trained or pushed. {rejected}", file=terminal)
+                return EXIT_DATA_REJECTED
+            print(f"\nPipeline failed: {type(error).__name__}: {error}\nSee {log_path}", file=terminal)
+            return EXIT_FAILED
+        summary = summarize(pipeline_runs(open_store(workspace.metadata_path), settings.name)[0])
+        print("", file=terminal)
+        for line in format_summary(
+            summary,
+            settings.schema_path,
+            settings.evaluation.min_accuracy,
+            settings.evaluation.max_accuracy_drop,
+        ):
+            print(line, file=terminal)
+        print(f"Finished in {time.monotonic() - started:.1f}s", file=terminal)
+    return EXIT_OK
+
+
+def command_schema_infer(args) -> int:
+    from pipeline.console import captured_output
+    from pipeline.schema_inference import infer_schema
+    from pipeline.workspace import Workspace
+
+    settings = load_settings(args.config)
+    workspace = Workspace(args.workspace.resolve()).create()
+    clean_dir = _clean_data(args, settings, workspace)
+    out = args.out or workspace.root / "schema" / "inferred.pbtxt"
+    with captured_output(workspace.log_dir / "schema-infer.log"):
+        infer_schema(clean_dir, settings.features.label, out)
+    print(
+        f"Inferred schema written to {out}\nReview it against {settings.schema_path} before adopting changes."
+    )
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"Config error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except DataError as error:
+        print(f"Data rejected, nothing trained or pushed. {error}", file=sys.stderr)
+        return EXIT_DATA_REJECTED
+    except KeyboardInterrupt:
+        print("Interrupted; the served model is unchanged.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

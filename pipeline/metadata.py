@@ -1,0 +1,85 @@
+"""Reads what a pipeline run recorded in ML Metadata (MLMD).
+
+MLMD is the source of truth for runs: which components executed or were cached, and which
+artifacts each produced. Reports read it rather than guessing paths under the pipeline root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+PIPELINE_CONTEXT = "pipeline"
+RUN_CONTEXT = "pipeline_run"
+NODE_CONTEXT = "node"
+
+
+def open_store(metadata_path: Path, read_only: bool = True) -> metadata_store.MetadataStore:
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(metadata_path)
+    config.sqlite.connection_mode = (
+        metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+        if read_only
+        else metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    )
+    return metadata_store.MetadataStore(config)
+
+
+@dataclasses.dataclass
+class RunRecord:
+    """One pipeline run: its id, start time, and each node's outputs by output key."""
+
+    run_id: str
+    started_ms: int
+    outputs: dict[tuple[str, str], list[metadata_store_pb2.Artifact]]
+
+    def output(self, node_id: str, key: str) -> metadata_store_pb2.Artifact | None:
+        artifacts = self.outputs.get((node_id, key))
+        return artifacts[-1] if artifacts else None
+
+
+def pipeline_runs(store: metadata_store.MetadataStore, pipeline_name: str) -> list[RunRecord]:
+    """The pipeline's runs, newest first."""
+    pipeline = store.get_context_by_type_and_name(PIPELINE_CONTEXT, pipeline_name)
+    if pipeline is None:
+        return []
+    pipeline_executions = {e.id for e in store.get_executions_by_context(pipeline.id)}
+    records = []
+    for run in store.get_contexts_by_type(RUN_CONTEXT):
+        executions = [e for e in store.get_executions_by_context(run.id) if e.id in pipeline_executions]
+        if executions:
+            records.append(
+                RunRecord(run.name, run.create_time_since_epoch, _outputs(store, pipeline_name, executions))
+            )
+    return sorted(records, key=lambda record: record.started_ms, reverse=True)
+
+
+def _outputs(store, pipeline_name: str, executions) -> dict:
+    node_of_execution = {}
+    for execution in executions:
+        for context in store.get_contexts_by_execution(execution.id):
+            if context.type == NODE_CONTEXT:
+                node_of_execution[execution.id] = context.name.removeprefix(f"{pipeline_name}.")
+    events = [
+        event
+        for event in store.get_events_by_execution_ids(list(node_of_execution))
+        if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+    ]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    outputs: dict[tuple[str, str], list] = {}
+    for event in events:
+        key = (node_of_execution[event.execution_id], event.path.steps[0].key)
+        outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+    return outputs
+
+
+def custom_property(artifact: metadata_store_pb2.Artifact | None, name: str):
+    """A custom property's plain value, or None when the artifact or property is absent."""
+    if artifact is None or name not in artifact.custom_properties:
+        return None
+    value = artifact.custom_properties[name]
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None

@@ -1,0 +1,145 @@
+"""What a finished run tells its user: data checked, accuracy by slice, blessed or not and why,
+and where the pushed model is. Read from the run's artifacts in MLMD."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import tensorflow_model_analysis as tfma
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from components.pusher import ALREADY_SERVED_KEY
+from pipeline.evaluation import ACCURACY_METRIC
+from pipeline.metadata import RunRecord, custom_property
+
+OVERALL = "overall"
+
+
+@dataclasses.dataclass
+class SliceAccuracy:
+    name: str
+    candidate: float | None
+    baseline: float | None
+    examples: int | None
+
+
+@dataclasses.dataclass
+class RunSummary:
+    examples_by_split: dict[str, int]
+    accuracy: list[SliceAccuracy]
+    blessed: bool | None
+    reasons: list[str]
+    pushed_version: str | None
+    pushed_path: str | None
+    already_served: bool
+
+    @property
+    def overall(self) -> SliceAccuracy | None:
+        return next((s for s in self.accuracy if s.name == OVERALL), None)
+
+
+def _examples_by_split(statistics_uri: str) -> dict[str, int]:
+    counts = {}
+    for path in sorted(Path(statistics_uri).glob("Split-*/FeatureStats.pb")):
+        stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(path.read_bytes())
+        counts[path.parent.name.removeprefix("Split-")] = sum(d.num_examples for d in stats.datasets)
+    return counts
+
+
+def _slice_name(slice_key) -> str:
+    if not slice_key.single_slice_keys:
+        return OVERALL
+    parts = []
+    for key in slice_key.single_slice_keys:
+        kind = key.WhichOneof("kind")
+        value = getattr(key, kind)
+        parts.append(f"{key.column}={value.decode() if isinstance(value, bytes) else value}")
+    return ", ".join(parts)
+
+
+def _slice_accuracies(evaluation_uri: str) -> list[SliceAccuracy]:
+    slices = []
+    for metrics in tfma.load_metrics(evaluation_uri):
+        values = {}
+        for entry in metrics.metric_keys_and_values:
+            if entry.key.is_diff:
+                continue
+            role = "baseline" if entry.key.model_name == "baseline" else "candidate"
+            values[(entry.key.name, role)] = entry.value.double_value.value
+        count = values.get(("example_count", "candidate"))
+        slices.append(
+            SliceAccuracy(
+                name=_slice_name(metrics.slice_key),
+                candidate=values.get((ACCURACY_METRIC, "candidate")),
+                baseline=values.get((ACCURACY_METRIC, "baseline")),
+                examples=int(count) if count is not None else None,
+            )
+        )
+    return sorted(slices, key=lambda s: (s.name != OVERALL, s.name))
+
+
+def _failure_reasons(evaluation_uri: str) -> list[str]:
+    result = tfma.load_validation_result(evaluation_uri)
+    reasons = []
+    for per_slice in result.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            reasons.append(failure.message or str(failure.metric_key.name))
+    return reasons
+
+
+def summarize(record: RunRecord) -> RunSummary:
+    statistics = record.output("StatisticsGen", "statistics")
+    evaluation = record.output("Evaluator", "evaluation")
+    blessing = record.output("Evaluator", "blessing")
+    pushed = record.output("AtomicPusher", "pushed_model")
+    blessed_value = custom_property(blessing, "blessed")
+    return RunSummary(
+        examples_by_split=_examples_by_split(statistics.uri) if statistics else {},
+        accuracy=_slice_accuracies(evaluation.uri) if evaluation else [],
+        blessed=None if blessed_value is None else bool(blessed_value),
+        reasons=_failure_reasons(evaluation.uri) if evaluation and not blessed_value else [],
+        pushed_version=custom_property(pushed, "pushed_version")
+        if custom_property(pushed, "pushed")
+        else None,
+        pushed_path=custom_property(pushed, "pushed_destination"),
+        already_served=bool(custom_property(pushed, ALREADY_SERVED_KEY)),
+    )
+
+
+def _accuracy_text(item: SliceAccuracy) -> str:
+    text = f"{item.candidate:.3f}" if item.candidate is not None else "n/a"
+    if item.baseline is not None:
+        text += f" (served model {item.baseline:.3f})"
+    if item.examples is not None:
+        text += f"  n={item.examples}"
+    return text
+
+
+def format_summary(summary: RunSummary, schema_path: Path, min_accuracy: float, max_drop: float) -> list[str]:
+    splits = ", ".join(f"{count} {split}" for split, count in summary.examples_by_split.items())
+    lines = [f"Data:      validated against {schema_path}: no anomalies ({splits} examples)"]
+    overall = summary.overall
+    if overall:
+        lines.append(f"Accuracy:  {_accuracy_text(overall)} on the eval split")
+        for item in summary.accuracy:
+            if item is not overall:
+                lines.append(f"           {item.name:<22} {_accuracy_text(item)}")
+    if summary.blessed:
+        has_baseline = overall is not None and overall.baseline is not None
+        why = f"accuracy >= {min_accuracy}" + (
+            f" and no more than {max_drop} below the served model"
+            if has_baseline
+            else "; no model was served yet"
+        )
+        lines.append(f"Blessed:   yes ({why})")
+    elif summary.blessed is False:
+        lines.append("Blessed:   no")
+        lines.extend(f"           - {reason}" for reason in summary.reasons)
+    if summary.pushed_version and summary.already_served:
+        lines.append(f"Pushed:    nothing new; this model is already served as {summary.pushed_path}")
+    elif summary.pushed_version:
+        lines.append(f"Pushed:    version {summary.pushed_version} to {summary.pushed_path}")
+    else:
+        lines.append("Pushed:    nothing; the served model is unchanged")
+    return lines
