@@ -1,0 +1,102 @@
+"""Fixtures built from real components: a tf.Transform output and a trained SavedModel."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import pytest
+
+from pipeline.settings import load_settings
+from tests.helpers import bundled_rows
+
+SMALL_SAMPLE = 60
+
+
+@pytest.fixture(scope="session")
+def settings():
+    return load_settings()
+
+
+def _feature_value(text: str, numeric: bool):
+    if text in ("", "NA"):
+        return []
+    return [float(text)] if numeric else [text.encode()]
+
+
+@pytest.fixture(scope="session")
+def raw_instances(settings):
+    """Every sixth bundled penguin (all species, islands, and a bird with nothing measured)."""
+    features = settings.features
+    rows = bundled_rows()[3::6][:SMALL_SAMPLE]
+    instances = []
+    for row in rows:
+        instance = {name: _feature_value(row[name], True) for name in features.numeric}
+        instance.update({name: _feature_value(row[name], False) for name in features.categorical})
+        instance[features.label] = _feature_value(row[features.label], False)
+        instances.append(instance)
+    return instances
+
+
+@pytest.fixture(scope="session")
+def transform_output_dir(tmp_path_factory, settings, raw_instances):
+    """The penguins preprocessing_fn analysed and applied by tf.Transform on Beam, as TFX runs it."""
+    import apache_beam as beam
+    import tensorflow_transform.beam as tft_beam
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+
+    from components.transform import preprocessing_fn
+
+    schema = text_format.Parse(settings.schema_path.read_text(), schema_pb2.Schema())
+    metadata = dataset_metadata.DatasetMetadata(schema)
+    out = tmp_path_factory.mktemp("transform")
+    fn = functools.partial(preprocessing_fn, custom_config=settings.as_custom_config())
+    transformed = []  # filled by the in-process DirectRunner
+    with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=str(out / "tmp"), force_tf_compat_v1=True):
+        raw = pipeline | beam.Create(raw_instances, reshuffle=False)
+        (rows, _), transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
+        _ = transform_fn | tft_beam.WriteTransformFn(str(out / "graph"))
+        _ = rows | beam.Map(transformed.append)
+    # TFX's Transform also records the raw metadata, which TFTransformOutput reads.
+    metadata_io.write_metadata(metadata, str(out / "graph" / "metadata"))
+    return out / "graph", transformed
+
+
+@pytest.fixture(scope="session")
+def exported_model_dir(tmp_path_factory, settings, transform_output_dir):
+    """A model trained briefly on the transformed sample and exported with all signatures."""
+    import keras
+    import numpy as np
+    import tensorflow_transform as tft
+
+    from components.features import FeatureConfig, transformed_name
+    from components.model import build_model
+    from components.signatures import export_saved_model
+    from components.trainer import OOV_BUCKETS
+
+    graph_dir, transformed = transform_output_dir
+    output = tft.TFTransformOutput(str(graph_dir))
+    features = FeatureConfig.from_custom_config(settings.as_custom_config())
+    keras.utils.set_random_seed(1)
+    model = build_model(
+        features.numeric,
+        {name: output.vocabulary_size_by_name(name) + OOV_BUCKETS for name in features.categorical},
+        output.vocabulary_size_by_name(features.label),
+        [8],
+        0.05,
+    )
+    columns = {
+        transformed_name(name): np.array([row[transformed_name(name)] for row in transformed]).reshape(-1, 1)
+        for name in features.inputs
+    }
+    labels = np.array([row[transformed_name(features.label)] for row in transformed]).reshape(-1, 1)
+    model.fit(columns, labels, epochs=30, verbose=0)
+    path = tmp_path_factory.mktemp("model") / "saved_model"
+    export_saved_model(model, output, features, str(path))
+    return path
+
+
+def is_close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-4, abs_tol=1e-5)

@@ -1,0 +1,57 @@
+"""Shared helpers for tests: running the real `penguins` console script and reading outputs."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+from pipeline.data import bundled_penguins_csv
+
+PENGUINS = Path(sys.executable).parent / "penguins"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def penguins(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Runs the installed console script, as a user would; output is captured as text."""
+    return subprocess.run(
+        [str(PENGUINS), *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, check=False
+    )
+
+
+def bundled_rows() -> list[dict[str, str]]:
+    with bundled_penguins_csv().open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_rows(path: Path, rows: list[dict[str, str]], columns: list[str] | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    columns = columns or list(rows[0])
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def tree_snapshot(folder: Path) -> dict[str, str]:
+    """Every file under `folder` with a digest of its bytes, to prove nothing changed."""
+    if not folder.exists():
+        return {}
+    return {
+        str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def component_lines(stdout: str) -> dict[str, str]:
+    """Component name -> status, from the one-line-per-component progress output."""
+    statuses = {}
+    for line in stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2].endswith("s") and line.startswith("  "):
+            statuses[parts[0]] = parts[1]
+    return statuses
