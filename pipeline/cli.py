@@ -88,6 +88,7 @@ def command_run(args) -> int:
 
     started = time.monotonic()
     settings = load_settings(args.config)
+    settings.require_schema()
     workspace = Workspace(args.workspace.resolve()).create()
     log_path = workspace.log_dir / f"run-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
     print(f"Pipeline '{settings.name}', {args.runner} runner. Full log: {log_path}", flush=True)

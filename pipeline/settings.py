@@ -68,6 +68,14 @@ class Settings:
     evaluation: Evaluation
     model_name: str
 
+    def require_schema(self) -> Path:
+        """The schema file, which must exist before a run (but not before `schema infer`)."""
+        if not self.schema_path.is_file():
+            raise ConfigError(
+                f"{self.config_path}: key 'schema' points to {self.schema_path}, which does not exist"
+            )
+        return self.schema_path
+
     def as_custom_config(self) -> dict[str, Any]:
         """The JSON-serialisable part that Transform and Trainer receive through TFX."""
         return {
@@ -163,8 +171,6 @@ def load_settings(config_path: Path | str | None = None) -> Settings:
             f"which are not features; expected some of {list(parsed_features.inputs)}"
         )
     schema_path = _resolve(top.get("schema", str), path)
-    if not schema_path.is_file():
-        raise ConfigError(f"{path}: key 'schema' points to {schema_path}, which does not exist")
     source = data.get("source", str, BUNDLED_SOURCE)
     if source != BUNDLED_SOURCE:
         source = str(_resolve(source, path))

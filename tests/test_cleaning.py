@@ -95,7 +95,7 @@ def test_folder_of_files_is_read_in_name_order(tmp_path):
 def test_source_errors_are_actionable(tmp_path):
     with pytest.raises(DataError, match="no such file or folder"):
         find_csv_files(tmp_path / "missing.csv")
-    with pytest.raises(DataError, match="holds no .csv files"):
+    with pytest.raises(DataError, match=r"holds no \.csv files"):
         find_csv_files(tmp_path)
 
 

@@ -39,5 +39,6 @@ def test_slice_on_unknown_feature_is_rejected(tmp_path):
 
 def test_missing_schema_file_is_named(tmp_path):
     path = _write(tmp_path, lambda c: c.update(schema="nowhere/schema.pbtxt"))
-    with pytest.raises(ConfigError, match="nowhere/schema.pbtxt, which does not exist"):
-        load_settings(path)
+    settings = load_settings(path)
+    with pytest.raises(ConfigError, match=r"nowhere/schema\.pbtxt, which does not exist"):
+        settings.require_schema()

@@ -13,7 +13,7 @@ def test_numeric_features_are_z_scored_with_missing_imputed_as_mean(
     for name in settings.features.numeric:
         present = [row[name][0] for row in raw_instances if row[name]]
         mean, std = statistics.fmean(present), statistics.pstdev(present)
-        for raw, row in zip(raw_instances, transformed):
+        for raw, row in zip(raw_instances, transformed, strict=True):
             value = float(row[transformed_name(name)][0])
             expected = (raw[name][0] - mean) / std if raw[name] else 0.0
             assert is_close(value, expected), (name, raw[name], value, expected)
@@ -31,7 +31,7 @@ def test_categories_index_a_vocabulary_and_missing_goes_out_of_vocabulary(
     for name in settings.features.categorical:
         vocabulary = output.vocabulary_by_name(name)
         assert set(vocabulary) == {row[name][0] for row in raw_instances if row[name]}
-        for raw, row in zip(raw_instances, transformed):
+        for raw, row in zip(raw_instances, transformed, strict=True):
             index = int(row[transformed_name(name)][0])
             if raw[name]:
                 assert vocabulary[index] == raw[name][0]
@@ -44,5 +44,5 @@ def test_label_becomes_its_vocabulary_index(settings, raw_instances, transform_o
     label = settings.features.label
     vocabulary = tft.TFTransformOutput(str(graph_dir)).vocabulary_by_name(label)
     assert sorted(vocabulary) == [b"Adelie", b"Chinstrap", b"Gentoo"]
-    for raw, row in zip(raw_instances, transformed):
+    for raw, row in zip(raw_instances, transformed, strict=True):
         assert vocabulary[int(row[transformed_name(label)][0])] == raw[label][0]

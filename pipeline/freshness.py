@@ -1,0 +1,67 @@
+"""Knows when a run would change nothing, so that `penguins run` can say so in a second.
+
+A run is determined by its cleaned data, config, schema, code, runner options and library
+versions. When all of these match the last completed run, and the model that run left being
+served is still the one served, TFX would reuse every cached component and only re-evaluate
+the served model against itself. This check answers the same without importing TensorFlow.
+`--rerun` skips it and goes through TFX's own cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import os
+from pathlib import Path
+
+from pipeline.settings import REPO_ROOT, Settings
+from pipeline.workspace import Workspace
+from serving.versions import latest_version
+
+_CODE_PACKAGES = ("components", "pipeline", "serving")
+_LIBRARIES = ("tfx", "tensorflow", "tensorflow-transform", "tensorflow-model-analysis", "apache-beam")
+RECORD_FILE = "last_run.json"
+
+
+def run_key(settings: Settings, clean_data_dir: Path, runner: str, beam_args: list[str]) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps([str(clean_data_dir), runner, beam_args]).encode())
+    for path in (settings.config_path, settings.schema_path):
+        digest.update(path.read_bytes())
+    for package in _CODE_PACKAGES:
+        for source in sorted((REPO_ROOT / package).rglob("*.py")):
+            digest.update(source.read_bytes())
+    for library in _LIBRARIES:
+        digest.update(importlib.metadata.version(library).encode())
+    return digest.hexdigest()
+
+
+def _record_path(workspace: Workspace) -> Path:
+    return workspace.root / RECORD_FILE
+
+
+def unchanged_run(workspace: Workspace, key: str, model_dir: Path) -> dict | None:
+    """The last run's record when nothing has changed since it, otherwise None."""
+    try:
+        record = json.loads(_record_path(workspace).read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("key") != key or not workspace.metadata_path.is_file():
+        return None
+    if record.get("served_version") != latest_version(model_dir):
+        return None
+    return record
+
+
+def remember_run(workspace: Workspace, key: str, run_id: str, summary_lines: list[str], model_dir: Path) -> None:
+    """Records a completed run; written atomically so a crash never leaves a half record."""
+    path = _record_path(workspace)
+    partial = path.with_suffix(".partial")
+    partial.write_text(
+        json.dumps(
+            {"key": key, "run_id": run_id, "summary": summary_lines, "served_version": latest_version(model_dir)},
+            indent=2,
+        )
+    )
+    os.replace(partial, path)

@@ -1,0 +1,252 @@
+"""End-to-end runs of the real pipeline through the `penguins` console script."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import yaml
+
+from pipeline.metadata import open_store, pipeline_runs
+from pipeline.settings import DEFAULT_CONFIG
+from pipeline.summary import summarize
+from serving.versions import list_versions
+from tests.helpers import bundled_rows, component_lines, penguins, tree_snapshot, write_rows
+
+pytestmark = pytest.mark.e2e
+
+KNOWN_PENGUINS = {
+    "Adelie": {"island": "Torgersen", "bill_length_mm": 39.1, "bill_depth_mm": 18.7,
+               "flipper_length_mm": 181.0, "body_mass_g": 3750.0, "sex": "male"},
+    "Gentoo": {"island": "Biscoe", "bill_length_mm": 46.1, "bill_depth_mm": 13.2,
+               "flipper_length_mm": 211.0, "body_mass_g": 4500.0, "sex": "female"},
+    "Chinstrap": {"island": "Dream", "bill_length_mm": 46.5, "bill_depth_mm": 17.9,
+                  "flipper_length_mm": 192.0, "body_mass_g": 3500.0, "sex": ""},
+}  # fmt: skip
+TRAINING_COMPONENTS = {"Transform", "Trainer", "Evaluator", "AtomicPusher"}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One cold run on the bundled data, shared by the tests that build on a served model."""
+    workspace = tmp_path_factory.mktemp("workspace")
+    result = penguins("run", "--workspace", str(workspace))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workspace, result
+
+
+def _model_dir(workspace):
+    return workspace / "serving" / "penguins"
+
+
+def _predict(model_path, penguins_by_species):
+    loaded = tf.saved_model.load(str(model_path))
+    rows = list(penguins_by_species.values())
+    request = {
+        name: tf.constant(
+            [row[name] for row in rows], dtype=tf.string if isinstance(value, str) else tf.float32
+        )
+        for name, value in rows[0].items()
+    }
+    outputs = loaded.signatures["serving_default"](**request)
+    return [s.decode() for s in outputs["species"].numpy()], outputs["probabilities"].numpy()
+
+
+def test_bundled_run_validates_trains_evaluates_and_pushes(trained):
+    workspace, result = trained
+    statuses = component_lines(result.stdout)
+    for component in (
+        "CsvExampleGen",
+        "StatisticsGen",
+        "ExampleValidator",
+        "ValidationGate",
+        *TRAINING_COMPONENTS,
+    ):
+        assert statuses.get(component) == "ran", result.stdout
+    assert "Blessed:   yes" in result.stdout
+    versions = list_versions(_model_dir(workspace))
+    assert len(versions) == 1
+    assert f"Pushed:    version {versions[0]}" in result.stdout
+    # TensorFlow's and Beam's noise goes to the log file, not the terminal.
+    assert "tensorflow" not in (result.stdout + result.stderr).lower()
+    assert "WARNING" not in result.stdout + result.stderr
+    assert list((workspace / "logs").glob("run-*.log"))
+
+
+def test_pushed_model_loaded_fresh_predicts_known_penguins(trained):
+    workspace, _ = trained
+    model_path = _model_dir(workspace) / str(list_versions(_model_dir(workspace))[-1])
+    species, probabilities = _predict(model_path, KNOWN_PENGUINS)
+    assert species == list(KNOWN_PENGUINS)
+    assert np.all(probabilities.max(axis=1) > 0.5)
+
+
+def test_eval_accuracy_is_at_least_point_nine_overall(trained):
+    workspace, _ = trained
+    summary = summarize(pipeline_runs(open_store(workspace / "metadata.sqlite"), "penguins")[0])
+    assert summary.overall.candidate >= 0.9
+    assert summary.overall.examples > 50
+    slices = {s.name for s in summary.accuracy}
+    assert {"island=Biscoe", "island=Dream", "island=Torgersen", "sex=female", "sex=male"} <= slices
+
+
+def test_second_run_reuses_the_cache_and_pushes_nothing_new(trained):
+    workspace, _ = trained
+    before = tree_snapshot(_model_dir(workspace))
+    result = penguins("run", "--workspace", str(workspace))
+    assert result.returncode == 0, result.stdout + result.stderr
+    statuses = component_lines(result.stdout)
+    for component in (
+        "CsvExampleGen",
+        "StatisticsGen",
+        "ExampleValidator",
+        "ValidationGate",
+        "Transform",
+        "Trainer",
+    ):
+        assert statuses.get(component) == "cached", result.stdout
+    assert "already served" in result.stdout
+    assert tree_snapshot(_model_dir(workspace)) == before
+
+
+def _bad_unknown_island(tmp_path):
+    rows = bundled_rows()
+    for row in rows[:5]:
+        row["island"] = "Atlantis"
+    return write_rows(tmp_path / "unknown_island.csv", rows)
+
+
+def _bad_negative_mass(tmp_path):
+    rows = bundled_rows()
+    rows[10]["body_mass_g"] = "-3750"
+    return write_rows(tmp_path / "negative_mass.csv", rows)
+
+
+def _bad_missing_column(tmp_path):
+    rows = bundled_rows()
+    columns = [c for c in rows[0] if c != "bill_depth_mm"]
+    return write_rows(tmp_path / "missing_column.csv", rows, columns)
+
+
+def _bad_empty_file(tmp_path):
+    path = tmp_path / "empty.csv"
+    path.write_text("")
+    return path
+
+
+def _bad_non_numeric(tmp_path):
+    rows = bundled_rows()
+    rows[7]["flipper_length_mm"] = "long"
+    return write_rows(tmp_path / "non_numeric.csv", rows)
+
+
+BAD_DATA = {
+    "unknown island": (_bad_unknown_island, ["feature 'island'", "Atlantis"]),
+    "negative body mass": (_bad_negative_mass, ["feature 'body_mass_g'"]),
+    "missing column": (_bad_missing_column, ["missing column(s) ['bill_depth_mm']"]),
+    "empty file": (_bad_empty_file, ["the file is empty"]),
+    "non-numeric value": (_bad_non_numeric, ["row 9, column 'flipper_length_mm': 'long' is not a number"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATA))
+def test_bad_data_stops_before_training_and_keeps_the_served_model(trained, tmp_path, case):
+    workspace, _ = trained
+    make_file, expected_messages = BAD_DATA[case]
+    bad_file = make_file(tmp_path)
+    served_before = tree_snapshot(_model_dir(workspace))
+    models_before = len(open_store(workspace / "metadata.sqlite").get_artifacts_by_type("Model"))
+
+    result = penguins("run", "--workspace", str(workspace), "--data", str(bad_file))
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 3, output
+    assert "Data rejected, nothing trained or pushed." in output
+    for message in expected_messages:
+        assert message in output
+    assert not TRAINING_COMPONENTS & set(component_lines(result.stdout)), result.stdout
+    assert len(open_store(workspace / "metadata.sqlite").get_artifacts_by_type("Model")) == models_before
+    assert tree_snapshot(_model_dir(workspace)) == served_before
+
+
+def test_worse_model_on_changed_data_is_not_pushed(trained, tmp_path):
+    workspace, _ = trained
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["schema"] = str(DEFAULT_CONFIG.parents[2] / "schema" / "penguins" / "schema.pbtxt")
+    config["training"].update(epochs=1, learning_rate=0.0001)  # a candidate that has barely learned
+    config["evaluation"]["min_accuracy"] = 0.0  # so only the comparison with the served model decides
+    config_path = tmp_path / "worse.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    changed = write_rows(tmp_path / "no_2009.csv", [r for r in bundled_rows() if r["year"] != "2009"])
+    served_before = tree_snapshot(_model_dir(workspace))
+
+    result = penguins(
+        "run", "--workspace", str(workspace), "--config", str(config_path), "--data", str(changed)
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert component_lines(result.stdout)["Trainer"] == "ran"
+    assert "Blessed:   no" in result.stdout
+    assert "sparse_categorical_accuracy" in result.stdout
+    assert "Pushed:    nothing" in result.stdout
+    assert tree_snapshot(_model_dir(workspace)) == served_before
+    summary = summarize(pipeline_runs(open_store(workspace / "metadata.sqlite"), "penguins")[0])
+    assert summary.overall.candidate < summary.overall.baseline
+
+
+def _fruit_rows(count: int) -> list[dict[str, str]]:
+    rng = np.random.default_rng(3)
+    rows = []
+    for index in range(count):
+        kind = "apple" if index % 2 else "pear"
+        weight = rng.normal(150 if kind == "apple" else 190, 12)
+        rows.append(
+            {
+                "orchard": ["north", "south", "east"][index % 3],
+                "kind": kind,
+                "weight_g": f"{weight:.0f}",
+                "sugar_pct": f"{rng.normal(11 if kind == 'apple' else 9, 0.8):.2f}",
+            }
+        )
+    return rows
+
+
+def test_pipeline_is_dataset_agnostic(tmp_path):
+    """A different label, feature set and column order: only config and schema change."""
+    data = write_rows(tmp_path / "fruit.csv", _fruit_rows(240))
+    config = {
+        "name": "fruit",
+        "data": {"source": str(data)},
+        "schema": str(tmp_path / "fruit_schema.pbtxt"),
+        "features": {"label": "kind", "numeric": ["weight_g", "sugar_pct"], "categorical": ["orchard"]},
+        "split": {"train_buckets": 3, "eval_buckets": 1},
+        "training": {"epochs": 15, "batch_size": 16, "hidden_units": [8], "learning_rate": 0.02},
+        "evaluation": {"min_accuracy": 0.8, "max_accuracy_drop": 0.0, "slices": ["orchard"]},
+        "serving": {"model_name": "fruit"},
+    }
+    config_path = tmp_path / "fruit.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    workspace = tmp_path / "workspace"
+
+    inferred = penguins("schema", "infer", "--config", str(config_path), "--workspace", str(workspace),
+                        "--out", config["schema"])  # fmt: skip
+    assert inferred.returncode == 0, inferred.stdout + inferred.stderr
+    result = penguins("run", "--config", str(config_path), "--workspace", str(workspace))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "island" not in result.stdout and "orchard=north" in result.stdout
+    versions = list_versions(workspace / "serving" / "fruit")
+    assert len(versions) == 1
+    loaded = tf.saved_model.load(str(workspace / "serving" / "fruit" / str(versions[0])))
+    outputs = loaded.signatures["serving_default"](
+        orchard=tf.constant(["north", "south"]),
+        weight_g=tf.constant([150.0, 195.0]),
+        sugar_pct=tf.constant([11.2, 8.8]),
+    )
+    assert [s.decode() for s in outputs["kind"].numpy()] == ["apple", "pear"]
+
+
+def test_missing_config_file_is_a_usage_error(tmp_path):
+    result = penguins("run", "--config", str(tmp_path / "nope.yaml"), "--workspace", str(tmp_path))
+    assert result.returncode == 2
+    assert "nope.yaml: config file not found" in result.stderr
