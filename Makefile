@@ -5,6 +5,9 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-from-lock
 ARGS ?=
 
+# Bytecode is compiled at install time: with PYTHONDONTWRITEBYTECODE set (as on these machines)
+# Python would otherwise recompile TensorFlow's sources on every start, tripling import time.
+#
 # The first interpreter that really is Python 3.10: on PATH, or installed through pyenv.
 # (A pyenv shim named python3.10 exists even when it cannot run, so each candidate is tried.)
 FIND_PYTHON310 = for candidate in $$(command -v python3.10 python3 python 2>/dev/null) \
@@ -25,7 +28,7 @@ $(STAMP): pyproject.toml uv.lock
 	echo "Building $(VENV) with $$python310 from uv.lock"; \
 	"$$python310" -m venv $(VENV) && \
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) && \
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --quiet --python $(BIN)/python
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --quiet --compile-bytecode --python $(BIN)/python
 	@touch $@
 
 run: $(STAMP)

@@ -55,7 +55,9 @@ def main() -> None:
 
         if not args.skip_reference:
             if not args.reference.is_file():
-                sys.exit(f"reference script not found at {args.reference}; pass --reference or --skip-reference")
+                sys.exit(
+                    f"reference script not found at {args.reference}; pass --reference or --skip-reference"
+                )
             elapsed, output = timed([sys.executable, str(args.reference), str(Path(scratch) / "reference")])
             figures["reference_whole_process_s"] = elapsed
             inside = re.search(r"reference_pipeline_seconds=([\d.]+)", output)

@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Beam pipeline option passed through, e.g. --beam-arg=--direct_running_mode=multi_processing",
     )
     run.add_argument(
+        "--rerun", action="store_true", help="run through TFX even when nothing changed since the last run"
+    )
+    run.add_argument(
         "--no-cache", action="store_true", help="run every component even if its inputs are unchanged"
     )
     run.set_defaults(handler=command_run)
@@ -84,6 +87,7 @@ def _find_cause(error: BaseException, kind: type) -> BaseException | None:
 
 def command_run(args) -> int:
     from pipeline.console import captured_output
+    from pipeline.freshness import remember_run, run_key, unchanged_run
     from pipeline.workspace import Workspace
 
     started = time.monotonic()
@@ -91,10 +95,23 @@ def command_run(args) -> int:
     settings.require_schema()
     workspace = Workspace(args.workspace.resolve()).create()
     log_path = workspace.log_dir / f"run-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
-    print(f"Pipeline '{settings.name}', {args.runner} runner. Full log: {log_path}", flush=True)
+    print(f"Pipeline '{settings.name}', {args.runner} runner.", flush=True)
     clean_dir = _clean_data(args, settings, workspace)
     print(f"  {'Cleaning':<32} {'done':<8} {time.monotonic() - started:6.1f}s", flush=True)
 
+    model_dir = workspace.model_dir(settings.model_name)
+    key = run_key(settings, clean_dir, args.runner, args.beam_arg)
+    previous = None if args.rerun or args.no_cache else unchanged_run(workspace, key, model_dir)
+    if previous:
+        print(
+            f"\nUp to date: data, config, schema, code and libraries are unchanged since run "
+            f"{previous['run_id']}, and its model is still the one served. Nothing to do "
+            "(--rerun runs through TFX's cache anyway).\n"
+        )
+        print("\n".join(previous["summary"]))
+        return EXIT_OK
+
+    print(f"  Full log: {log_path}", flush=True)
     with captured_output(log_path) as terminal:
         from components.validation_gate import DataValidationError
         from pipeline.definition import create_pipeline
@@ -114,15 +131,15 @@ def command_run(args) -> int:
                 return EXIT_DATA_REJECTED
             print(f"\nPipeline failed: {type(error).__name__}: {error}\nSee {log_path}", file=terminal)
             return EXIT_FAILED
-        summary = summarize(pipeline_runs(open_store(workspace.metadata_path), settings.name)[0])
-        print("", file=terminal)
-        for line in format_summary(
-            summary,
+        record = pipeline_runs(open_store(workspace.metadata_path), settings.name)[0]
+        lines = format_summary(
+            summarize(record),
             settings.schema_path,
             settings.evaluation.min_accuracy,
             settings.evaluation.max_accuracy_drop,
-        ):
-            print(line, file=terminal)
+        )
+        print("\n" + "\n".join(lines), file=terminal)
+        remember_run(workspace, key, record.run_id, lines, model_dir)
         print(f"Finished in {time.monotonic() - started:.1f}s", file=terminal)
     return EXIT_OK
 

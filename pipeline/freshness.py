@@ -54,13 +54,20 @@ def unchanged_run(workspace: Workspace, key: str, model_dir: Path) -> dict | Non
     return record
 
 
-def remember_run(workspace: Workspace, key: str, run_id: str, summary_lines: list[str], model_dir: Path) -> None:
+def remember_run(
+    workspace: Workspace, key: str, run_id: str, summary_lines: list[str], model_dir: Path
+) -> None:
     """Records a completed run; written atomically so a crash never leaves a half record."""
     path = _record_path(workspace)
     partial = path.with_suffix(".partial")
     partial.write_text(
         json.dumps(
-            {"key": key, "run_id": run_id, "summary": summary_lines, "served_version": latest_version(model_dir)},
+            {
+                "key": key,
+                "run_id": run_id,
+                "summary": summary_lines,
+                "served_version": latest_version(model_dir),
+            },
             indent=2,
         )
     )

@@ -90,10 +90,22 @@ def test_eval_accuracy_is_at_least_point_nine_overall(trained):
     assert {"island=Biscoe", "island=Dream", "island=Torgersen", "sex=female", "sex=male"} <= slices
 
 
-def test_second_run_reuses_the_cache_and_pushes_nothing_new(trained):
-    workspace, _ = trained
+def test_unchanged_second_run_is_up_to_date_without_starting_tensorflow(trained):
+    workspace, first = trained
     before = tree_snapshot(_model_dir(workspace))
     result = penguins("run", "--workspace", str(workspace))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Up to date" in result.stdout
+    assert not TRAINING_COMPONENTS & set(component_lines(result.stdout))
+    # The summary of the run it stands for is repeated.
+    assert first.stdout.split("Data:")[1].split("Finished")[0].strip() in result.stdout
+    assert tree_snapshot(_model_dir(workspace)) == before
+
+
+def test_rerun_reuses_tfx_cache_and_pushes_nothing_new(trained):
+    workspace, _ = trained
+    before = tree_snapshot(_model_dir(workspace))
+    result = penguins("run", "--workspace", str(workspace), "--rerun")
     assert result.returncode == 0, result.stdout + result.stderr
     statuses = component_lines(result.stdout)
     for component in (
