@@ -18,6 +18,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from serving import versions
+from serving.model_config import render_live_config
 
 ALREADY_SERVED_KEY = "already_served"
 
@@ -43,6 +44,7 @@ class AtomicPusherExecutor(pusher_executor.Executor):
             self._MarkPushed(pushed_model, str(model_dir / str(served)), str(served))
             return
         version = versions.publish(source, model_dir)
+        render_live_config(model_dir.parent, model_dir.name)
         logging.info("Model %s pushed as version %d.", source, version)
         self._MarkPushed(pushed_model, str(model_dir / str(version)), str(version))
 

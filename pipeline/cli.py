@@ -14,6 +14,7 @@ from pathlib import Path
 
 from components.cleaning import DataError
 from pipeline.settings import ConfigError, load_settings
+from serving.commands import add_predict_parser, add_serve_parser
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -31,9 +32,17 @@ def _common_data_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workspace", type=Path, default=Path("workspace"), help="where all outputs go")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _config_from_argv(argv: list[str] | None) -> Path | None:
+    """The --config value, read ahead so that `predict` can offer one flag per configured feature."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", type=Path)
+    return pre.parse_known_args(argv)[0].config
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="penguins", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    settings = load_settings(_config_from_argv(argv))
 
     run = commands.add_parser(
         "run", help="run the whole pipeline: validate, transform, train, evaluate, push"
@@ -65,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="where to write it (default: WORKSPACE/schema/inferred.pbtxt)"
     )
     infer.set_defaults(handler=command_schema_infer)
+
+    add_serve_parser(commands, settings)
+    add_predict_parser(commands, settings)
     return parser
 
 
@@ -162,8 +174,8 @@ def command_schema_infer(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser(argv).parse_args(argv)
         return args.handler(args)
     except ConfigError as error:
         print(f"Config error: {error}", file=sys.stderr)

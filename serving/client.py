@@ -1,0 +1,117 @@
+"""A small prediction client for TF Serving and the local server, over REST or gRPC.
+
+    from serving.client import PredictionClient
+    with PredictionClient("http://127.0.0.1:8501") as client:
+        print(client.predict([{"island": "Biscoe", "bill_length_mm": 46.1, ...}]))
+
+Instances hold one value per feature: a missing categorical value is "" and a missing
+measurement is NaN. The REST path needs only httpx; gRPC imports TensorFlow for its protos.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import httpx
+
+PROBABILITIES, CLASSES = "probabilities", "classes"
+PROTOCOLS = ("rest", "grpc")
+DEFAULT_URLS = {"rest": "http://127.0.0.1:8501", "grpc": "127.0.0.1:8500"}
+
+
+class PredictionError(RuntimeError):
+    """The server refused the request; the message is the server's."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    label: str
+    probabilities: dict[str, float]
+
+
+def _predictions(outputs: dict[str, list]) -> list[Prediction]:
+    """Columns of outputs -> one Prediction per example; the label column is the other string output."""
+    (label_key,) = set(outputs) - {PROBABILITIES, CLASSES}
+    return [
+        Prediction(label, dict(zip(classes, map(float, probabilities), strict=True)))
+        for label, classes, probabilities in zip(
+            outputs[label_key], outputs[CLASSES], outputs[PROBABILITIES], strict=True
+        )
+    ]
+
+
+class PredictionClient:
+    def __init__(
+        self, url: str | None = None, protocol: str = "rest", model: str = "penguins", timeout: float = 30
+    ):
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+        self.protocol, self.model = protocol, model
+        self.url = (url or DEFAULT_URLS[protocol]).rstrip("/")
+        self._timeout = timeout
+        if protocol == "rest":
+            self._http = httpx.Client(base_url=self.url, timeout=timeout)
+        else:
+            import grpc
+            from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+            self._channel = grpc.insecure_channel(self.url.removeprefix("grpc://"))
+            self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+
+    def __enter__(self) -> PredictionClient:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.protocol == "rest":
+            self._http.close()
+        else:
+            self._channel.close()
+
+    def predict(self, instances: list[dict[str, Any]], version: int | None = None) -> list[Prediction]:
+        if not instances:
+            return []
+        return _predictions(self._predict_rest(instances, version) if self.protocol == "rest" else
+                            self._predict_grpc(instances, version))  # fmt: skip
+
+    def _predict_rest(self, instances, version) -> dict[str, list]:
+        path = f"/v1/models/{self.model}" + (f"/versions/{version}" if version else "") + ":predict"
+        # Columnar format: one list per input, which is also how the answer comes back.
+        # Missing measurements travel as NaN, which TF Serving's JSON parser accepts.
+        columns = {name: [i[name] for i in instances] for name in instances[0]}
+        body = json.dumps({"inputs": columns}, allow_nan=True)
+        response = self._http.post(path, content=body, headers={"Content-Type": "application/json"})
+        payload = response.json()
+        if response.status_code != 200:
+            raise PredictionError(f"{response.status_code}: {payload.get('error', payload)}")
+        return payload["outputs"]
+
+    def _predict_grpc(self, instances, version) -> dict[str, list]:
+        import grpc
+        import tensorflow as tf
+        from tensorflow_serving.apis import predict_pb2
+
+        request = predict_pb2.PredictRequest()
+        request.model_spec.name = self.model
+        if version:
+            request.model_spec.version.value = version
+        for name in instances[0]:
+            values = [i[name] for i in instances]
+            dtype = tf.string if isinstance(values[0], str) else tf.float32
+            request.inputs[name].CopyFrom(tf.make_tensor_proto(values, dtype=dtype))
+        try:
+            response = self._stub.Predict(request, timeout=self._timeout)
+        except grpc.RpcError as error:
+            raise PredictionError(f"{error.code().name}: {error.details()}") from error
+        return {name: _plain(tf.make_ndarray(proto)) for name, proto in response.outputs.items()}
+
+
+def _plain(array) -> list:
+    """Nested lists, with strings decoded, as the REST API returns them."""
+    if array.dtype == object:
+        return [_plain(row) if getattr(row, "ndim", 0) else row.decode() for row in array]
+    return array.tolist()
