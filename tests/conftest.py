@@ -53,22 +53,48 @@ def transform_output_dir(tmp_path_factory, settings, raw_instances):
     metadata = dataset_metadata.DatasetMetadata(schema)
     out = tmp_path_factory.mktemp("transform")
     fn = functools.partial(preprocessing_fn, custom_config=settings.as_custom_config())
-    transformed = []  # filled by the in-process DirectRunner
     with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=str(out / "tmp"), force_tf_compat_v1=True):
         raw = pipeline | beam.Create(raw_instances, reshuffle=False)
-        (rows, _), transform_fn = (raw, metadata) | tft_beam.AnalyzeAndTransformDataset(fn)
+        transform_fn = (raw, metadata) | tft_beam.AnalyzeDataset(fn)
         _ = transform_fn | tft_beam.WriteTransformFn(str(out / "graph"))
-        _ = rows | beam.Map(transformed.append)
     # TFX's Transform also records the raw metadata, which TFTransformOutput reads.
     metadata_io.write_metadata(metadata, str(out / "graph" / "metadata"))
-    return out / "graph", transformed
+    return out / "graph"
+
+
+def serialized_examples(instances, feature_spec) -> list[bytes]:
+    import tensorflow as tf
+
+    def feature(name, values):
+        if feature_spec[name].dtype == tf.string:
+            return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+        return tf.train.Feature(float_list=tf.train.FloatList(value=values))
+
+    return [
+        tf.train.Example(
+            features=tf.train.Features(feature={name: feature(name, v) for name, v in instance.items()})
+        ).SerializeToString()
+        for instance in instances
+    ]
 
 
 @pytest.fixture(scope="session")
-def exported_model_dir(tmp_path_factory, settings, transform_output_dir):
+def transformed(transform_output_dir, raw_instances):
+    """The sample run through the written transform graph, in order: name -> array per example."""
+    import tensorflow as tf
+    import tensorflow_transform as tft
+
+    output = tft.TFTransformOutput(str(transform_output_dir))
+    spec = output.raw_feature_spec()
+    parsed = tf.io.parse_example(serialized_examples(raw_instances, spec), spec)
+    layer = output.transform_features_layer()
+    return {name: value.numpy().reshape(-1) for name, value in layer(parsed).items()}
+
+
+@pytest.fixture(scope="session")
+def exported_model_dir(tmp_path_factory, settings, transform_output_dir, transformed):
     """A model trained briefly on the transformed sample and exported with all signatures."""
     import keras
-    import numpy as np
     import tensorflow_transform as tft
 
     from components.features import FeatureConfig, transformed_name
@@ -76,8 +102,7 @@ def exported_model_dir(tmp_path_factory, settings, transform_output_dir):
     from components.signatures import export_saved_model
     from components.trainer import OOV_BUCKETS
 
-    graph_dir, transformed = transform_output_dir
-    output = tft.TFTransformOutput(str(graph_dir))
+    output = tft.TFTransformOutput(str(transform_output_dir))
     features = FeatureConfig.from_custom_config(settings.as_custom_config())
     keras.utils.set_random_seed(1)
     model = build_model(
@@ -88,10 +113,9 @@ def exported_model_dir(tmp_path_factory, settings, transform_output_dir):
         0.05,
     )
     columns = {
-        transformed_name(name): np.array([row[transformed_name(name)] for row in transformed]).reshape(-1, 1)
-        for name in features.inputs
+        transformed_name(name): transformed[transformed_name(name)].reshape(-1, 1) for name in features.inputs
     }
-    labels = np.array([row[transformed_name(features.label)] for row in transformed]).reshape(-1, 1)
+    labels = transformed[transformed_name(features.label)].reshape(-1, 1)
     model.fit(columns, labels, epochs=30, verbose=0)
     path = tmp_path_factory.mktemp("model") / "saved_model"
     export_saved_model(model, output, features, str(path))

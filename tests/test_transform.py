@@ -6,15 +6,12 @@ from components.features import transformed_name
 from tests.conftest import is_close
 
 
-def test_numeric_features_are_z_scored_with_missing_imputed_as_mean(
-    settings, raw_instances, transform_output_dir
-):
-    _, transformed = transform_output_dir
+def test_numeric_features_are_z_scored_with_missing_imputed_as_mean(settings, raw_instances, transformed):
     for name in settings.features.numeric:
         present = [row[name][0] for row in raw_instances if row[name]]
         mean, std = statistics.fmean(present), statistics.pstdev(present)
-        for raw, row in zip(raw_instances, transformed, strict=True):
-            value = float(row[transformed_name(name)][0])
+        for raw, value in zip(raw_instances, transformed[transformed_name(name)], strict=True):
+            value = float(value)
             expected = (raw[name][0] - mean) / std if raw[name] else 0.0
             assert is_close(value, expected), (name, raw[name], value, expected)
 
@@ -24,25 +21,26 @@ def test_sample_has_a_penguin_with_nothing_measured(raw_instances):
 
 
 def test_categories_index_a_vocabulary_and_missing_goes_out_of_vocabulary(
-    settings, raw_instances, transform_output_dir
+    settings, raw_instances, transform_output_dir, transformed
 ):
-    graph_dir, transformed = transform_output_dir
-    output = tft.TFTransformOutput(str(graph_dir))
+    output = tft.TFTransformOutput(str(transform_output_dir))
     for name in settings.features.categorical:
         vocabulary = output.vocabulary_by_name(name)
         assert set(vocabulary) == {row[name][0] for row in raw_instances if row[name]}
-        for raw, row in zip(raw_instances, transformed, strict=True):
-            index = int(row[transformed_name(name)][0])
+        for raw, index in zip(raw_instances, transformed[transformed_name(name)], strict=True):
             if raw[name]:
                 assert vocabulary[index] == raw[name][0]
             else:
                 assert index == len(vocabulary)
 
 
-def test_label_becomes_its_vocabulary_index(settings, raw_instances, transform_output_dir):
-    graph_dir, transformed = transform_output_dir
+def test_label_becomes_its_vocabulary_index(settings, raw_instances, transform_output_dir, transformed):
     label = settings.features.label
-    vocabulary = tft.TFTransformOutput(str(graph_dir)).vocabulary_by_name(label)
+    vocabulary = tft.TFTransformOutput(str(transform_output_dir)).vocabulary_by_name(label)
     assert sorted(vocabulary) == [b"Adelie", b"Chinstrap", b"Gentoo"]
-    for raw, row in zip(raw_instances, transformed, strict=True):
-        assert vocabulary[int(row[transformed_name(label)][0])] == raw[label][0]
+    for raw, index in zip(raw_instances, transformed[transformed_name(label)], strict=True):
+        assert vocabulary[int(index)] == raw[label][0]
+
+
+def test_sample_is_not_empty(raw_instances, transformed):
+    assert len(raw_instances) == len(transformed["species_xf"]) > 40

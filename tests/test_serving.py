@@ -1,0 +1,271 @@
+"""The local server, started as `penguins serve` on free loopback ports, called over real HTTP
+and gRPC, and compared with the same SavedModel called in-process."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import grpc
+import httpx
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from serving.client import PredictionClient, PredictionError
+from serving.versions import list_versions, publish
+from tests.helpers import PENGUINS, REPO
+from tests.test_signatures import PENGUINS as EXAMPLES
+
+STARTUP_SECONDS = 120
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RunningServer:
+    def __init__(self, workspace):
+        self.workspace = workspace
+        self.rest_port, self.grpc_port = _free_port(), _free_port()
+        self.process = subprocess.Popen(
+            [str(PENGUINS), "serve", "--workspace", str(workspace), "--port", str(self.rest_port),
+             "--grpc-port", str(self.grpc_port), "--poll-seconds", "0.2"],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.rest = f"http://127.0.0.1:{self.rest_port}"
+        self.grpc = f"127.0.0.1:{self.grpc_port}"
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.communicate()
+            try:
+                if httpx.get(f"{self.rest}/v1/models/penguins", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise TimeoutError("server did not start")
+
+    def status(self):
+        return httpx.get(f"{self.rest}/v1/models/penguins").json()["model_version_status"]
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            self.process.kill()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, exported_model_dir):
+    workspace = tmp_path_factory.mktemp("serving-workspace")
+    version = publish(exported_model_dir, workspace / "serving" / "penguins")
+    server = RunningServer(workspace)
+    yield server, version
+    server.stop()
+
+
+def _tensor_proto(value):
+    return tf.make_tensor_proto([value], dtype=tf.string if isinstance(value, str) else tf.float32)
+
+
+def _in_process(model_dir, examples):
+    loaded = tf.saved_model.load(str(model_dir))
+    request = {
+        name: tf.constant(
+            [e[name] for e in examples], dtype=tf.string if isinstance(value, str) else tf.float32
+        )
+        for name, value in examples[0].items()
+    }
+    outputs = loaded.signatures["serving_default"](**request)
+    return [s.decode() for s in outputs["species"].numpy()], outputs["probabilities"].numpy()
+
+
+def test_status_and_metadata_follow_tf_serving(served):
+    server, version = served
+    assert server.status() == [
+        {"version": str(version), "state": "AVAILABLE", "status": {"error_code": "OK", "error_message": ""}}
+    ]
+    metadata = httpx.get(f"{server.rest}/v1/models/penguins/metadata").json()
+    assert metadata["model_spec"]["version"] == str(version)
+    signature = metadata["metadata"]["signature_def"]["signature_def"]["serving_default"]
+    assert set(signature["inputs"]) == set(EXAMPLES[0])
+    assert signature["inputs"]["island"]["dtype"] == "DT_STRING"
+    assert set(signature["outputs"]) == {"species", "probabilities", "classes"}
+
+
+def test_rest_row_and_columnar_predictions_match_the_saved_model(served, exported_model_dir):
+    server, version = served
+    species, probabilities = _in_process(exported_model_dir, EXAMPLES)
+    body = '{"instances": [' + ",".join(
+        "{" + ",".join(f'"{k}": ' + (f'"{v}"' if isinstance(v, str) else ("NaN" if math.isnan(v) else str(v)))
+                       for k, v in e.items()) + "}" for e in EXAMPLES
+    ) + "]}"  # fmt: skip
+    rows = httpx.post(f"{server.rest}/v1/models/penguins:predict", content=body).json()["predictions"]
+    assert [row["species"] for row in rows] == species
+    np.testing.assert_allclose([row["probabilities"] for row in rows], probabilities, rtol=1e-5)
+
+    with PredictionClient(server.rest, "rest") as client:  # columnar format
+        predictions = client.predict(EXAMPLES, version=version)
+    assert [p.label for p in predictions] == species
+    for prediction, expected in zip(predictions, probabilities, strict=True):
+        assert max(prediction.probabilities.values()) == pytest.approx(expected.max(), rel=1e-5)
+
+
+def test_grpc_agrees_with_rest(served):
+    server, _ = served
+    with PredictionClient(server.rest, "rest") as rest, PredictionClient(server.grpc, "grpc") as remote:
+        over_rest, over_grpc = rest.predict(EXAMPLES), remote.predict(EXAMPLES)
+    assert [p.label for p in over_rest] == [p.label for p in over_grpc]
+    for a, b in zip(over_rest, over_grpc, strict=True):
+        assert a.probabilities == pytest.approx(b.probabilities, rel=1e-6)
+
+
+def test_grpc_status_metadata_and_version_in_response(served):
+    server, version = served
+    with grpc.insecure_channel(server.grpc) as channel:
+        status = model_service_pb2_grpc.ModelServiceStub(channel).GetModelStatus(
+            get_model_status_pb2.GetModelStatusRequest(model_spec={"name": "penguins"})
+        )
+        assert [(s.version, s.state) for s in status.model_version_status] == [
+            (version, get_model_status_pb2.ModelVersionStatus.AVAILABLE)
+        ]
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        metadata = stub.GetModelMetadata(
+            get_model_metadata_pb2.GetModelMetadataRequest(
+                model_spec={"name": "penguins"}, metadata_field=["signature_def"]
+            )
+        )
+        signatures = get_model_metadata_pb2.SignatureDefMap()
+        metadata.metadata["signature_def"].Unpack(signatures)
+        assert "serving_default" in signatures.signature_def
+        request = predict_pb2.PredictRequest(model_spec={"name": "penguins"})
+        for name, value in EXAMPLES[0].items():
+            request.inputs[name].CopyFrom(
+                tf.make_tensor_proto([value], dtype=tf.string if isinstance(value, str) else tf.float32)
+            )
+        response = stub.Predict(request)
+        assert response.model_spec.version.value == version
+        with pytest.raises(grpc.RpcError) as error:
+            stub.Predict(predict_pb2.PredictRequest(model_spec={"name": "walrus"}))
+        assert error.value.code() == grpc.StatusCode.NOT_FOUND
+        del request.inputs["island"]
+        with pytest.raises(grpc.RpcError) as error:
+            stub.Predict(request)
+        assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "island" in error.value.details()
+
+
+PREDICT = "/v1/models/penguins:predict"
+WRONG_TYPE = (
+    '{"instances": [{"island": 3, "sex": "", "bill_length_mm": 1, "bill_depth_mm": 1,'
+    ' "flipper_length_mm": 1, "body_mass_g": 1}]}'
+)
+BAD_REQUESTS = {
+    "not json": (PREDICT, "{instances", 400, "not valid JSON"),
+    "no instances": (PREDICT, '{"rows": []}', 400, "exactly one of 'instances' or 'inputs'"),
+    "wrong type": (PREDICT, WRONG_TYPE, 400, "input 'island' expects a string"),
+    "unknown feature": (
+        PREDICT,
+        '{"instances": [{"island": "Dream", "beak": 1}]}',
+        400,
+        "unknown input(s) ['beak']",
+    ),
+    "missing feature": (PREDICT, '{"inputs": {"island": ["Dream"]}}', 400, "missing input(s)"),
+    "unknown model": ("/v1/models/walrus:predict", '{"instances": []}', 404, "walrus"),
+    "unknown version": ("/v1/models/penguins/versions/7:predict", '{"instances": []}', 404, "version 7"),
+    "unknown label": ("/v1/models/penguins/labels/gold:predict", '{"instances": []}', 404, "label 'gold'"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_bad_requests_get_tf_serving_style_errors(served, case):
+    server, _ = served
+    path, body, status, message = BAD_REQUESTS[case]
+    response = httpx.post(server.rest + path, content=body)
+    assert response.status_code == status
+    assert message in response.json()["error"]
+
+
+def test_client_reports_server_errors(served):
+    server, _ = served
+    with (
+        PredictionClient(server.rest, "rest", model="walrus") as client,
+        pytest.raises(PredictionError, match="404"),
+    ):
+        client.predict(EXAMPLES)
+
+
+def test_new_version_is_picked_up_with_no_failed_request(served, exported_model_dir):
+    """A client loop runs through a push: every request succeeds, and the new version takes over."""
+    server, first = served
+    failures, answered_by = [], set()
+    stop = threading.Event()
+
+    def client_loop():
+        with grpc.insecure_channel(server.grpc) as channel:
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+            request = predict_pb2.PredictRequest(model_spec={"name": "penguins"})
+            for name, value in EXAMPLES[0].items():
+                request.inputs[name].CopyFrom(_tensor_proto(value))
+            deadline = time.monotonic() + 120
+            while not stop.is_set() and time.monotonic() < deadline:
+                try:
+                    answered_by.add(stub.Predict(request, timeout=10).model_spec.version.value)
+                except grpc.RpcError as error:
+                    failures.append(error.details())
+
+    loop = threading.Thread(target=client_loop)
+    loop.start()
+    time.sleep(1)
+    second = publish(exported_model_dir, server.workspace / "serving" / "penguins")
+    deadline = time.monotonic() + 60
+    while second not in answered_by and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stop.set()
+    loop.join()
+    assert failures == []
+    assert answered_by == {first, second}
+    assert [s["version"] for s in server.status()] == [str(second), str(first)]
+
+
+def test_broken_version_is_reported_and_skipped(served, exported_model_dir):
+    server, _ = served
+    model_dir = server.workspace / "serving" / "penguins"
+    serving_before = max(list_versions(model_dir))
+    broken = model_dir / str(serving_before + 1000)
+    shutil.copytree(exported_model_dir, broken)
+    (broken / "saved_model.pb").write_bytes(b"not a saved model")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(s["state"] == "END" for s in server.status()):
+        time.sleep(0.2)
+    states = {s["version"]: (s["state"], s["status"]["error_code"]) for s in server.status()}
+    assert states[str(broken.name)] == ("END", "UNKNOWN")
+    assert states[str(serving_before)] == ("AVAILABLE", "OK")
+    with PredictionClient(server.rest, "rest") as client:
+        assert len(client.predict(EXAMPLES)) == len(EXAMPLES)  # still served, by the last good version
+    shutil.rmtree(broken)
+
+
+def test_sigterm_stops_the_server_cleanly(tmp_path, exported_model_dir):
+    publish(exported_model_dir, tmp_path / "serving" / "penguins")
+    server = RunningServer(tmp_path)
+    assert server.stop() == 0
+    stdout, _ = server.process.communicate()
+    assert "Server stopped." in stdout
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{server.rest}/v1/models/penguins", timeout=2)
