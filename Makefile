@@ -15,7 +15,7 @@ FIND_PYTHON310 = for candidate in $$(command -v python3.10 python3 python 2>/dev
 	"$$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null \
 	&& { echo "$$candidate"; break; }; done
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run serve serve-docker test lint format bench clean
 
 install: $(STAMP)
 
@@ -34,6 +34,14 @@ $(STAMP): pyproject.toml uv.lock
 run: $(STAMP)
 	$(BIN)/penguins run $(ARGS)
 
+serve: $(STAMP)
+	$(BIN)/penguins serve $(ARGS)
+
+# The real TF Serving in Docker, on what `make run` pushed (needs a Docker engine).
+serve-docker:
+	@test -f workspace/serving/models.config || { echo "Nothing pushed yet: run 'make run' first." >&2; exit 1; }
+	docker compose -f docker/docker-compose.yml up -d serving
+
 test: $(STAMP) lint
 	$(BIN)/pytest $(ARGS)
 
@@ -47,6 +55,7 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline_speed.py
+	$(BIN)/python benchmarks/serving_speed.py
 
 clean:
 	rm -rf $(VENV) workspace .pytest_cache .ruff_cache

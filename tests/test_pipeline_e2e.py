@@ -10,6 +10,7 @@ import yaml
 from pipeline.metadata import open_store, pipeline_runs
 from pipeline.settings import DEFAULT_CONFIG
 from pipeline.summary import summarize
+from serving.model_config import read_labels
 from serving.versions import list_versions
 from tests.helpers import bundled_rows, component_lines, penguins, tree_snapshot, write_rows
 
@@ -67,6 +68,8 @@ def test_bundled_run_validates_trains_evaluates_and_pushes(trained):
     versions = list_versions(_model_dir(workspace))
     assert len(versions) == 1
     assert f"Pushed:    version {versions[0]}" in result.stdout
+    assert (workspace / "serving" / "models.config").is_file()
+    assert read_labels(workspace / "serving", "penguins") == {"canary": versions[0], "stable": versions[0]}
     # TensorFlow's and Beam's noise goes to the log file, not the terminal.
     assert "tensorflow" not in (result.stdout + result.stderr).lower()
     assert "WARNING" not in result.stdout + result.stderr

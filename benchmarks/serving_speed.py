@@ -1,0 +1,187 @@
+"""Serving latency and throughput on loopback, against the in-process SavedModel call (the floor).
+
+Starts `penguins serve` on free ports over a workspace with a pushed model (running the pipeline
+into a scratch workspace first if there is none) and prints, all from one run:
+REST and gRPC latency p50/p99 for 1 instance and for a batch of 1,000; throughput with 8
+concurrent clients; the same calls in-process. Targets: the server adds at most 2 ms at p50 for
+one instance, and a batch of 1,000 takes at most 3x the in-process time.
+
+Usage: python benchmarks/serving_speed.py [--workspace DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import grpc  # noqa: E402
+import httpx  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
+
+from pipeline.settings import load_settings  # noqa: E402
+from serving.versions import latest_version  # noqa: E402
+from tests.helpers import bundled_rows  # noqa: E402
+
+PENGUINS = Path(sys.executable).parent / "penguins"
+SINGLE_ROUNDS, BATCH_ROUNDS, BATCH = 300, 30, 1000
+CLIENTS, THROUGHPUT_SECONDS = 8, 5.0
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _instances(count: int) -> list[dict]:
+    features = load_settings().features
+    rows = bundled_rows()
+    out = []
+    for index in range(count):
+        row = rows[index % len(rows)]
+        instance = {n: (math.nan if row[n] == "NA" else float(row[n])) for n in features.numeric}
+        instance.update({n: ("" if row[n] == "NA" else row[n]) for n in features.categorical})
+        out.append(instance)
+    return out
+
+
+def _timings(call, rounds: int) -> list[float]:
+    call()  # warm up
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def _p(samples: list[float], q: float) -> float:
+    return (
+        statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]
+        if len(samples) > 1
+        else samples[0]
+    )
+
+
+def _throughput(make_call) -> float:
+    done, stop = [0] * CLIENTS, threading.Event()
+
+    def worker(index):
+        call = make_call()
+        while not stop.is_set():
+            call()
+            done[index] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    time.sleep(THROUGHPUT_SECONDS)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    return sum(done) / THROUGHPUT_SECONDS
+
+
+def _ensure_model(workspace: Path) -> Path:
+    model_dir = workspace / "serving" / "penguins"
+    if latest_version(model_dir) is None:
+        print(f"no pushed model in {workspace}; running the pipeline first", flush=True)
+        subprocess.run([str(PENGUINS), "run", "--workspace", str(workspace)], check=True, cwd=REPO)
+    return model_dir / str(latest_version(model_dir))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--workspace", type=Path, help="workspace with a pushed model (default: a scratch one)"
+    )
+    args = parser.parse_args()
+    scratch = tempfile.TemporaryDirectory(prefix="serving-bench-")
+    workspace = (args.workspace or Path(scratch.name)).resolve()
+    model_path = _ensure_model(workspace)
+
+    one, batch = _instances(1), _instances(BATCH)
+    loaded = tf.saved_model.load(str(model_path))
+    signature = loaded.signatures["serving_default"]
+
+    def tensors(instances):
+        return {n: tf.constant([i[n] for i in instances]) for n in instances[0]}
+
+    figures = {}
+    for label, instances, rounds in (("1", one, SINGLE_ROUNDS), ("1000", batch, BATCH_ROUNDS)):
+        figures[f"inprocess_{label}"] = _timings(lambda i=instances: signature(**tensors(i)), rounds)
+
+    rest_port, grpc_port = _free_port(), _free_port()
+    server = subprocess.Popen(
+        [str(PENGUINS), "serve", "--workspace", str(workspace), "--port", str(rest_port), "--grpc-port",
+         str(grpc_port)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        rest_url = f"http://127.0.0.1:{rest_port}/v1/models/penguins"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(rest_url, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline:
+                    sys.exit("server did not start")
+                time.sleep(0.3)
+
+        def rest_call(instances):
+            client = httpx.Client()
+            body = json.dumps({"instances": instances}).encode()
+            return lambda: client.post(rest_url + ":predict", content=body).raise_for_status()
+
+        def grpc_call(instances):
+            stub = prediction_service_pb2_grpc.PredictionServiceStub(
+                grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
+            )
+            request = predict_pb2.PredictRequest(model_spec={"name": "penguins"})
+            for name, value in tensors(instances).items():
+                request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+            return lambda: stub.Predict(request, timeout=30)
+
+        for protocol, make in (("rest", rest_call), ("grpc", grpc_call)):
+            figures[f"{protocol}_1"] = _timings(make(one), SINGLE_ROUNDS)
+            figures[f"{protocol}_1000"] = _timings(make(batch), BATCH_ROUNDS)
+            figures[f"{protocol}_throughput_rps"] = _throughput(lambda m=make: m(one))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+        scratch.cleanup()
+
+    print(f"model: {model_path}")
+    for name, samples in figures.items():
+        if isinstance(samples, float):
+            print(f"{name}={samples:.0f} requests/s with {CLIENTS} concurrent clients")
+        else:
+            print(f"{name}_ms p50={_p(samples, 50):.2f} p99={_p(samples, 99):.2f}")
+    floor_1, floor_batch = _p(figures["inprocess_1"], 50), _p(figures["inprocess_1000"], 50)
+    for protocol in ("rest", "grpc"):
+        added = _p(figures[f"{protocol}_1"], 50) - floor_1
+        ratio = _p(figures[f"{protocol}_1000"], 50) / floor_batch
+        added_verdict = "meets" if added <= 2 else "MISSES"
+        ratio_verdict = "meets" if ratio <= 3 else "MISSES"
+        print(f"{protocol}: adds {added:.2f} ms at p50 for 1 instance ({added_verdict} <= 2 ms); ")
+        print(f"{protocol}: a batch of {BATCH} takes {ratio:.2f}x in-process ({ratio_verdict} <= 3x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+"""The TF Serving config files and the compose file, checked with real parsers.
+
+No Docker engine runs here, so the container itself is never started: the compose file is
+validated by a real compose implementation (`docker-compose config`), and every file the
+server is pointed at is checked to be mounted and to parse.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from serving.config_protos import (
+    parse_batching_parameters,
+    parse_model_server_config,
+    parse_monitoring_config,
+)
+from serving.model_config import CANARY, STABLE, TEMPLATE, read_labels, render_live_config
+from tests.helpers import REPO
+
+COMPOSE_FILE = REPO / "docker" / "docker-compose.yml"
+SERVING_DIR = REPO / "serving"
+
+
+def test_models_config_keeps_the_two_newest_versions():
+    config = parse_model_server_config(TEMPLATE)
+    (model,) = config.model_config_list.config
+    assert model.name == "penguins"
+    assert model.base_path == "/models/penguins"
+    assert model.model_platform == "tensorflow"
+    assert model.model_version_policy.latest.num_versions == 2
+
+
+def test_live_config_labels_point_at_real_versions(tmp_path):
+    for version in (100, 200, 300):
+        (tmp_path / "penguins" / str(version)).mkdir(parents=True)
+        (tmp_path / "penguins" / str(version) / "saved_model.pb").write_bytes(b"")
+    path = render_live_config(tmp_path, "penguins")
+    (model,) = parse_model_server_config(path).model_config_list.config
+    assert dict(model.version_labels) == {CANARY: 300, STABLE: 200}
+    assert model.model_version_policy.latest.num_versions == 2
+    assert read_labels(tmp_path, "penguins") == {CANARY: 300, STABLE: 200}
+
+
+def test_monitoring_exposes_prometheus():
+    config = parse_monitoring_config(SERVING_DIR / "monitoring.config")
+    assert config.prometheus_config.enable
+    assert config.prometheus_config.path.startswith("/monitoring/")
+
+
+def test_batching_parameters_are_sane():
+    batching = parse_batching_parameters(SERVING_DIR / "batching.config")
+    assert batching.max_batch_size.value >= 1
+    assert 0 < batching.batch_timeout_micros.value <= 10_000
+    assert batching.num_batch_threads.value >= 1
+
+
+def _compose_command() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if (
+        shutil.which("docker")
+        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return ["docker", "compose"]
+    return None
+
+
+@pytest.fixture(scope="module")
+def compose_config():
+    command = _compose_command()
+    if command is None:
+        pytest.skip("no compose implementation installed (Debian's docker-compose package validates offline)")
+    result = subprocess.run([*command, "-f", str(COMPOSE_FILE), "config"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)
+
+
+def test_compose_serving_service_runs_tf_serving_2_16(compose_config):
+    serving = compose_config["services"]["serving"]
+    assert serving["image"] == "tensorflow/serving:2.16.1"
+    ports = {(int(p["published"]), int(p["target"])) for p in serving["ports"]}
+    assert ports == {(8500, 8500), (8501, 8501)}
+    flags = dict(flag.removeprefix("--").split("=", 1) for flag in serving["command"])
+    assert flags["port"] == "8500" and flags["rest_api_port"] == "8501"
+    assert int(flags["file_system_poll_wait_seconds"]) > 0
+    assert int(flags["model_config_file_poll_wait_seconds"]) > 0
+
+
+def test_compose_mounts_every_file_the_server_reads(compose_config):
+    serving = compose_config["services"]["serving"]
+    mounts = {}
+    for volume in serving["volumes"]:
+        source, target, mode = volume.split(":") if isinstance(volume, str) else (
+            volume["source"], volume["target"], "ro" if volume.get("read_only") else "rw")  # fmt: skip
+        mounts[target] = (Path(source), mode)
+    assert all(mode == "ro" for _, mode in mounts.values())
+    assert mounts["/models"][0] == REPO / "workspace" / "serving"
+    flags = dict(flag.removeprefix("--").split("=", 1) for flag in serving["command"])
+    parsers = {
+        "monitoring_config_file": parse_monitoring_config,
+        "batching_parameters_file": parse_batching_parameters,
+    }
+    for flag, parse in parsers.items():
+        source = mounts[flags[flag]][0]
+        assert source.is_file(), flag
+        parse(source)
+    assert flags["model_config_file"] == "/models/models.config"  # rendered into the workspace by each push
+
+
+def test_compose_healthcheck_asks_for_the_model_status(compose_config):
+    test = " ".join(compose_config["services"]["serving"]["healthcheck"]["test"])
+    assert "/dev/tcp/127.0.0.1/8501" in test
+    assert "GET /v1/models/penguins " in test
+    assert "AVAILABLE" in test
