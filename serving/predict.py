@@ -43,14 +43,28 @@ def _check_value(name: str, spec: tf.TensorSpec, value: Any, where: str) -> Any:
     raise BadRequestError(f"{where}: input '{name}' has unsupported type {spec.dtype.name}")
 
 
-def _column_tensor(name: str, spec: tf.TensorSpec, values: list, where: str) -> tf.Tensor:
-    def check(value, index):
-        if isinstance(value, list):
-            return [check(item, index) for item in value]
-        return _check_value(name, spec, value, f"{where} {index}")
+def _fast_array(spec: tf.TensorSpec, values: list) -> np.ndarray | None:
+    """The common case, flat values all of the expected kind, without a per-value Python call."""
+    if spec.dtype == tf.string:
+        if all(type(v) is str for v in values):
+            return np.array(values, dtype=object)
+    elif spec.dtype.is_floating or spec.dtype.is_integer:
+        if all(type(v) is float or type(v) is int for v in values):
+            return np.asarray(values, dtype=spec.dtype.as_numpy_dtype)
+    return None
 
-    checked = [check(value, index) for index, value in enumerate(values)]
-    array = np.array(checked, dtype=object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype)
+
+def _column_tensor(name: str, spec: tf.TensorSpec, values: list, where: str) -> tf.Tensor:
+    array = _fast_array(spec, values)
+    if array is None:
+
+        def check(value, index):
+            if isinstance(value, list):
+                return [check(item, index) for item in value]
+            return _check_value(name, spec, value, f"{where} {index}")
+
+        checked = [check(value, index) for index, value in enumerate(values)]
+        array = np.array(checked, dtype=object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype)
     if not spec.shape.is_compatible_with(array.shape):
         raise BadRequestError(
             f"input '{name}' has shape {list(array.shape)}, the signature expects "
@@ -112,10 +126,10 @@ def predict(
 
 
 def to_json_value(array: np.ndarray) -> Any:
-    """Plain JSON values; strings are decoded as TF Serving does for DT_STRING outputs."""
+    """Strings decoded as TF Serving does for DT_STRING outputs; numbers stay numpy for orjson."""
     if array.dtype == object:
-        return np.vectorize(lambda b: b.decode("utf-8", "replace"), otypes=[object])(array).tolist()
-    return array.tolist()
+        return np.char.decode(array.astype(np.bytes_), "utf-8", "replace").tolist()
+    return array
 
 
 def outputs_as_rows(outputs: dict[str, np.ndarray]) -> list:
