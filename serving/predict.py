@@ -46,11 +46,10 @@ def _check_value(name: str, spec: tf.TensorSpec, value: Any, where: str) -> Any:
 def _fast_array(spec: tf.TensorSpec, values: list) -> np.ndarray | None:
     """The common case, flat values all of the expected kind, without a per-value Python call."""
     if spec.dtype == tf.string:
-        if all(type(v) is str for v in values):
-            return np.array(values, dtype=object)
-    elif spec.dtype.is_floating or spec.dtype.is_integer:
-        if all(type(v) is float or type(v) is int for v in values):
-            return np.asarray(values, dtype=spec.dtype.as_numpy_dtype)
+        return np.array(values, dtype=object) if all(type(v) is str for v in values) else None
+    numeric = spec.dtype.is_floating or spec.dtype.is_integer
+    if numeric and all(type(v) is float or type(v) is int for v in values):
+        return np.asarray(values, dtype=spec.dtype.as_numpy_dtype)
     return None
 
 
