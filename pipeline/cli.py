@@ -75,6 +75,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
     infer.set_defaults(handler=command_schema_infer)
 
+    ingest = commands.add_parser(
+        "ingest", help="clean a raw CSV and add it to the workspace as the next span"
+    )
+    source = ingest.add_mutually_exclusive_group(required=True)
+    source.add_argument("--source", type=Path, help="a raw CSV file, or a folder of them")
+    source.add_argument("--bundled", action="store_true", help="the bundled penguins data")
+    ingest.add_argument("--year", type=int, help="only this year's rows (replays data arriving year by year)")
+    ingest.add_argument("--config", type=Path, help="pipeline config (default: the embedded penguins config)")
+    ingest.add_argument("--workspace", type=Path, default=Path("workspace"), help="where spans are kept")
+    ingest.set_defaults(handler=command_ingest)
+
     add_serve_parser(commands, settings)
     add_predict_parser(commands, settings)
     return parser
@@ -108,7 +119,11 @@ def command_run(args) -> int:
     workspace = Workspace(args.workspace.resolve()).create()
     log_path = workspace.log_dir / f"run-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
     print(f"Pipeline '{settings.name}', {args.runner} runner.", flush=True)
-    clean_dir = _clean_data(args, settings, workspace)
+    try:
+        clean_dir = _clean_data(args, settings, workspace)
+    except DataError as error:
+        print(f"Data rejected, nothing trained or pushed. {error}", file=sys.stderr)
+        return EXIT_DATA_REJECTED
     print(f"  {'Cleaning':<32} {'done':<8} {time.monotonic() - started:6.1f}s", flush=True)
 
     model_dir = workspace.model_dir(settings.model_name)
@@ -156,6 +171,28 @@ def command_run(args) -> int:
     return EXIT_OK
 
 
+def command_ingest(args) -> int:
+    import tempfile
+
+    from pipeline.data import bundled_penguins_csv, cleaning_spec, raw_files
+    from pipeline.spans import ingest, write_year_subset
+    from pipeline.workspace import Workspace
+
+    settings = load_settings(args.config)
+    workspace = Workspace(args.workspace.resolve()).create()
+    files = [bundled_penguins_csv()] if args.bundled else raw_files(args.source)
+    label = "bundled penguins data" if args.bundled else str(args.source)
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.year is not None:
+            if len(files) != 1:
+                raise DataError(f"{args.source}: --year needs a single CSV file, found {len(files)}")
+            files = [write_year_subset(files[0], args.year, Path(scratch) / f"{args.year}.csv")]
+            label += f", year {args.year}"
+        span = ingest(files, label, workspace.spans, cleaning_spec(settings))
+    print(f"Ingested {label} as span {span.number}: {span.rows} rows in {span.path}")
+    return EXIT_OK
+
+
 def command_schema_infer(args) -> int:
     from pipeline.console import captured_output
     from pipeline.schema_inference import infer_schema
@@ -181,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Config error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except DataError as error:
-        print(f"Data rejected, nothing trained or pushed. {error}", file=sys.stderr)
+        print(f"Data rejected: {error}", file=sys.stderr)
         return EXIT_DATA_REJECTED
     except KeyboardInterrupt:
         print("Interrupted; the served model is unchanged.", file=sys.stderr)

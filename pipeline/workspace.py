@@ -19,6 +19,10 @@ class Workspace:
         return self.root / "data" / "clean"
 
     @property
+    def spans(self) -> Path:
+        return self.root / "data" / "spans"
+
+    @property
     def pipeline_root(self) -> Path:
         return self.root / "tfx"
 

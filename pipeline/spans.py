@@ -1,0 +1,92 @@
+"""Data that arrives over time, kept as numbered spans: `workspace/data/spans/span-<N>/data.csv`.
+
+Each span is cleaned on the way in (the same cleaning as `penguins run`), appears atomically by
+a rename, and records the digest of its source, so the same file is never ingested twice.
+ExampleGen reads the spans through its `span-{SPAN}` pattern.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+from pathlib import Path
+
+from components.cleaning import CleaningSpec, DataError, fingerprint, write_clean_csv
+from pipeline.data import CLEAN_FILE
+
+SPAN_PREFIX = "span-"
+SPAN_PATTERN = f"{SPAN_PREFIX}{{SPAN}}/*"
+RECORD_FILE = "ingested.json"
+
+
+class DuplicateSpanError(DataError):
+    """The source was ingested before; the message names the span that holds it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    number: int
+    path: Path
+    rows: int
+    source: str
+    digest: str
+
+
+def list_spans(spans_root: Path) -> list[Span]:
+    spans = []
+    if spans_root.is_dir():
+        for folder in spans_root.iterdir():
+            number = folder.name.removeprefix(SPAN_PREFIX)
+            if folder.name.startswith(SPAN_PREFIX) and number.isdigit() and (folder / RECORD_FILE).is_file():
+                record = json.loads((folder / RECORD_FILE).read_text())
+                spans.append(Span(int(number), folder, record["rows"], record["source"], record["digest"]))
+    return sorted(spans, key=lambda span: span.number)
+
+
+def ingest(files: list[Path], source: str, spans_root: Path, spec: CleaningSpec) -> Span:
+    """Cleans `files` into the next span. Refuses a source already ingested; leaves nothing on failure."""
+    digest = fingerprint(files, spec)
+    existing = list_spans(spans_root)
+    for span in existing:
+        if span.digest == digest:
+            raise DuplicateSpanError(
+                f"{source}: this data was already ingested as span {span.number} (from {span.source}); "
+                "nothing was added"
+            )
+    number = existing[-1].number + 1 if existing else 1
+    staging = spans_root / f".staging-{SPAN_PREFIX}{number}-{os.getpid()}"
+    try:
+        rows = write_clean_csv(files, staging / CLEAN_FILE, spec)
+        record = {
+            "source": source,
+            "digest": digest,
+            "rows": rows,
+            "ingested_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        (staging / RECORD_FILE).write_text(json.dumps(record, indent=2))
+        os.rename(staging, spans_root / f"{SPAN_PREFIX}{number}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Span(number, spans_root / f"{SPAN_PREFIX}{number}", rows, source, digest)
+
+
+def write_year_subset(raw_csv: Path, year: int, destination: Path, year_column: str = "year") -> Path:
+    """The rows of one year of a raw file, to replay data arriving year by year."""
+    with raw_csv.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        if year_column not in (reader.fieldnames or []):
+            raise DataError(f"{raw_csv}: no '{year_column}' column to select year {year} from")
+        rows = [row for row in reader if row[year_column].strip() == str(year)]
+        fields = reader.fieldnames
+    if not rows:
+        raise DataError(f"{raw_csv}: no rows for year {year}")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with destination.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    return destination
