@@ -2,7 +2,8 @@
 
 TFX's own Pusher copies file by file into the numbered directory a model server polls, so a
 server can see a half-written version. This one stages and renames (see serving.versions). A
-re-run whose blessed model is the one already served pushes nothing and says so.
+re-run whose blessed model is the one already served pushes nothing and says so, and a model
+that `penguins rollback` took out of service is never pushed again.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from serving import versions
 from serving.model_config import render_live_config
 
 ALREADY_SERVED_KEY = "already_served"
+ROLLED_BACK_KEY = "rolled_back"
 
 
 class AtomicPusherExecutor(pusher_executor.Executor):
@@ -37,6 +39,11 @@ class AtomicPusherExecutor(pusher_executor.Executor):
         )
         model_dir = Path(destination.filesystem.base_directory)
         source = Path(self.GetModelPath(input_dict))
+        if versions.was_rolled_back(source, model_dir):
+            logging.info("Model %s was rolled back out of service earlier; not pushed again.", source)
+            pushed_model.set_int_custom_property(ROLLED_BACK_KEY, 1)
+            self._MarkNotPushed(pushed_model)
+            return
         served = versions.latest_version(model_dir)
         if served is not None and versions.same_saved_model(source, model_dir / str(served)):
             logging.info("Model %s is already served as version %d; nothing pushed.", source, served)

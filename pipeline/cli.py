@@ -86,6 +86,23 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     ingest.add_argument("--workspace", type=Path, default=Path("workspace"), help="where spans are kept")
     ingest.set_defaults(handler=command_ingest)
 
+    history = commands.add_parser("history", help="the pipeline's runs from the metadata store, newest first")
+    history.add_argument(
+        "--config", type=Path, help="pipeline config (default: the embedded penguins config)"
+    )
+    history.add_argument("--workspace", type=Path, default=Path("workspace"))
+    history.add_argument("--json", action="store_true", help="print JSON instead of text")
+    history.add_argument("--limit", type=int, default=20, help="at most this many runs")
+    history.set_defaults(handler=command_history)
+
+    rollback = commands.add_parser("rollback", help="serve an earlier pushed version again")
+    rollback.add_argument("--to", type=int, help="the version to serve (default: the last different model)")
+    rollback.add_argument(
+        "--config", type=Path, help="pipeline config (default: the embedded penguins config)"
+    )
+    rollback.add_argument("--workspace", type=Path, default=Path("workspace"))
+    rollback.set_defaults(handler=command_rollback)
+
     add_serve_parser(commands, settings)
     add_predict_parser(commands, settings)
     return parser
@@ -190,6 +207,48 @@ def command_ingest(args) -> int:
             label += f", year {args.year}"
         span = ingest(files, label, workspace.spans, cleaning_spec(settings))
     print(f"Ingested {label} as span {span.number}: {span.rows} rows in {span.path}")
+    return EXIT_OK
+
+
+def command_history(args) -> int:
+    import json
+
+    from pipeline.console import captured_output
+    from pipeline.workspace import Workspace
+
+    settings = load_settings(args.config)
+    workspace = Workspace(args.workspace.resolve())
+    if not workspace.metadata_path.is_file():
+        print(f"No runs yet: {workspace.metadata_path} does not exist.", file=sys.stderr)
+        return EXIT_OK
+    with captured_output(workspace.log_dir / "history.log") as terminal:
+        from pipeline.history import format_history, history_entry
+        from pipeline.metadata import open_store, pipeline_runs
+
+        records = pipeline_runs(open_store(workspace.metadata_path), settings.name)[: args.limit]
+        entries = [history_entry(record) for record in records]
+        output = json.dumps(entries, indent=2) if args.json else "\n".join(format_history(entries))
+        print(output or "No runs yet.", file=terminal)
+    return EXIT_OK
+
+
+def command_rollback(args) -> int:
+    from pipeline.workspace import Workspace
+    from serving.model_config import render_live_config
+    from serving.versions import VersionError, rollback
+
+    settings = load_settings(args.config)
+    workspace = Workspace(args.workspace.resolve())
+    try:
+        new, copied, replaced = rollback(workspace.model_dir(settings.model_name), args.to)
+    except VersionError as error:
+        print(f"Rollback refused: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    render_live_config(workspace.serving_root, settings.model_name)
+    print(
+        f"Rolled back: version {new}, a copy of version {copied}, is now the newest and is served.\n"
+        f"The model of version {replaced} will not be pushed again by the pipeline."
+    )
     return EXIT_OK
 
 

@@ -35,6 +35,8 @@ class RunRecord:
     run_id: str
     started_ms: int
     outputs: dict[tuple[str, str], list[metadata_store_pb2.Artifact]]
+    states: dict[str, str]  # node id -> COMPLETE, CACHED, FAILED, ...
+    properties: dict[str, dict]  # node id -> execution properties
 
     def output(self, node_id: str, key: str) -> metadata_store_pb2.Artifact | None:
         artifacts = self.outputs.get((node_id, key))
@@ -51,18 +53,35 @@ def pipeline_runs(store: metadata_store.MetadataStore, pipeline_name: str) -> li
     for run in store.get_contexts_by_type(RUN_CONTEXT):
         executions = [e for e in store.get_executions_by_context(run.id) if e.id in pipeline_executions]
         if executions:
+            nodes = _node_ids(store, pipeline_name, executions)
             records.append(
-                RunRecord(run.name, run.create_time_since_epoch, _outputs(store, pipeline_name, executions))
+                RunRecord(
+                    run_id=run.name,
+                    started_ms=run.create_time_since_epoch,
+                    outputs=_outputs(store, nodes),
+                    states={nodes[e.id]: _STATES.Name(e.last_known_state) for e in executions},
+                    properties={
+                        nodes[e.id]: {k: _plain(v) for k, v in e.custom_properties.items()}
+                        for e in executions
+                    },
+                )
             )
     return sorted(records, key=lambda record: record.started_ms, reverse=True)
 
 
-def _outputs(store, pipeline_name: str, executions) -> dict:
+_STATES = metadata_store_pb2.Execution.State
+
+
+def _node_ids(store, pipeline_name: str, executions) -> dict[int, str]:
     node_of_execution = {}
     for execution in executions:
         for context in store.get_contexts_by_execution(execution.id):
             if context.type == NODE_CONTEXT:
                 node_of_execution[execution.id] = context.name.removeprefix(f"{pipeline_name}.")
+    return node_of_execution
+
+
+def _outputs(store, node_of_execution: dict[int, str]) -> dict:
     events = [
         event
         for event in store.get_events_by_execution_ids(list(node_of_execution))
@@ -76,10 +95,13 @@ def _outputs(store, pipeline_name: str, executions) -> dict:
     return outputs
 
 
+def _plain(value: metadata_store_pb2.Value):
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
+
+
 def custom_property(artifact: metadata_store_pb2.Artifact | None, name: str):
     """A custom property's plain value, or None when the artifact or property is absent."""
     if artifact is None or name not in artifact.custom_properties:
         return None
-    value = artifact.custom_properties[name]
-    kind = value.WhichOneof("value")
-    return getattr(value, kind) if kind else None
+    return _plain(artifact.custom_properties[name])

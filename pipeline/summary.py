@@ -9,7 +9,7 @@ from pathlib import Path
 import tensorflow_model_analysis as tfma
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
-from components.pusher import ALREADY_SERVED_KEY
+from components.pusher import ALREADY_SERVED_KEY, ROLLED_BACK_KEY
 from pipeline.evaluation import ACCURACY_METRIC
 from pipeline.metadata import RunRecord, custom_property
 
@@ -33,6 +33,7 @@ class RunSummary:
     pushed_version: str | None
     pushed_path: str | None
     already_served: bool
+    rolled_back: bool
 
     @property
     def overall(self) -> SliceAccuracy | None:
@@ -104,6 +105,7 @@ def summarize(record: RunRecord) -> RunSummary:
         else None,
         pushed_path=custom_property(pushed, "pushed_destination"),
         already_served=bool(custom_property(pushed, ALREADY_SERVED_KEY)),
+        rolled_back=bool(custom_property(pushed, ROLLED_BACK_KEY)),
     )
 
 
@@ -140,6 +142,8 @@ def format_summary(summary: RunSummary, schema_path: Path, min_accuracy: float, 
         lines.append(f"Pushed:    nothing new; this model is already served as {summary.pushed_path}")
     elif summary.pushed_version:
         lines.append(f"Pushed:    version {summary.pushed_version} to {summary.pushed_path}")
+    elif summary.rolled_back:
+        lines.append("Pushed:    nothing; this model was rolled back out of service earlier")
     else:
         lines.append("Pushed:    nothing; the served model is unchanged")
     return lines

@@ -89,7 +89,10 @@ class ModelRepository:
 
     def refresh(self) -> None:
         """Loads new versions among the newest two and unloads the ones that fell out."""
-        wanted = [v for v in list_versions(self.model_dir) if not self._failed_unchanged(v)][-VERSIONS_KEPT:]
+        present = list_versions(self.model_dir)
+        with self._lock:  # a removed broken version is no longer reported
+            self._failed = {v: failure for v, failure in self._failed.items() if v in present}
+        wanted = [v for v in present if not self._failed_unchanged(v)][-VERSIONS_KEPT:]
         for version in wanted:
             if version not in self._loaded:
                 self._load(version)
@@ -117,7 +120,8 @@ class ModelRepository:
             loaded.signature(DEFAULT_SIGNATURE)
         except Exception as error:
             mtime = (version_dir / SAVED_MODEL_FILE).stat().st_mtime
-            self._failed[version] = (mtime, f"{type(error).__name__}: {error}".splitlines()[0])
+            with self._lock:
+                self._failed[version] = (mtime, f"{type(error).__name__}: {error}".splitlines()[0])
             LOG.error("version %d of %s failed to load and is skipped: %s", version, self.model_name, error)
             return
         with self._lock:
@@ -144,7 +148,7 @@ class ModelRepository:
     def status(self, version: int | None = None) -> list[VersionStatus]:
         with self._lock:
             statuses = [VersionStatus(v, "AVAILABLE") for v in sorted(self._loaded)]
-        statuses += [VersionStatus(v, "END", error) for v, (_, error) in sorted(self._failed.items())]
+            statuses += [VersionStatus(v, "END", error) for v, (_, error) in sorted(self._failed.items())]
         if version is not None:
             statuses = [s for s in statuses if s.version == version]
             if not statuses:

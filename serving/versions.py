@@ -8,6 +8,7 @@ file system and renames it into place, which is atomic.
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import shutil
 import time
@@ -61,3 +62,62 @@ def publish(saved_model_dir: Path, model_dir: Path) -> int:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return version
+
+
+ROLLED_BACK_FILE = ".rolled-back.json"
+
+
+class VersionError(ValueError):
+    """A rollback that cannot be done; the message says what versions there are."""
+
+
+def _fingerprint(saved_model_dir: Path) -> str | None:
+    path = saved_model_dir / FINGERPRINT_FILE
+    return path.read_bytes().hex() if path.is_file() else None
+
+
+def rolled_back_models(model_dir: Path) -> dict[str, dict]:
+    path = model_dir / ROLLED_BACK_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def was_rolled_back(saved_model_dir: Path, model_dir: Path) -> bool:
+    """True for a model that a rollback took out of service: a re-run must not push it again."""
+    fingerprint = _fingerprint(saved_model_dir)
+    return fingerprint is not None and fingerprint in rolled_back_models(model_dir)
+
+
+def rollback(model_dir: Path, to_version: int | None = None) -> tuple[int, int, int]:
+    """Serves an earlier version again by publishing a copy of it as the newest version.
+
+    Model servers serve the newest versions, so going back means going forward with old
+    weights. The model being replaced is remembered, so the pipeline will not push it again.
+    Returns (new version, the version it copies, the version it replaces).
+    """
+    existing = list_versions(model_dir)
+    if not existing:
+        raise VersionError(f"{model_dir}: no version is served, so there is nothing to roll back")
+    current = existing[-1]
+    if to_version is None:
+        earlier = [
+            v
+            for v in reversed(existing[:-1])
+            if not same_saved_model(model_dir / str(v), model_dir / str(current))
+        ]
+        if not earlier:
+            raise VersionError(
+                f"{model_dir}: no earlier version holds a different model; versions: {existing}"
+            )
+        to_version = earlier[0]
+    elif to_version not in existing:
+        raise VersionError(f"{model_dir}: there is no version {to_version}; versions: {existing}")
+    elif same_saved_model(model_dir / str(to_version), model_dir / str(current)):
+        raise VersionError(f"version {to_version} holds the model already served as version {current}")
+    fingerprint = _fingerprint(model_dir / str(current))
+    if fingerprint is not None:
+        refused = rolled_back_models(model_dir)
+        refused[fingerprint] = {"version": current, "rolled_back_at": int(time.time())}
+        partial = model_dir / f"{ROLLED_BACK_FILE}.partial"
+        partial.write_text(json.dumps(refused, indent=2))
+        os.replace(partial, model_dir / ROLLED_BACK_FILE)
+    return publish(model_dir / str(to_version), model_dir), to_version, current

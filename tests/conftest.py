@@ -91,9 +91,7 @@ def transformed(transform_output_dir, raw_instances):
     return {name: value.numpy().reshape(-1) for name, value in layer(parsed).items()}
 
 
-@pytest.fixture(scope="session")
-def exported_model_dir(tmp_path_factory, settings, transform_output_dir, transformed):
-    """A model trained briefly on the transformed sample and exported with all signatures."""
+def _train_and_export(tmp_path_factory, settings, transform_output_dir, transformed, seed, epochs):
     import keras
     import tensorflow_transform as tft
 
@@ -104,7 +102,7 @@ def exported_model_dir(tmp_path_factory, settings, transform_output_dir, transfo
 
     output = tft.TFTransformOutput(str(transform_output_dir))
     features = FeatureConfig.from_custom_config(settings.as_custom_config())
-    keras.utils.set_random_seed(1)
+    keras.utils.set_random_seed(seed)
     model = build_model(
         features.numeric,
         {name: output.vocabulary_size_by_name(name) + OOV_BUCKETS for name in features.categorical},
@@ -116,10 +114,22 @@ def exported_model_dir(tmp_path_factory, settings, transform_output_dir, transfo
         transformed_name(name): transformed[transformed_name(name)].reshape(-1, 1) for name in features.inputs
     }
     labels = transformed[transformed_name(features.label)].reshape(-1, 1)
-    model.fit(columns, labels, epochs=30, verbose=0)
+    model.fit(columns, labels, epochs=epochs, verbose=0)
     path = tmp_path_factory.mktemp("model") / "saved_model"
     export_saved_model(model, output, features, str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def exported_model_dir(tmp_path_factory, settings, transform_output_dir, transformed):
+    """A model trained briefly on the transformed sample and exported with all signatures."""
+    return _train_and_export(tmp_path_factory, settings, transform_output_dir, transformed, seed=1, epochs=30)
+
+
+@pytest.fixture(scope="session")
+def other_model_dir(tmp_path_factory, settings, transform_output_dir, transformed):
+    """A second, different model (other seed, less training), to tell versions apart by their answers."""
+    return _train_and_export(tmp_path_factory, settings, transform_output_dir, transformed, seed=2, epochs=3)
 
 
 def is_close(a: float, b: float) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -207,6 +209,25 @@ def test_worse_model_on_changed_data_is_not_pushed(trained, tmp_path):
     assert tree_snapshot(_model_dir(workspace)) == served_before
     summary = summarize(pipeline_runs(open_store(workspace / "metadata.sqlite"), "penguins")[0])
     assert summary.overall.candidate < summary.overall.baseline
+
+
+def test_history_lists_runs_newest_first_with_their_decisions(trained):
+    workspace, _ = trained
+    result = penguins("history", "--workspace", str(workspace), "--json")
+    assert result.returncode == 0, result.stderr
+    entries = json.loads(result.stdout)
+    assert [e["started"] for e in entries] == sorted((e["started"] for e in entries), reverse=True)
+    first = entries[-1]
+    assert first["status"] == "completed" and first["validation"] == "passed"
+    assert first["blessed"] is True
+    assert first["pushed_version"] == str(list_versions(_model_dir(workspace))[0])
+    slices = {a["name"]: a for a in first["accuracy"]}
+    assert slices["overall"]["candidate"] >= 0.9 and "island=Dream" in slices
+    for entry in entries:
+        if entry["validation"] == "rejected":  # from the bad-data tests, when they ran first
+            assert entry["status"] == "failed at ValidationGate" and entry["pushed_version"] is None
+    text = penguins("history", "--workspace", str(workspace))
+    assert "data passed" in text.stdout and "blessed, pushed" in text.stdout
 
 
 def _fruit_rows(count: int) -> list[dict[str, str]]:

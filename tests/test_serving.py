@@ -261,6 +261,41 @@ def test_broken_version_is_reported_and_skipped(served, exported_model_dir):
     shutil.rmtree(broken)
 
 
+def _served_probabilities(server):
+    with PredictionClient(server.rest, "rest") as client:
+        return np.array([list(p.probabilities.values()) for p in client.predict(EXAMPLES)])
+
+
+def _wait_for_version(server, version):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and server.status()[0]["version"] != str(version):
+        time.sleep(0.2)
+    assert server.status()[0]["version"] == str(version)
+
+
+def test_rollback_changes_what_the_server_serves(served, exported_model_dir, other_model_dir):
+    server, _ = served
+    model_dir = server.workspace / "serving" / "penguins"
+    _, good = _in_process(exported_model_dir, EXAMPLES)
+    _, other = _in_process(other_model_dir, EXAMPLES)
+    assert not np.allclose(good, other, atol=1e-3)
+
+    _wait_for_version(server, publish(other_model_dir, model_dir))
+    np.testing.assert_allclose(_served_probabilities(server), other, rtol=1e-5)
+
+    result = subprocess.run(
+        [str(PENGUINS), "rollback", "--workspace", str(server.workspace)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert result.returncode == 0, result.stderr
+    restored = max(list_versions(model_dir))
+    assert f"Rolled back: version {restored}" in result.stdout
+    _wait_for_version(server, restored)
+    np.testing.assert_allclose(_served_probabilities(server), good, rtol=1e-5)
+
+
 def test_sigterm_stops_the_server_cleanly(tmp_path, exported_model_dir):
     publish(exported_model_dir, tmp_path / "serving" / "penguins")
     server = RunningServer(tmp_path)

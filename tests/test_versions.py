@@ -1,7 +1,17 @@
 import os
 import threading
 
-from serving.versions import latest_version, list_versions, publish, same_saved_model
+import pytest
+
+from serving.versions import (
+    VersionError,
+    latest_version,
+    list_versions,
+    publish,
+    rollback,
+    same_saved_model,
+    was_rolled_back,
+)
 
 
 def _fake_saved_model(folder, fingerprint=b"one"):
@@ -75,3 +85,27 @@ def test_same_saved_model_compares_fingerprints(tmp_path):
     assert same_saved_model(a, b)
     assert not same_saved_model(a, c)
     assert not same_saved_model(a, tmp_path / "missing")
+
+
+def test_rollback_serves_the_last_different_model_and_remembers_the_replaced_one(tmp_path):
+    model_dir = tmp_path / "serving"
+    old = publish(_fake_saved_model(tmp_path / "old", b"old"), model_dir)
+    publish(_fake_saved_model(tmp_path / "new", b"new"), model_dir)
+    current = publish(tmp_path / "new", model_dir)  # the same new model pushed twice
+    new_version, copied, replaced = rollback(model_dir)
+    assert (copied, replaced) == (old, current)
+    assert latest_version(model_dir) == new_version > current
+    assert same_saved_model(model_dir / str(new_version), model_dir / str(old))
+    assert was_rolled_back(tmp_path / "new", model_dir)
+    assert not was_rolled_back(tmp_path / "old", model_dir)
+
+
+def test_rollback_refuses_what_it_cannot_do(tmp_path):
+    model_dir = tmp_path / "serving"
+    with pytest.raises(VersionError, match="nothing to roll back"):
+        rollback(model_dir)
+    only = publish(_fake_saved_model(tmp_path / "m"), model_dir)
+    with pytest.raises(VersionError, match="no earlier version holds a different model"):
+        rollback(model_dir)
+    with pytest.raises(VersionError, match=f"no version 5; versions: \\[{only}\\]"):
+        rollback(model_dir, 5)
