@@ -267,9 +267,12 @@ def test_pipeline_is_dataset_agnostic(tmp_path):
     inferred = penguins("schema", "infer", "--config", str(config_path), "--workspace", str(workspace),
                         "--out", config["schema"])  # fmt: skip
     assert inferred.returncode == 0, inferred.stdout + inferred.stderr
-    result = penguins("run", "--config", str(config_path), "--workspace", str(workspace))
+    # Through TFX's Beam orchestrator this time, with a Beam option passed through.
+    result = penguins("run", "--config", str(config_path), "--workspace", str(workspace), "--runner", "beam",
+                      "--beam-arg=--direct_num_workers=1")  # fmt: skip
 
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "beam runner" in result.stdout
     assert "island" not in result.stdout and "orchard=north" in result.stdout
     versions = list_versions(workspace / "serving" / "fruit")
     assert len(versions) == 1
