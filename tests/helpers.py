@@ -55,3 +55,18 @@ def component_lines(stdout: str) -> dict[str, str]:
         if len(parts) == 3 and parts[2].endswith("s") and line.startswith("  "):
             statuses[parts[0]] = parts[1]
     return statuses
+
+
+def predict_in_process(model_path: Path, examples: list[dict]) -> tuple[list[str], object]:
+    """The exported model's `serving_default` called in this process: labels and probabilities."""
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(model_path))
+    request = {
+        name: tf.constant(
+            [e[name] for e in examples], dtype=tf.string if isinstance(value, str) else tf.float32
+        )
+        for name, value in examples[0].items()
+    }
+    outputs = loaded.signatures["serving_default"](**request)
+    return [s.decode() for s in outputs["species"].numpy()], outputs["probabilities"].numpy()

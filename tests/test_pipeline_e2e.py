@@ -14,7 +14,14 @@ from pipeline.settings import DEFAULT_CONFIG
 from pipeline.summary import summarize
 from serving.model_config import read_labels
 from serving.versions import list_versions
-from tests.helpers import bundled_rows, component_lines, penguins, tree_snapshot, write_rows
+from tests.helpers import (
+    bundled_rows,
+    component_lines,
+    penguins,
+    predict_in_process,
+    tree_snapshot,
+    write_rows,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +33,7 @@ KNOWN_PENGUINS = {
     "Chinstrap": {"island": "Dream", "bill_length_mm": 46.5, "bill_depth_mm": 17.9,
                   "flipper_length_mm": 192.0, "body_mass_g": 3500.0, "sex": ""},
 }  # fmt: skip
+DATA_COMPONENTS = ("CsvExampleGen", "StatisticsGen", "ExampleValidator", "ValidationGate")
 TRAINING_COMPONENTS = {"Transform", "Trainer", "Evaluator", "AtomicPusher"}
 
 
@@ -42,29 +50,10 @@ def _model_dir(workspace):
     return workspace / "serving" / "penguins"
 
 
-def _predict(model_path, penguins_by_species):
-    loaded = tf.saved_model.load(str(model_path))
-    rows = list(penguins_by_species.values())
-    request = {
-        name: tf.constant(
-            [row[name] for row in rows], dtype=tf.string if isinstance(value, str) else tf.float32
-        )
-        for name, value in rows[0].items()
-    }
-    outputs = loaded.signatures["serving_default"](**request)
-    return [s.decode() for s in outputs["species"].numpy()], outputs["probabilities"].numpy()
-
-
 def test_bundled_run_validates_trains_evaluates_and_pushes(trained):
     workspace, result = trained
     statuses = component_lines(result.stdout)
-    for component in (
-        "CsvExampleGen",
-        "StatisticsGen",
-        "ExampleValidator",
-        "ValidationGate",
-        *TRAINING_COMPONENTS,
-    ):
+    for component in (*DATA_COMPONENTS, *TRAINING_COMPONENTS):
         assert statuses.get(component) == "ran", result.stdout
     assert "Blessed:   yes" in result.stdout
     versions = list_versions(_model_dir(workspace))
@@ -81,7 +70,7 @@ def test_bundled_run_validates_trains_evaluates_and_pushes(trained):
 def test_pushed_model_loaded_fresh_predicts_known_penguins(trained):
     workspace, _ = trained
     model_path = _model_dir(workspace) / str(list_versions(_model_dir(workspace))[-1])
-    species, probabilities = _predict(model_path, KNOWN_PENGUINS)
+    species, probabilities = predict_in_process(model_path, list(KNOWN_PENGUINS.values()))
     assert species == list(KNOWN_PENGUINS)
     assert np.all(probabilities.max(axis=1) > 0.5)
 
@@ -113,14 +102,7 @@ def test_rerun_reuses_tfx_cache_and_pushes_nothing_new(trained):
     result = penguins("run", "--workspace", str(workspace), "--rerun")
     assert result.returncode == 0, result.stdout + result.stderr
     statuses = component_lines(result.stdout)
-    for component in (
-        "CsvExampleGen",
-        "StatisticsGen",
-        "ExampleValidator",
-        "ValidationGate",
-        "Transform",
-        "Trainer",
-    ):
+    for component in (*DATA_COMPONENTS, "Transform", "Trainer"):
         assert statuses.get(component) == "cached", result.stdout
     assert "already served" in result.stdout
     assert tree_snapshot(_model_dir(workspace)) == before

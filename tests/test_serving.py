@@ -26,7 +26,7 @@ from tensorflow_serving.apis import (
 
 from serving.client import PredictionClient, PredictionError
 from serving.versions import list_versions, publish
-from tests.helpers import PENGUINS, REPO
+from tests.helpers import PENGUINS, REPO, predict_in_process
 from tests.test_signatures import PENGUINS as EXAMPLES
 
 STARTUP_SECONDS = 120
@@ -83,18 +83,6 @@ def _tensor_proto(value):
     return tf.make_tensor_proto([value], dtype=tf.string if isinstance(value, str) else tf.float32)
 
 
-def _in_process(model_dir, examples):
-    loaded = tf.saved_model.load(str(model_dir))
-    request = {
-        name: tf.constant(
-            [e[name] for e in examples], dtype=tf.string if isinstance(value, str) else tf.float32
-        )
-        for name, value in examples[0].items()
-    }
-    outputs = loaded.signatures["serving_default"](**request)
-    return [s.decode() for s in outputs["species"].numpy()], outputs["probabilities"].numpy()
-
-
 def test_status_and_metadata_follow_tf_serving(served):
     server, version = served
     assert server.status() == [
@@ -110,7 +98,7 @@ def test_status_and_metadata_follow_tf_serving(served):
 
 def test_rest_row_and_columnar_predictions_match_the_saved_model(served, exported_model_dir):
     server, version = served
-    species, probabilities = _in_process(exported_model_dir, EXAMPLES)
+    species, probabilities = predict_in_process(exported_model_dir, EXAMPLES)
     body = '{"instances": [' + ",".join(
         "{" + ",".join(f'"{k}": ' + (f'"{v}"' if isinstance(v, str) else ("NaN" if math.isnan(v) else str(v)))
                        for k, v in e.items()) + "}" for e in EXAMPLES
@@ -276,8 +264,8 @@ def _wait_for_version(server, version):
 def test_rollback_changes_what_the_server_serves(served, exported_model_dir, other_model_dir):
     server, _ = served
     model_dir = server.workspace / "serving" / "penguins"
-    _, good = _in_process(exported_model_dir, EXAMPLES)
-    _, other = _in_process(other_model_dir, EXAMPLES)
+    _, good = predict_in_process(exported_model_dir, EXAMPLES)
+    _, other = predict_in_process(other_model_dir, EXAMPLES)
     assert not np.allclose(good, other, atol=1e-3)
 
     _wait_for_version(server, publish(other_model_dir, model_dir))
