@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 
 from components.cleaning import DataError
+from pipeline.beam_options import add_beam_options, csv_rows, resolve_beam_args
 from pipeline.settings import ConfigError, load_settings
+from pipeline.synth import add_synth_parser
 from serving.commands import add_predict_parser, add_serve_parser
 
 EXIT_OK = 0
@@ -49,13 +51,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     )
     _common_data_options(run)
     run.add_argument("--runner", choices=("local", "beam"), default="local", help="TFX orchestrator")
-    run.add_argument(
-        "--beam-arg",
-        action="append",
-        default=[],
-        metavar="ARG",
-        help="a Beam pipeline option passed through, e.g. --beam-arg=--direct_running_mode=multi_processing",
-    )
+    add_beam_options(run)
     run.add_argument(
         "--rerun", action="store_true", help="run through TFX even when nothing changed since the last run"
     )
@@ -105,6 +101,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
     add_serve_parser(commands, settings)
     add_predict_parser(commands, settings)
+    add_synth_parser(commands, settings)
     return parser
 
 
@@ -142,9 +139,11 @@ def command_run(args) -> int:
         print(f"Data rejected, nothing trained or pushed. {error}", file=sys.stderr)
         return EXIT_DATA_REJECTED
     print(f"  {'Cleaning':<32} {'done':<8} {time.monotonic() - started:6.1f}s", flush=True)
+    beam = resolve_beam_args(args, csv_rows(clean_dir.glob("*.csv")))
+    print(f"  Beam preset: {beam.preset} ({beam.reason})", flush=True)
 
     model_dir = workspace.model_dir(settings.model_name)
-    key = run_key(settings, clean_dir, args.runner, args.beam_arg)
+    key = run_key(settings, clean_dir, args.runner, beam.args)
     previous = None if args.rerun or args.no_cache else unchanged_run(workspace, key, model_dir)
     if previous:
         print(
@@ -164,7 +163,7 @@ def command_run(args) -> int:
         from pipeline.summary import format_summary, summarize
 
         tfx_pipeline = create_pipeline(
-            settings, clean_dir, workspace, args.beam_arg, enable_cache=not args.no_cache
+            settings, clean_dir, workspace, beam.args, enable_cache=not args.no_cache
         )
         try:
             run_pipeline(tfx_pipeline, args.runner, lambda line: print(line, file=terminal))
