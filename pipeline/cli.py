@@ -14,14 +14,12 @@ from pathlib import Path
 
 from components.cleaning import DataError
 from pipeline.beam_options import add_beam_options, csv_rows, resolve_beam_args
+from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_OK, EXIT_USAGE
+from pipeline.lock import WorkspaceBusyError, workspace_lock
+from pipeline.retraining import add_retrain_parser
 from pipeline.settings import ConfigError, load_settings
 from pipeline.synth import add_synth_parser
 from serving.commands import add_predict_parser, add_serve_parser
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_DATA_REJECTED = 3
 
 
 def _common_data_options(parser: argparse.ArgumentParser) -> None:
@@ -99,6 +97,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     rollback.add_argument("--workspace", type=Path, default=Path("workspace"))
     rollback.set_defaults(handler=command_rollback)
 
+    add_retrain_parser(commands)
     add_serve_parser(commands, settings)
     add_predict_parser(commands, settings)
     add_synth_parser(commands, settings)
@@ -112,17 +111,12 @@ def _clean_data(args, settings, workspace):
     return prepare_clean_data(raw_files(source), workspace.clean_data, cleaning_spec(settings))
 
 
-def _find_cause(error: BaseException, kind: type) -> BaseException | None:
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, kind):
-            return error
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return None
-
-
 def command_run(args) -> int:
+    with workspace_lock(args.workspace.resolve(), "run"):
+        return _run(args)
+
+
+def _run(args) -> int:
     from pipeline.console import captured_output
     from pipeline.freshness import remember_run, run_key, unchanged_run
     from pipeline.workspace import Workspace
@@ -156,35 +150,17 @@ def command_run(args) -> int:
 
     print(f"  Full log: {log_path}", flush=True)
     with captured_output(log_path) as terminal:
-        from components.validation_gate import DataValidationError
         from pipeline.definition import create_pipeline
-        from pipeline.metadata import open_store, pipeline_runs
-        from pipeline.runner import run_pipeline
-        from pipeline.summary import format_summary, summarize
+        from pipeline.execution import execute
 
         tfx_pipeline = create_pipeline(
             settings, clean_dir, workspace, beam.args, enable_cache=not args.no_cache
         )
-        try:
-            run_pipeline(tfx_pipeline, args.runner, lambda line: print(line, file=terminal))
-        except Exception as error:
-            rejected = _find_cause(error, DataValidationError)
-            if rejected is not None:
-                print(f"\nData rejected, nothing trained or pushed. {rejected}", file=terminal)
-                return EXIT_DATA_REJECTED
-            print(f"\nPipeline failed: {type(error).__name__}: {error}\nSee {log_path}", file=terminal)
-            return EXIT_FAILED
-        record = pipeline_runs(open_store(workspace.metadata_path), settings.name)[0]
-        lines = format_summary(
-            summarize(record),
-            settings.schema_path,
-            settings.evaluation.min_accuracy,
-            settings.evaluation.max_accuracy_drop,
-        )
-        print("\n" + "\n".join(lines), file=terminal)
-        remember_run(workspace, key, record.run_id, lines, model_dir)
-        print(f"Finished in {time.monotonic() - started:.1f}s", file=terminal)
-    return EXIT_OK
+        outcome = execute(tfx_pipeline, settings, workspace, args.runner, terminal, log_path)
+        if outcome.exit_code == EXIT_OK:
+            remember_run(workspace, key, outcome.record.run_id, outcome.lines, model_dir)
+            print(f"Finished in {time.monotonic() - started:.1f}s", file=terminal)
+    return outcome.exit_code
 
 
 def command_ingest(args) -> int:
@@ -232,6 +208,11 @@ def command_history(args) -> int:
 
 
 def command_rollback(args) -> int:
+    with workspace_lock(args.workspace.resolve(), "rollback"):
+        return _rollback(args)
+
+
+def _rollback(args) -> int:
     from pipeline.workspace import Workspace
     from serving.model_config import render_live_config
     from serving.versions import VersionError, rollback
@@ -278,6 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     except DataError as error:
         print(f"Data rejected: {error}", file=sys.stderr)
         return EXIT_DATA_REJECTED
+    except WorkspaceBusyError as error:
+        print(f"Refused: {error}", file=sys.stderr)
+        return EXIT_BUSY
     except KeyboardInterrupt:
         print("Interrupted; the served model is unchanged.", file=sys.stderr)
         return 130

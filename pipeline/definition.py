@@ -1,7 +1,11 @@
-"""The TFX pipeline, built from settings alone.
+"""The TFX pipelines, built from settings alone.
 
-ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator -> ValidationGate ->
-Transform -> Trainer -> (latest blessed model) -> Evaluator -> Pusher.
+`penguins run`: ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator ->
+ValidationGate -> Transform -> Trainer -> (latest blessed model) -> Evaluator -> Pusher.
+`penguins retrain` reads spans instead: ExampleGen takes the newest span, which is validated and
+compared for drift with the previous span; Transform, Trainer and Evaluator then work on a
+rolling window of the newest spans. Both share one pipeline name, so one metadata store holds
+one lineage of blessed models, whichever command produced them.
 Components are imported from their modules rather than `tfx.v1`, which eagerly imports the
 Google Cloud extensions and costs seconds on every run.
 """
@@ -25,62 +29,56 @@ from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
 )
 from tfx.orchestration import metadata
 from tfx.orchestration import pipeline as tfx_pipeline
-from tfx.proto import example_gen_pb2, pusher_pb2
+from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2
 from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
+from components.drift import DriftCheck
 from components.pusher import AtomicPusher
+from components.span_window import PreviousSpanStrategy, SpanWindowStrategy
 from components.validation_gate import ValidationGate
 from pipeline.evaluation import eval_config
 from pipeline.settings import Settings
+from pipeline.spans import SPAN_PATTERN
 from pipeline.workspace import Workspace
 
 PREPROCESSING_FN = "components.transform.preprocessing_fn"
 RUN_FN = "components.trainer.run_fn"
 BASELINE_RESOLVER_ID = "latest_blessed_model_resolver"
+SPAN_EXAMPLE_GEN_ID = "SpanExampleGen"
+SPAN_WINDOW_ID = "span_window_resolver"
+PREVIOUS_SPAN_ID = "previous_span_resolver"
 
 
-def create_pipeline(
-    settings: Settings,
-    clean_data_dir: Path,
-    workspace: Workspace,
-    beam_args: list[str],
-    enable_cache: bool = True,
-) -> tfx_pipeline.Pipeline:
-    example_gen = CsvExampleGen(
-        input_base=str(clean_data_dir),
-        output_config=example_gen_pb2.Output(
-            split_config=example_gen_pb2.SplitConfig(
-                splits=[
-                    example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=settings.train_buckets),
-                    example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=settings.eval_buckets),
-                ]
-            )
-        ),
+def _split_config(settings: Settings) -> example_gen_pb2.Output:
+    return example_gen_pb2.Output(
+        split_config=example_gen_pb2.SplitConfig(
+            splits=[
+                example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=settings.train_buckets),
+                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=settings.eval_buckets),
+            ]
+        )
     )
-    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = ImportSchemaGen(schema_file=str(settings.schema_path))
-    example_validator = ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
-    )
-    validation_gate = ValidationGate(anomalies=example_validator.outputs["anomalies"])
 
+
+def _training(settings: Settings, workspace: Workspace, examples, schema, gate) -> list:
+    """Transform -> Trainer -> (latest blessed model) -> Evaluator -> Pusher, after the gate passed."""
     custom_config = settings.as_custom_config()
     transform = Transform(
-        examples=example_gen.outputs["examples"],
-        schema=schema_gen.outputs["schema"],
+        examples=examples,
+        schema=schema,
         preprocessing_fn=PREPROCESSING_FN,
         custom_config=custom_config,
         # StatisticsGen and ExampleValidator already checked the raw data.
         disable_statistics=True,
         force_tf_compat_v1=True,
     )
-    transform.add_upstream_node(validation_gate)
+    transform.add_upstream_node(gate)
     trainer = Trainer(
         run_fn=RUN_FN,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
+        schema=schema,
         custom_config=custom_config,
     )
     baseline_resolver = Resolver(
@@ -89,7 +87,7 @@ def create_pipeline(
         model_blessing=Channel(type=standard_artifacts.ModelBlessing),
     ).with_id(BASELINE_RESOLVER_ID)
     evaluator = Evaluator(
-        examples=example_gen.outputs["examples"],
+        examples=examples,
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
         eval_config=eval_config(settings),
@@ -103,22 +101,138 @@ def create_pipeline(
             )
         ),
     )
+    return [transform, trainer, baseline_resolver, evaluator, pusher]
+
+
+def _pipeline(settings, workspace, components, beam_args, enable_cache) -> tfx_pipeline.Pipeline:
     return tfx_pipeline.Pipeline(
         pipeline_name=settings.name,
         pipeline_root=str(workspace.pipeline_root),
-        components=[
-            example_gen,
-            statistics_gen,
-            schema_gen,
-            example_validator,
-            validation_gate,
-            transform,
-            trainer,
-            baseline_resolver,
-            evaluator,
-            pusher,
-        ],
+        components=components,
         enable_cache=enable_cache,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(str(workspace.metadata_path)),
         beam_pipeline_args=beam_args,
     )
+
+
+def create_pipeline(
+    settings: Settings,
+    clean_data_dir: Path,
+    workspace: Workspace,
+    beam_args: list[str],
+    enable_cache: bool = True,
+) -> tfx_pipeline.Pipeline:
+    """The one-shot pipeline of `penguins run`, over one folder of cleaned data."""
+    example_gen = CsvExampleGen(input_base=str(clean_data_dir), output_config=_split_config(settings))
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = ImportSchemaGen(schema_file=str(settings.schema_path))
+    example_validator = ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    validation_gate = ValidationGate(anomalies=example_validator.outputs["anomalies"])
+    training = _training(
+        settings, workspace, example_gen.outputs["examples"], schema_gen.outputs["schema"], validation_gate
+    )
+    components = [example_gen, statistics_gen, schema_gen, example_validator, validation_gate, *training]
+    return _pipeline(settings, workspace, components, beam_args, enable_cache)
+
+
+def _span_resolver(node_id: str, strategy, config: dict, after, **channels) -> Resolver:
+    """Resolves over every run's outputs of the given nodes; runs after `after`, so this run's span counts."""
+    resolver = Resolver(
+        strategy_class=strategy,
+        config=config,
+        **{
+            key: Channel(
+                type=producer.outputs[output_key].type,
+                producer_component_id=producer.id,
+                output_key=output_key,
+            )
+            for key, (producer, output_key) in channels.items()
+        },
+    ).with_id(node_id)
+    resolver.add_upstream_node(after)
+    return resolver
+
+
+def _span_example_gen(settings: Settings, workspace: Workspace, span: int) -> CsvExampleGen:
+    """Reads one span. ExampleGen reads one span per run; the window is made of earlier runs' outputs."""
+    return CsvExampleGen(
+        input_base=str(workspace.spans),
+        input_config=example_gen_pb2.Input(
+            splits=[example_gen_pb2.Input.Split(name="all", pattern=SPAN_PATTERN)]
+        ),
+        output_config=_split_config(settings),
+        range_config=range_config_pb2.RangeConfig(
+            static_range=range_config_pb2.StaticRange(start_span_number=span, end_span_number=span)
+        ),
+    ).with_id(SPAN_EXAMPLE_GEN_ID)
+
+
+def create_span_reading_pipeline(
+    settings: Settings, workspace: Workspace, span: int, beam_args: list[str]
+) -> tfx_pipeline.Pipeline:
+    """Reads a span that arrived between retraining runs, so that windows and drift checks can use it."""
+    example_gen = _span_example_gen(settings, workspace, span)
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    return _pipeline(settings, workspace, [example_gen, statistics_gen], beam_args, enable_cache=True)
+
+
+def create_retraining_pipeline(
+    settings: Settings,
+    workspace: Workspace,
+    beam_args: list[str],
+    newest_span: int,
+    excluded_spans: list[int],
+    enable_cache: bool = True,
+) -> tfx_pipeline.Pipeline:
+    """The pipeline of `penguins retrain`: validate and drift-check the newest span, train on a window.
+
+    `excluded_spans` were rejected earlier; they are neither trained on nor compared with.
+    """
+    example_gen = _span_example_gen(settings, workspace, newest_span)
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    schema_gen = ImportSchemaGen(schema_file=str(settings.schema_path))
+    example_validator = ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    previous_span = _span_resolver(
+        PREVIOUS_SPAN_ID,
+        PreviousSpanStrategy,
+        {"excluded_spans": excluded_spans},
+        after=statistics_gen,
+        examples=(example_gen, "examples"),
+        statistics=(statistics_gen, "statistics"),
+    )
+    drift_check = DriftCheck(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        previous_statistics=previous_span.outputs["statistics"],
+    )
+    validation_gate = ValidationGate(
+        anomalies=example_validator.outputs["anomalies"],
+        drift=drift_check.outputs["drift"],
+        block_on_drift=settings.retraining.blocks_on_drift,
+    )
+    span_window = _span_resolver(
+        SPAN_WINDOW_ID,
+        SpanWindowStrategy,
+        {"num_spans": settings.retraining.window_spans, "excluded_spans": excluded_spans},
+        after=example_gen,
+        examples=(example_gen, "examples"),
+    )
+    training = _training(
+        settings, workspace, span_window.outputs["examples"], schema_gen.outputs["schema"], validation_gate
+    )
+    components = [
+        example_gen,
+        statistics_gen,
+        schema_gen,
+        example_validator,
+        previous_span,
+        drift_check,
+        validation_gate,
+        span_window,
+        *training,
+    ]
+    return _pipeline(settings, workspace, components, beam_args, enable_cache)

@@ -11,9 +11,10 @@ import tensorflow_model_analysis as tfma
 
 from components.features import transformed_name
 from components.signatures import EXAMPLES_SIGNATURE, TRANSFORM_SIGNATURE
-from pipeline.settings import Settings
+from pipeline.settings import Evaluation, Settings
 
 ACCURACY_METRIC = "sparse_categorical_accuracy"
+CONFUSION_MATRIX_PLOT = "MultiClassConfusionMatrixPlot"
 # Without a margin, floating-point noise in an identical model's accuracy could fail "no worse".
 _CHANGE_TOLERANCE = 1e-10
 
@@ -36,19 +37,27 @@ def eval_config(settings: Settings) -> tfma.EvalConfig:
             tfma.MetricsSpec(
                 metrics=[
                     tfma.MetricConfig(class_name="ExampleCount"),
+                    # For the run report; TFMA computes it per slice too, which is cheap here.
+                    tfma.MetricConfig(class_name=CONFUSION_MATRIX_PLOT),
                     tfma.MetricConfig(
                         class_name="SparseCategoricalAccuracy",
-                        threshold=tfma.MetricThreshold(
-                            value_threshold=tfma.GenericValueThreshold(
-                                lower_bound={"value": evaluation.min_accuracy}
-                            ),
-                            change_threshold=tfma.GenericChangeThreshold(
-                                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                                absolute={"value": -evaluation.max_accuracy_drop - _CHANGE_TOLERANCE},
-                            ),
-                        ),
+                        # On the overall slice only: a slice of ten birds is too small to decide on.
+                        per_slice_thresholds=[_overall_threshold(evaluation)],
                     ),
                 ]
             )
         ],
+    )
+
+
+def _overall_threshold(evaluation: Evaluation) -> tfma.PerSliceMetricThreshold:
+    return tfma.PerSliceMetricThreshold(
+        slicing_specs=[tfma.SlicingSpec()],
+        threshold=tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": evaluation.min_accuracy}),
+            change_threshold=tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                absolute={"value": -evaluation.max_accuracy_drop - _CHANGE_TOLERANCE},
+            ),
+        ),
     )

@@ -42,6 +42,9 @@ class RunRecord:
         artifacts = self.outputs.get((node_id, key))
         return artifacts[-1] if artifacts else None
 
+    def all_outputs(self, node_id: str, key: str) -> list[metadata_store_pb2.Artifact]:
+        return self.outputs.get((node_id, key), [])
+
 
 def pipeline_runs(store: metadata_store.MetadataStore, pipeline_name: str) -> list[RunRecord]:
     """The pipeline's runs, newest first."""
@@ -70,6 +73,11 @@ def pipeline_runs(store: metadata_store.MetadataStore, pipeline_name: str) -> li
 
 
 _STATES = metadata_store_pb2.Execution.State
+_OUTPUT_EVENTS = (
+    metadata_store_pb2.Event.OUTPUT,
+    metadata_store_pb2.Event.DECLARED_OUTPUT,
+    metadata_store_pb2.Event.INTERNAL_OUTPUT,
+)
 
 
 def _node_ids(store, pipeline_name: str, executions) -> dict[int, str]:
@@ -85,7 +93,8 @@ def _outputs(store, node_of_execution: dict[int, str]) -> dict:
     events = [
         event
         for event in store.get_events_by_execution_ids(list(node_of_execution))
-        if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+        # Resolvers publish what they resolved as INTERNAL_OUTPUT.
+        if event.type in _OUTPUT_EVENTS
     ]
     artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
     outputs: dict[tuple[str, str], list] = {}
@@ -105,3 +114,15 @@ def custom_property(artifact: metadata_store_pb2.Artifact | None, name: str):
     if artifact is None or name not in artifact.custom_properties:
         return None
     return _plain(artifact.custom_properties[name])
+
+
+def processed_spans(store: metadata_store.MetadataStore, pipeline_name: str, node_id: str) -> set[int]:
+    """Spans that the ExampleGen `node_id` has turned into Examples, in any run."""
+    node = store.get_context_by_type_and_name(NODE_CONTEXT, f"{pipeline_name}.{node_id}")
+    if node is None:
+        return set()
+    return {
+        artifact.custom_properties["span"].int_value
+        for artifact in store.get_artifacts_by_context(node.id)
+        if artifact.state == metadata_store_pb2.Artifact.LIVE and "span" in artifact.custom_properties
+    }

@@ -54,6 +54,19 @@ class Evaluation:
     slices: tuple[str, ...]
 
 
+DRIFT_ACTIONS = ("block", "report")
+
+
+@dataclasses.dataclass(frozen=True)
+class Retraining:
+    window_spans: int
+    drift_action: str  # "block" stops the run on drift; "report" only records it
+
+    @property
+    def blocks_on_drift(self) -> bool:
+        return self.drift_action == "block"
+
+
 @dataclasses.dataclass(frozen=True)
 class Settings:
     name: str
@@ -66,6 +79,7 @@ class Settings:
     eval_buckets: int
     training: Training
     evaluation: Evaluation
+    retraining: Retraining
     model_name: str
 
     def require_schema(self) -> Path:
@@ -103,6 +117,21 @@ class _Reader:
         if key not in self._data:
             raise self._fail(key, "present (a mapping)")
         return _Reader(self._data[key], self._path, f"{self._prefix}{key}.")
+
+    def optional_section(self, key: str) -> _Reader:
+        return self.section(key) if key in self._data else _Reader({}, self._path, f"{self._prefix}{key}.")
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.get(key, str, default)
+        if value not in choices:
+            raise self._fail(key, f"one of {list(choices)}", value)
+        return value
+
+    def positive(self, key: str, default: int) -> int:
+        value = self.get(key, int, default)
+        if value < 1:
+            raise self._fail(key, "a whole number of at least 1", value)
+        return value
 
     def get(self, key: str, kind: type, default: Any = ...) -> Any:
         if key not in self._data:
@@ -153,6 +182,7 @@ def load_settings(config_path: Path | str | None = None) -> Settings:
     data, features = top.section("data"), top.section("features")
     split, training = top.section("split"), top.section("training")
     evaluation, serving = top.section("evaluation"), top.section("serving")
+    retraining = top.optional_section("retraining")
 
     parsed_features = Features(
         label=features.get("label", str),
@@ -195,6 +225,10 @@ def load_settings(config_path: Path | str | None = None) -> Settings:
             min_accuracy=evaluation.get("min_accuracy", float),
             max_accuracy_drop=evaluation.get("max_accuracy_drop", float),
             slices=evaluation.names("slices", ()),
+        ),
+        retraining=Retraining(
+            window_spans=retraining.positive("window_spans", 3),
+            drift_action=retraining.choice("drift", DRIFT_ACTIONS, "block"),
         ),
         model_name=serving.get("model_name", str),
     )

@@ -19,8 +19,9 @@ from components.cleaning import CleaningSpec, DataError, fingerprint, write_clea
 from pipeline.data import CLEAN_FILE
 
 SPAN_PREFIX = "span-"
-SPAN_PATTERN = f"{SPAN_PREFIX}{{SPAN}}/*"
+SPAN_PATTERN = f"{SPAN_PREFIX}{{SPAN}}/{CLEAN_FILE}"
 RECORD_FILE = "ingested.json"
+REJECTED_FILE = "rejected.json"
 
 
 class DuplicateSpanError(DataError):
@@ -45,6 +46,28 @@ def list_spans(spans_root: Path) -> list[Span]:
                 record = json.loads((folder / RECORD_FILE).read_text())
                 spans.append(Span(int(number), folder, record["rows"], record["source"], record["digest"]))
     return sorted(spans, key=lambda span: span.number)
+
+
+def rejected_spans(spans_root: Path) -> dict[int, dict]:
+    """Spans a retraining run rejected, with why; they stay on disk for a person to look at."""
+    return {
+        span.number: json.loads((span.path / REJECTED_FILE).read_text())
+        for span in list_spans(spans_root)
+        if (span.path / REJECTED_FILE).is_file()
+    }
+
+
+def mark_rejected(span: Span, run_id: str, reason: str) -> None:
+    record = {
+        "run_id": run_id,
+        "reason": reason,
+        "rejected_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    (span.path / REJECTED_FILE).write_text(json.dumps(record, indent=2))
+
+
+def clear_rejection(span: Span) -> None:
+    (span.path / REJECTED_FILE).unlink(missing_ok=True)
 
 
 def ingest(files: list[Path], source: str, spans_root: Path, spec: CleaningSpec) -> Span:

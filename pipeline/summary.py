@@ -4,11 +4,13 @@ and where the pushed model is. Read from the run's artifacts in MLMD."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import tensorflow_model_analysis as tfma
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
+from components.drift import MEASUREMENTS_KEY
 from components.pusher import ALREADY_SERVED_KEY, ROLLED_BACK_KEY
 from pipeline.evaluation import ACCURACY_METRIC
 from pipeline.metadata import RunRecord, custom_property
@@ -34,6 +36,15 @@ class RunSummary:
     pushed_path: str | None
     already_served: bool
     rolled_back: bool
+    # Retraining runs only: the spans trained on, and the drift of the newest span.
+    spans: list[int] = dataclasses.field(default_factory=list)
+    newest_span: int | None = None
+    drift_against_span: int | None = None
+    drift: list[dict] = dataclasses.field(default_factory=list)
+
+    @property
+    def drifted(self) -> list[dict]:
+        return [m for m in self.drift if m["drifted"]]
 
     @property
     def overall(self) -> SliceAccuracy | None:
@@ -80,17 +91,43 @@ def _slice_accuracies(evaluation_uri: str) -> list[SliceAccuracy]:
     return sorted(slices, key=lambda s: (s.name != OVERALL, s.name))
 
 
+def _failure_reason(slice_name: str, failure) -> str:
+    """E.g. "accuracy 0.870 overall is below the minimum 0.9", from TFMA's bare failure record."""
+    value = failure.metric_value.double_value.value
+    name = "accuracy" if failure.metric_key.name == ACCURACY_METRIC else failure.metric_key.name
+    threshold = failure.metric_threshold
+    where = "overall" if slice_name == OVERALL else f"on {slice_name}"
+    if failure.metric_key.is_diff and threshold.HasField("change_threshold"):
+        allowed = -threshold.change_threshold.absolute.value
+        return (
+            f"{name} {where} changed by {value:+.3f} against the served model; "
+            f"at most {allowed:.3f} lower is allowed"
+        )
+    if threshold.HasField("value_threshold"):
+        return (
+            f"{name} {value:.3f} {where} is below the minimum {threshold.value_threshold.lower_bound.value}"
+        )
+    return failure.message or f"{name} {where} failed its threshold"
+
+
 def _failure_reasons(evaluation_uri: str) -> list[str]:
     result = tfma.load_validation_result(evaluation_uri)
-    reasons = []
-    for per_slice in result.metric_validations_per_slice:
-        for failure in per_slice.failures:
-            reasons.append(failure.message or str(failure.metric_key.name))
-    return reasons
+    return [
+        _failure_reason(_slice_name(per_slice.slice_key), failure)
+        for per_slice in result.metric_validations_per_slice
+        for failure in per_slice.failures
+    ]
+
+
+def _spans(artifacts) -> list[int]:
+    return sorted(custom_property(artifact, "span") for artifact in artifacts)
 
 
 def summarize(record: RunRecord) -> RunSummary:
+    # Node ids as set in pipeline/definition.py (not imported: it would load all of TFX).
     statistics = record.output("StatisticsGen", "statistics")
+    drift = record.output("DriftCheck", "drift")
+    measurements = custom_property(drift, MEASUREMENTS_KEY)
     evaluation = record.output("Evaluator", "evaluation")
     blessing = record.output("Evaluator", "blessing")
     pushed = record.output("AtomicPusher", "pushed_model")
@@ -106,6 +143,10 @@ def summarize(record: RunRecord) -> RunSummary:
         pushed_path=custom_property(pushed, "pushed_destination"),
         already_served=bool(custom_property(pushed, ALREADY_SERVED_KEY)),
         rolled_back=bool(custom_property(pushed, ROLLED_BACK_KEY)),
+        spans=_spans(record.all_outputs("span_window_resolver", "examples")),
+        newest_span=next(iter(_spans(record.all_outputs("SpanExampleGen", "examples"))), None),
+        drift_against_span=next(iter(_spans(record.all_outputs("previous_span_resolver", "examples"))), None),
+        drift=json.loads(measurements) if measurements else [],
     )
 
 
@@ -118,9 +159,35 @@ def _accuracy_text(item: SliceAccuracy) -> str:
     return text
 
 
+def drift_lines(summary: RunSummary) -> list[str]:
+    """Drift of the newest span in a few lines: the drifted features with value and threshold."""
+    if summary.newest_span is None:
+        return []
+    if summary.drift_against_span is None:
+        return [f"Drift:     not checked; no span before span {summary.newest_span} to compare with"]
+    if not summary.drifted:
+        largest = max(summary.drift, key=lambda m: m["value"] / m["threshold"], default=None)
+        closest = (
+            f"; closest: {largest['feature']} {largest['measure']} {largest['value']} "
+            f"(threshold {largest['threshold']})"
+            if largest
+            else ""
+        )
+        return [f"Drift:     none against span {summary.drift_against_span}{closest}"]
+    lines = [f"Drift:     against span {summary.drift_against_span}, beyond threshold:"]
+    lines.extend(
+        f"           - {m['feature']}: {m['measure']} {m['value']} > {m['threshold']}"
+        for m in summary.drifted
+    )
+    return lines
+
+
 def format_summary(summary: RunSummary, schema_path: Path, min_accuracy: float, max_drop: float) -> list[str]:
     splits = ", ".join(f"{count} {split}" for split, count in summary.examples_by_split.items())
     lines = [f"Data:      validated against {schema_path}: no anomalies ({splits} examples)"]
+    lines.extend(drift_lines(summary))
+    if summary.spans:
+        lines.append(f"Trained on spans {', '.join(map(str, summary.spans))}")
     overall = summary.overall
     if overall:
         lines.append(f"Accuracy:  {_accuracy_text(overall)} on the eval split")
