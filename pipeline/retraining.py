@@ -1,0 +1,172 @@
+"""`penguins retrain`: the unattended job that turns newly arrived spans into a better served model.
+
+The newest span is validated against the schema and compared with the previous span for drift;
+the model is trained on a rolling window of the newest spans, evaluated against the served
+model, and pushed only when blessed. A span the checks reject is marked as such, kept for a
+person to look at, and left out of later windows. Every run writes an HTML report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import sys
+import time
+from pathlib import Path
+
+from pipeline.exit_codes import EXIT_DATA_REJECTED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from pipeline.lock import workspace_lock
+from pipeline.settings import Settings, load_settings
+from pipeline.spans import clear_rejection, list_spans, mark_rejected, rejected_spans
+from pipeline.workspace import Workspace
+
+LAST_RETRAIN_FILE = "last_retrain.json"
+
+
+def add_retrain_parser(commands) -> None:
+    retrain = commands.add_parser(
+        "retrain",
+        help="retrain on the newest spans: validate, check drift, train, evaluate, push only if better",
+    )
+    retrain.add_argument(
+        "--config", type=Path, help="pipeline config (default: the embedded penguins config)"
+    )
+    retrain.add_argument(
+        "--workspace", type=Path, default=Path("workspace"), help="where spans and outputs are"
+    )
+    retrain.add_argument("--runner", choices=("local", "beam"), default="local", help="TFX orchestrator")
+    retrain.add_argument(
+        "--beam-arg", action="append", default=[], metavar="ARG", help="a Beam pipeline option passed through"
+    )
+    retrain.add_argument(
+        "--when-new-data",
+        action="store_true",
+        help="do nothing unless a span arrived since the last retrain",
+    )
+    retrain.add_argument(
+        "--accept-drift",
+        action="store_true",
+        help="report drift without blocking, for this run (e.g. after reviewing a rejected span)",
+    )
+    retrain.add_argument("--no-cache", action="store_true", help="run every component even if unchanged")
+    retrain.set_defaults(handler=command_retrain)
+
+
+def last_retrain(workspace: Workspace) -> dict | None:
+    path = workspace.root / LAST_RETRAIN_FILE
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _remember_retrain(workspace: Workspace, span: int, run_id: str, exit_code: int) -> None:
+    record = {
+        "span": span,
+        "run_id": run_id,
+        "exit_code": exit_code,
+        "finished": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+    path = workspace.root / LAST_RETRAIN_FILE
+    staging = path.with_suffix(".tmp")
+    staging.write_text(json.dumps(record, indent=2))
+    staging.replace(path)
+
+
+def _settings_for_run(args) -> Settings:
+    settings = load_settings(args.config)
+    settings.require_schema()
+    if args.accept_drift:
+        settings = dataclasses.replace(
+            settings, retraining=dataclasses.replace(settings.retraining, drift_action="report")
+        )
+    return settings
+
+
+def _read_missing_spans(settings: Settings, workspace: Workspace, wanted: list[int], args, terminal) -> None:
+    """Runs ExampleGen on spans that arrived between retrains: a window is built from ExampleGen's outputs."""
+    from pipeline.definition import SPAN_EXAMPLE_GEN_ID, create_span_reading_pipeline
+    from pipeline.metadata import open_store, processed_spans
+    from pipeline.runner import run_pipeline
+
+    done = set()
+    if workspace.metadata_path.is_file():
+        done = processed_spans(open_store(workspace.metadata_path), settings.name, SPAN_EXAMPLE_GEN_ID)
+    for span in sorted(set(wanted) - done):
+        print(f"  Reading span {span}, which arrived since the last retrain", file=terminal)
+        tfx_pipeline = create_span_reading_pipeline(settings, workspace, span, args.beam_arg)
+        run_pipeline(tfx_pipeline, args.runner, lambda line: print(line, file=terminal))
+
+
+def command_retrain(args: argparse.Namespace) -> int:
+    with workspace_lock(args.workspace.resolve(), "retrain"):
+        return _retrain(args)
+
+
+def _retrain(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    settings = _settings_for_run(args)
+    workspace = Workspace(args.workspace.resolve()).create()
+    spans = list_spans(workspace.spans)
+    if not spans:
+        print(
+            f"No data to retrain on: {workspace.spans} holds no spans. Add one with "
+            "`penguins ingest --source FILE.csv` (or `penguins ingest --bundled --year 2007`).",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    newest = spans[-1]
+    previous = last_retrain(workspace)
+    if args.when_new_data and previous and previous["span"] >= newest.number:
+        print(
+            f"No new data: span {newest.number} is the newest, and the retrain of {previous['finished']} "
+            "already handled it. Nothing to do."
+        )
+        return EXIT_OK
+
+    excluded = sorted(number for number in rejected_spans(workspace.spans) if number != newest.number)
+    log_path = workspace.log_dir / f"retrain-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
+    print(
+        f"Retraining '{settings.name}' on the newest {settings.retraining.window_spans} spans up to span "
+        f"{newest.number} ({newest.rows} rows from {newest.source}), {args.runner} runner.",
+        flush=True,
+    )
+    if excluded:
+        print(f"  Leaving out spans rejected earlier: {', '.join(map(str, excluded))}")
+    print(f"  Full log: {log_path}", flush=True)
+
+    from pipeline.console import captured_output
+
+    with captured_output(log_path) as terminal:
+        from pipeline.definition import create_retraining_pipeline
+        from pipeline.execution import execute
+        from pipeline.report import write_report
+
+        older = [span.number for span in spans[:-1] if span.number not in excluded]
+        try:
+            _read_missing_spans(
+                settings, workspace, older[-max(settings.retraining.window_spans - 1, 1) :], args, terminal
+            )
+        except Exception as error:
+            print(f"\nReading earlier spans failed: {error}\nSee {log_path}", file=terminal)
+            return EXIT_FAILED
+        tfx_pipeline = create_retraining_pipeline(
+            settings, workspace, args.beam_arg, newest.number, excluded, enable_cache=not args.no_cache
+        )
+        outcome = execute(tfx_pipeline, settings, workspace, args.runner, terminal, log_path)
+        run_id = outcome.record.run_id if outcome.record else ""
+        if outcome.exit_code == EXIT_DATA_REJECTED:
+            mark_rejected(newest, run_id, outcome.rejection or "")
+            print(
+                f"Span {newest.number} is marked rejected and left out of later windows. To train on it "
+                "anyway after review: penguins retrain --accept-drift",
+                file=terminal,
+            )
+        elif outcome.exit_code == EXIT_OK:
+            clear_rejection(newest)
+        if outcome.exit_code != EXIT_FAILED:
+            _remember_retrain(workspace, newest.number, run_id, outcome.exit_code)
+        if outcome.record is not None:
+            report = write_report(settings, workspace, outcome.record, outcome.summary, outcome.rejection)
+            print(f"Report:    {report}", file=terminal)
+        print(f"Finished in {time.monotonic() - started:.1f}s", file=terminal)
+    return outcome.exit_code
