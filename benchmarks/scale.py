@@ -1,0 +1,215 @@
+"""The pipeline at 10k, 100k and 1M synthetic rows, in-process against multi-processing Beam.
+
+For every size it writes synthetic data with `penguins synth`, then runs `penguins run` cold (a
+fresh workspace) once per Beam preset, and the notebook way (benchmarks/notebook_way.py) once.
+It prints for every component: wall time, rows per second (data rows / component wall time)
+and peak memory, the RSS summed over the whole process tree (Beam's worker processes
+included), sampled every 0.2 s. Then the figures the targets are about: peak RSS at the largest
+size against the smallest, multi-processing's speed-up, the largest run's wall time, the
+crossover size where multi-processing starts to pay, and pipeline time / notebook time.
+
+Large data needs training settings for large data: with the embedded config's batch of 32 and
+20 epochs, Keras alone would take tens of minutes at 1M rows, in the pipeline and the notebook
+alike. Both therefore run with --batch-size and --epochs (default 256 and 5), so that the
+figures compare the machinery and not the optimiser's step count.
+
+Usage: python benchmarks/scale.py [--sizes 10000 100000 1000000] [--scratch DIR] [--json FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import math
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+PENGUINS = Path(sys.executable).parent / "penguins"
+DEFAULT_CONFIG = REPO / "pipeline" / "configs" / "penguins.yaml"
+PRESETS = ("in-process", "multi-processing")
+SAMPLE_SECONDS = 0.2
+RSS_TARGET, SPEEDUP_TARGET, WALL_TARGET_S = 1.5, 1.5, 15 * 60
+
+
+def tree_rss(process: psutil.Process) -> int:
+    total = 0
+    for member in [process, *process.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):  # a worker that just exited
+            total += member.memory_info().rss
+    return total
+
+
+def measured(command: list[str]) -> dict:
+    """Runs `command`; returns wall time, peak tree RSS, output lines with arrival times, samples."""
+    started = time.monotonic()
+    child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = psutil.Process(child.pid)
+    samples: list[tuple[float, int]] = []
+    lines: list[tuple[float, str]] = []
+
+    def read_lines():
+        for line in child.stdout:
+            lines.append((time.monotonic() - started, line.rstrip("\n")))
+
+    reader = threading.Thread(target=read_lines, daemon=True)
+    reader.start()
+    while child.poll() is None:
+        try:
+            samples.append((time.monotonic() - started, tree_rss(process)))
+        except psutil.Error:
+            break
+        time.sleep(SAMPLE_SECONDS)
+    reader.join()
+    wall = time.monotonic() - started
+    stderr = child.stderr.read()
+    if child.returncode != 0:
+        text = "\n".join(line for _, line in lines)
+        sys.exit(f"failed ({child.returncode}): {' '.join(command)}\n{text}\n{stderr}")
+    return {
+        "wall_s": wall,
+        "peak_rss": max((rss for _, rss in samples), default=0),
+        "lines": lines,
+        "samples": samples,
+    }
+
+
+def components(run: dict, rows: int) -> list[dict]:
+    """One entry per component line (`  Name  status  12.3s`), with the peak RSS of its window."""
+    result = []
+    for arrived, line in run["lines"]:
+        parts = line.split()
+        if len(parts) != 3 or not parts[2].endswith("s") or not line.startswith("  "):
+            continue
+        seconds = float(parts[2][:-1])
+        window = [rss for at, rss in run["samples"] if arrived - seconds - SAMPLE_SECONDS <= at <= arrived]
+        result.append(
+            {
+                "name": parts[0],
+                "status": parts[1],
+                "seconds": seconds,
+                "rows_per_s": rows / seconds if seconds >= 0.5 else None,
+                "peak_rss": max(window, default=0),
+            }
+        )
+    return result
+
+
+def scale_config(scratch: Path, batch_size: int, epochs: int) -> Path:
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["schema"] = str(REPO / config["schema"])
+    config["training"].update(batch_size=batch_size, epochs=epochs)
+    path = scratch / "scale.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def gib(size: int) -> str:
+    return f"{size / 2**30:.2f} GiB"
+
+
+def crossover(sizes: list[int], walls: dict[str, dict[int, float]]) -> str:
+    """Where multi-processing's wall time meets in-process's, interpolated on a log scale of rows."""
+    gaps = [(n, walls["multi-processing"][n] - walls["in-process"][n]) for n in sizes]
+    if gaps[0][1] <= 0:
+        return f"multi-processing is already faster at {gaps[0][0]:,} rows"
+    for (low, low_gap), (high, high_gap) in itertools.pairwise(gaps):
+        if high_gap <= 0:
+            fraction = low_gap / (low_gap - high_gap)
+            estimate = math.exp(math.log(low) + fraction * (math.log(high) - math.log(low)))
+            return f"about {estimate:,.0f} rows (between {low:,} and {high:,}, interpolated)"
+    return f"not reached up to {sizes[-1]:,} rows"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--skip-notebook", action="store_true")
+    parser.add_argument("--scratch", type=Path, help="keep data and workspaces here (default: a temp dir)")
+    parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="scale-") as temporary:
+        scratch = args.scratch or Path(temporary)
+        scratch.mkdir(parents=True, exist_ok=True)
+        config = scale_config(scratch, args.batch_size, args.epochs)
+        print(f"training: batch {args.batch_size}, {args.epochs} epochs; RSS = whole process tree\n")
+        figures: dict = {"batch_size": args.batch_size, "epochs": args.epochs, "runs": {}}
+        for rows in args.sizes:
+            data = scratch / f"data-{rows}"
+            synth = measured([str(PENGUINS), "synth", "--rows", str(rows), "--out", str(data)])
+            print(f"== {rows:,} rows (synth {synth['wall_s']:.1f}s)")
+            for preset in args.presets:
+                workspace = scratch / f"workspace-{rows}-{preset}"
+                run = measured(
+                    [str(PENGUINS), "run", "--config", str(config), "--data", str(data),
+                     "--workspace", str(workspace), "--beam-preset", preset]
+                )  # fmt: skip
+                parts = components(run, rows)
+                figures["runs"][f"{rows}/{preset}"] = {
+                    "rows": rows, "preset": preset, "wall_s": run["wall_s"], "peak_rss": run["peak_rss"],
+                    "components": parts,
+                }  # fmt: skip
+                print(f"  {preset}: {run['wall_s']:.1f}s whole process, peak {gib(run['peak_rss'])}")
+                for part in parts:
+                    speed = f"{part['rows_per_s']:>10,.0f} rows/s" if part["rows_per_s"] else " " * 17
+                    name, seconds, peak = part["name"], part["seconds"], gib(part["peak_rss"])
+                    print(f"    {name:<30} {seconds:7.1f}s {speed}  peak {peak}")
+            if not args.skip_notebook:
+                notebook = measured([sys.executable, str(REPO / "benchmarks" / "notebook_way.py"),
+                                     str(data / "synthetic.csv"), "--config", str(config)])  # fmt: skip
+                result = json.loads(notebook["lines"][-1][1])
+                figures["runs"][f"{rows}/notebook"] = {
+                    "rows": rows, "wall_s": notebook["wall_s"], "peak_rss": notebook["peak_rss"], **result
+                }  # fmt: skip
+                print(
+                    f"  notebook way: {notebook['wall_s']:.1f}s whole process"
+                    f" (pandas {result['pandas_s']:.1f}s, train {result['train_s']:.1f}s),"
+                    f" peak {gib(notebook['peak_rss'])},"
+                    f" eval accuracy {result['eval_accuracy']:.3f}"
+                )
+            print(flush=True)
+        report(args, figures)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2))
+
+
+def report(args, figures: dict) -> None:
+    runs, sizes = figures["runs"], args.sizes
+    smallest, largest = sizes[0], sizes[-1]
+    for preset in args.presets:
+        ratio = runs[f"{largest}/{preset}"]["peak_rss"] / runs[f"{smallest}/{preset}"]["peak_rss"]
+        verdict = "meets" if ratio <= RSS_TARGET else "MISSES"
+        print(f"peak RSS {largest:,} / {smallest:,} rows, {preset}: {ratio:.2f} ({verdict} <= {RSS_TARGET})")
+        wall = runs[f"{largest}/{preset}"]["wall_s"]
+        verdict = "meets" if wall <= WALL_TARGET_S else "MISSES"
+        print(f"wall time at {largest:,} rows, {preset}: {wall / 60:.1f} min ({verdict} <= 15 min)")
+    if set(PRESETS) <= set(args.presets):
+        walls = {p: {n: runs[f"{n}/{p}"]["wall_s"] for n in sizes} for p in PRESETS}
+        for rows in sizes:
+            speedup = walls["in-process"][rows] / walls["multi-processing"][rows]
+            verdict = "meets" if speedup >= SPEEDUP_TARGET else "MISSES"
+            target = f" ({verdict} target >= {SPEEDUP_TARGET})" if rows == largest else ""
+            print(f"multi-processing speed-up at {rows:,} rows: {speedup:.2f}x{target}")
+        print(f"crossover: {crossover(sizes, walls)}")
+    if not args.skip_notebook:
+        for rows in sizes:
+            for preset in args.presets:
+                ratio = runs[f"{rows}/{preset}"]["wall_s"] / runs[f"{rows}/notebook"]["wall_s"]
+                print(f"pipeline ({preset}) / notebook way at {rows:,} rows: {ratio:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

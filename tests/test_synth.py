@@ -1,0 +1,91 @@
+"""`penguins synth`: synthetic raw data that looks like the real data, through the console script."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+
+import numpy as np
+import pytest
+
+from components.cleaning import write_clean_csv
+from pipeline.data import cleaning_spec
+from tests.helpers import bundled_rows, penguins
+
+ROWS = 20_000
+NUMERIC = ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g")
+SCHEMA_RANGES = {"bill_length_mm": (25, 70), "bill_depth_mm": (10, 25),
+                 "flipper_length_mm": (160, 240), "body_mass_g": (2000, 7000)}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth")
+    result = penguins("synth", "--rows", str(ROWS), "--out", str(out), "--seed", "3")
+    assert result.returncode == 0, result.stdout + result.stderr
+    path = out / "synthetic.csv"
+    with path.open(newline="") as handle:
+        return path, list(csv.DictReader(handle))
+
+
+def _by_species(rows):
+    groups = {}
+    for row in rows:
+        groups.setdefault(row["species"], []).append(row)
+    return groups
+
+
+def test_writes_the_rows_asked_for_in_the_raw_format(synthetic):
+    _, rows = synthetic
+    assert len(rows) == ROWS
+    assert list(rows[0]) == list(bundled_rows()[0])  # same columns, same order
+    assert "NA" in {row["sex"] for row in rows}  # missing values written as the raw data writes them
+    assert {row["year"] for row in rows} == {row["year"] for row in bundled_rows()}
+
+
+def test_per_species_shares_and_measurements_follow_the_real_data(synthetic):
+    _, rows = synthetic
+    real, fake = _by_species(bundled_rows()), _by_species(rows)
+    assert set(fake) == set(real)
+    for species, real_rows in real.items():
+        assert len(fake[species]) / ROWS == pytest.approx(len(real_rows) / len(bundled_rows()), abs=0.02)
+        for column in NUMERIC:
+            real_values = [float(r[column]) for r in real_rows if r[column] != "NA"]
+            fake_values = [float(r[column]) for r in fake[species] if r[column] != "NA"]
+            spread = statistics.stdev(real_values)
+            real_mean = statistics.mean(real_values)
+            assert statistics.mean(fake_values) == pytest.approx(real_mean, abs=0.1 * spread)
+            assert statistics.stdev(fake_values) == pytest.approx(spread, rel=0.2)
+        # Islands come from where each species really lives: no Gentoo on Dream or Torgersen.
+        assert {r["island"] for r in fake[species]} == {r["island"] for r in real_rows}
+
+
+def test_measurements_stay_correlated_within_a_species(synthetic):
+    _, rows = synthetic
+    pairs = [(r["flipper_length_mm"], r["body_mass_g"]) for r in _by_species(rows)["Gentoo"]]
+    gentoo = [pair for pair in pairs if "NA" not in pair]
+    assert np.corrcoef(np.array(gentoo, dtype=float).T)[0, 1] > 0.5
+
+
+def test_values_are_within_the_schema_and_clean(synthetic, settings, tmp_path):
+    path, rows = synthetic
+    for column, (low, high) in SCHEMA_RANGES.items():
+        values = [float(r[column]) for r in rows if r[column] != "NA"]
+        assert low <= min(values) and max(values) <= high
+    assert write_clean_csv([path], tmp_path / "clean.csv", cleaning_spec(settings)) == ROWS
+
+
+def test_the_same_seed_writes_the_same_bytes_and_another_seed_does_not(synthetic, tmp_path):
+    path, _ = synthetic
+    again = penguins("synth", "--rows", str(ROWS), "--out", str(tmp_path / "a"), "--seed", "3")
+    other = penguins("synth", "--rows", str(ROWS), "--out", str(tmp_path / "b"), "--seed", "4")
+    assert again.returncode == other.returncode == 0
+    assert (tmp_path / "a" / "synthetic.csv").read_bytes() == path.read_bytes()
+    assert (tmp_path / "b" / "synthetic.csv").read_bytes() != path.read_bytes()
+
+
+def test_rows_must_be_positive(tmp_path):
+    result = penguins("synth", "--rows", "0", "--out", str(tmp_path))
+    assert result.returncode == 2
+    assert "--rows must be at least 1" in result.stderr
+    assert not list(tmp_path.iterdir())
