@@ -15,7 +15,7 @@ FIND_PYTHON310 = for candidate in $$(command -v python3.10 python3 python 2>/dev
 	"$$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null \
 	&& { echo "$$candidate"; break; }; done
 
-.PHONY: install run serve serve-docker test lint format bench clean
+.PHONY: install run serve serve-docker pipeline-docker test lint format bench bench-scale clean
 
 install: $(STAMP)
 
@@ -42,6 +42,13 @@ serve-docker:
 	@test -f workspace/serving/models.config || { echo "Nothing pushed yet: run 'make run' first." >&2; exit 1; }
 	docker compose -f docker/docker-compose.yml up -d serving
 
+# The pipeline in its container (docker/Dockerfile) on ./workspace (needs a Docker engine).
+# The container runs as your uid, so that what it writes into ./workspace is yours.
+pipeline-docker:
+	mkdir -p workspace
+	PENGUINS_UID=$$(id -u) docker compose -f docker/docker-compose.yml build pipeline
+	PENGUINS_UID=$$(id -u) docker compose -f docker/docker-compose.yml run --rm pipeline $(ARGS)
+
 test: $(STAMP) lint
 	$(BIN)/pytest $(ARGS)
 
@@ -56,6 +63,11 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/pipeline_speed.py
 	$(BIN)/python benchmarks/serving_speed.py
+
+# 10k, 100k and 1M synthetic rows, in-process and multi-processing Beam, and the notebook way
+# (about an hour on 2 cores).
+bench-scale: $(STAMP)
+	$(BIN)/python benchmarks/scale.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) workspace .pytest_cache .ruff_cache

@@ -70,3 +70,24 @@ def predict_in_process(model_path: Path, examples: list[dict]) -> tuple[list[str
     }
     outputs = loaded.signatures["serving_default"](**request)
     return [s.decode() for s in outputs["species"].numpy()], outputs["probabilities"].numpy()
+
+
+def parse_penguins_args(args: list[str]):
+    """`args` parsed by the real `penguins` parser, as the console script would (without running them).
+
+    Raises SystemExit, as argparse does, when a subcommand or flag does not exist.
+    """
+    from pipeline.cli import build_parser
+
+    return build_parser(args).parse_args(args)
+
+
+def penguins_commands() -> set[str]:
+    """The subcommands the `penguins` command has today."""
+    import argparse
+
+    from pipeline.cli import build_parser
+
+    parser = build_parser([])
+    (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return set(commands.choices)

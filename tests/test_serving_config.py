@@ -20,7 +20,7 @@ from serving.config_protos import (
     parse_monitoring_config,
 )
 from serving.model_config import CANARY, STABLE, TEMPLATE, read_labels, render_live_config
-from tests.helpers import REPO
+from tests.helpers import REPO, parse_penguins_args, penguins_commands
 
 COMPOSE_FILE = REPO / "docker" / "docker-compose.yml"
 SERVING_DIR = REPO / "serving"
@@ -117,3 +117,39 @@ def test_compose_healthcheck_asks_for_the_model_status(compose_config):
     assert "/dev/tcp/127.0.0.1/8501" in test
     assert "GET /v1/models/penguins " in test
     assert "AVAILABLE" in test
+
+
+def _mounts(service: dict) -> dict[str, Path]:
+    """Container path -> host path of a service's bind mounts, as the compose implementation resolved them."""
+    mounts = {}
+    for volume in service["volumes"]:
+        source, target = (
+            volume.split(":")[:2] if isinstance(volume, str) else (volume["source"], volume["target"])
+        )
+        mounts[target] = Path(source)
+    return mounts
+
+
+def test_compose_pipeline_service_runs_the_pipeline_image_on_the_workspace(compose_config):
+    pipeline = compose_config["services"]["pipeline"]
+    assert pipeline["build"]["dockerfile"] == "docker/Dockerfile"
+    assert Path(pipeline["build"]["context"]) == REPO
+    assert "entrypoint" not in pipeline  # the image's: the `penguins` console script
+    args = parse_penguins_args(pipeline["command"])
+    assert args.command == "run"
+    assert _mounts(pipeline)[str(args.workspace)] == REPO / "workspace"
+
+
+def test_compose_retrainer_uses_the_same_image_and_shares_the_model_folder_with_serving(compose_config):
+    services = compose_config["services"]
+    retrainer, pipeline = services["retrainer"], services["pipeline"]
+    assert retrainer["image"] == pipeline["image"] and retrainer["build"] == pipeline["build"]
+    command = retrainer["command"]
+    assert command[:3] == ["schedule", "--cron", "0 3 * * *"] and "--when-new-data" in command
+    workspace = Path(command[command.index("--workspace") + 1])
+    host_workspace = _mounts(retrainer)[str(workspace)]
+    assert _mounts(services["serving"])["/models"] == host_workspace / "serving"
+    if "schedule" not in penguins_commands():
+        pytest.skip("`penguins schedule` is not built yet: only the image, mounts and paths were checked")
+    args = parse_penguins_args(command)
+    assert args.command == "schedule" and args.workspace == workspace

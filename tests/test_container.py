@@ -1,0 +1,210 @@
+"""The pipeline image and the scheduling files, checked without a Docker engine or a cluster.
+
+The image is never built here. What is checked for real: the entrypoint is the console script
+the tests run; the Dockerfile's install command, run by the same uv against the same lock
+(dry run), installs exactly the lock's non-dev set at the versions tested here; the layers and
+stages are in the required order; every file it copies exists and passes .dockerignore; and
+each command the crontab, the CronJob and the image run parses with the real `penguins` parser.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib.metadata
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+from apscheduler.triggers.cron import CronTrigger
+from packaging.markers import Marker
+
+from tests.helpers import PENGUINS, REPO, parse_penguins_args
+
+DOCKERFILE = REPO / "docker" / "Dockerfile"
+UV = Path(sys.executable).parent / "uv"
+PROJECT = importlib.metadata.distribution("penguins-tfx")
+
+
+def _instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) in order, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    return [tuple(line.split(None, 1)) for line in lines if line and not line.startswith("#")]
+
+
+def _stages() -> list[list[tuple[str, str]]]:
+    stages: list[list[tuple[str, str]]] = []
+    for instruction in _instructions():
+        if instruction[0] == "FROM":
+            stages.append([])
+        if stages:
+            stages[-1].append(instruction)
+    return stages
+
+
+def _arg_defaults() -> dict[str, str]:
+    return dict(args.split("=", 1) for kind, args in _instructions() if kind == "ARG" and "=" in args)
+
+
+def _uv_syncs() -> list[list[str]]:
+    (build, _) = _stages()
+    return [shlex.split(args) for kind, args in build if kind == "RUN" and args.startswith("uv sync")]
+
+
+def test_entrypoint_is_the_console_script_the_tests_run():
+    (_, final) = _stages()
+    (entrypoint,) = [yaml.safe_load(args) for kind, args in final if kind == "ENTRYPOINT"]
+    assert entrypoint == ["penguins"]
+    (script,) = [e for e in PROJECT.entry_points if e.group == "console_scripts" and e.name == "penguins"]
+    assert script.value == "pipeline.cli:main"
+    assert PENGUINS.name == "penguins" and PENGUINS.is_file()  # what tests.helpers.penguins runs
+    (command,) = [yaml.safe_load(args) for kind, args in final if kind == "CMD"]
+    assert parse_penguins_args(command).command == "run"
+
+
+def test_base_image_is_slim_python_of_the_locked_version():
+    base = _arg_defaults()["PYTHON_IMAGE"]
+    assert re.fullmatch(r"python:3\.10-slim(-\w+)?", base)
+    assert PROJECT.metadata["Requires-Python"] == "<3.11,>=3.10"
+    assert all(args == "${PYTHON_IMAGE}" or args.startswith("${PYTHON_IMAGE} ") for kind, args in
+               _instructions() if kind == "FROM")  # fmt: skip
+
+
+def test_uv_is_pinned_like_the_makefile_and_syncs_frozen_without_dev_tools():
+    makefile = (REPO / "Makefile").read_text()
+    assert _arg_defaults()["UV_VERSION"] == re.search(r"^UV_VERSION := (\S+)", makefile, re.M).group(1)
+    syncs = _uv_syncs()
+    assert len(syncs) == 2
+    for sync in syncs:
+        assert {"--frozen", "--no-dev"} <= set(sync)
+
+
+def _dry_run(command: list[str], environment: Path) -> dict[str, str]:
+    env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(environment)}
+    args = [a for a in command[1:] if not a.startswith("/usr/local/bin/python")]
+    if "--python" in args:
+        args.remove("--python")
+    result = subprocess.run(
+        [str(UV), *args, "--dry-run", "--offline", "--python", sys.executable],
+        capture_output=True, text=True, cwd=REPO, env=env, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return dict(re.findall(r"^ \+ (\S+)==(\S+)$", result.stderr + result.stdout, re.M))
+
+
+def _locked_non_dev() -> dict[str, str]:
+    """The lock's non-dev packages for this platform (Linux, Python 3.10, as in the image)."""
+    result = subprocess.run(
+        [str(UV), "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "--no-header",
+         "--no-annotate"],
+        capture_output=True, text=True, cwd=REPO, check=True,
+    )  # fmt: skip
+    packages = {}
+    for name, version, marker in re.findall(r"^([\w.\-]+)==([^\s;]+)(?: ; (.+))?$", result.stdout, re.M):
+        if not marker or Marker(marker).evaluate():
+            packages[name] = version
+    return packages
+
+
+def test_dependency_layer_installs_exactly_the_locked_non_dev_set_at_the_tested_versions(tmp_path):
+    dependencies = _dry_run(_uv_syncs()[0], tmp_path / "image-venv")
+    locked = _locked_non_dev()
+    normalise = lambda names: {re.sub(r"[-_.]+", "-", n).lower(): v for n, v in names.items()}  # noqa: E731
+    assert normalise(dependencies) == normalise(locked)
+    for name in ("tfx", "tensorflow", "apache-beam", "tensorflow-transform"):
+        assert normalise(dependencies)[name] == importlib.metadata.version(name)
+    assert not {"pytest", "ruff", "uv"} & set(normalise(dependencies))
+
+
+def test_dependencies_are_installed_before_the_code_is_copied():
+    (build, _) = _stages()
+    order = [(kind, args) for kind, args in build if kind in ("COPY", "RUN")]
+    first_sync = next(i for i, (kind, args) in enumerate(order) if args.startswith("uv sync"))
+    copied_before = [args.split()[:-1] for kind, args in order[:first_sync] if kind == "COPY"]
+    assert copied_before == [["pyproject.toml", "uv.lock"]]
+    assert "--no-install-project" in order[first_sync][1]
+    code_copies = [i for i, (kind, args) in enumerate(order) if kind == "COPY" and "pipeline/" in args]
+    assert code_copies and code_copies[0] > first_sync
+
+
+def test_final_stage_runs_as_non_root_without_build_tools():
+    (_, final) = _stages()
+    users = [args for kind, args in final if kind == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    runs = " ".join(args for kind, args in final if kind == "RUN")
+    assert not re.search(r"\b(pip|uv|apt-get|gcc|make)\b", runs)
+    assert any(kind == "COPY" and args.startswith("--from=build") for kind, args in final)
+
+
+def _dockerignore_patterns() -> list[str]:
+    lines = (REPO / ".dockerignore").read_text().splitlines()
+    return [line.strip().rstrip("/") for line in lines if line.strip() and not line.startswith("#")]
+
+
+def _ignored(path: str) -> bool:
+    """Docker's rule: a pattern excludes a path when it matches the path or one of its parents."""
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pattern in _dockerignore_patterns():
+        anywhere = pattern.removeprefix("**/")
+        for prefix in prefixes:
+            if fnmatch.fnmatch(prefix, pattern) or (
+                pattern.startswith("**/") and fnmatch.fnmatch(prefix.split("/")[-1], anywhere)
+            ):
+                return True
+    return False
+
+
+def test_dockerignore_keeps_environments_outputs_and_caches_out():
+    for path in (".venv/bin/python", "workspace/metadata.sqlite", ".git/HEAD", "pipeline/__pycache__/cli.pyc",
+                 "penguins_tfx.egg-info/PKG-INFO", ".pytest_cache/README.md"):  # fmt: skip
+        assert _ignored(path), path
+
+
+def test_every_file_the_image_copies_exists_and_passes_dockerignore():
+    (build, _) = _stages()
+    sources = [s for kind, args in build if kind == "COPY" for s in args.split()[:-1]]
+    assert "uv.lock" in sources and "pipeline/" in sources
+    for source in sources:
+        assert (REPO / source).exists(), source
+        assert not _ignored(source.rstrip("/")), source
+    assert not _ignored("pipeline/configs/beam.yaml") and not _ignored("schema/penguins/schema.pbtxt")
+
+
+def test_crontab_line_is_valid_and_runs_a_real_penguins_command():
+    lines = [line for line in (REPO / "docker" / "crontab").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]  # fmt: skip
+    (line,) = lines
+    fields = line.split(None, 5)
+    CronTrigger.from_crontab(" ".join(fields[:5]))
+    command = shlex.split(fields[5].split("&&", 1)[1].split(">>")[0])
+    assert command[0].endswith("penguins")
+    args = parse_penguins_args(command[1:])
+    assert (args.command, args.when_new_data) == ("retrain", True)
+
+
+def test_kubernetes_cronjob_retrains_one_at_a_time_on_a_persistent_workspace():
+    documents = list(
+        yaml.safe_load_all((REPO / "docker" / "kubernetes" / "retrain-cronjob.yaml").read_text())
+    )
+    by_kind = {d["kind"]: d for d in documents}
+    claim, cronjob = by_kind["PersistentVolumeClaim"], by_kind["CronJob"]
+    assert cronjob["apiVersion"] == "batch/v1"
+    spec = cronjob["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    CronTrigger.from_crontab(spec["schedule"])
+    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert "command" not in container  # the image's entrypoint, `penguins`, runs the args
+    args = parse_penguins_args(container["args"])
+    assert (args.command, args.when_new_data) == ("retrain", True)
+    (mount,) = container["volumeMounts"]
+    assert Path(mount["mountPath"]) == args.workspace
+    (volume,) = pod["volumes"]
+    assert volume["name"] == mount["name"]
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
