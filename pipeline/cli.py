@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from pipeline.beam_options import add_beam_options, csv_rows, resolve_beam_args
 from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_OK, EXIT_USAGE
 from pipeline.lock import WorkspaceBusyError, workspace_lock
 from pipeline.retraining import add_retrain_parser
+from pipeline.schedule import add_schedule_parser
 from pipeline.settings import ConfigError, load_settings
 from pipeline.synth import add_synth_parser
 from serving.commands import add_predict_parser, add_serve_parser
@@ -98,6 +100,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     rollback.set_defaults(handler=command_rollback)
 
     add_retrain_parser(commands)
+    add_schedule_parser(commands)
     add_serve_parser(commands, settings)
     add_predict_parser(commands, settings)
     add_synth_parser(commands, settings)
@@ -265,6 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted; the served model is unchanged.", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`penguins history | head`); nothing left to say, and nowhere to say it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

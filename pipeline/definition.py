@@ -1,7 +1,7 @@
 """The TFX pipelines, built from settings alone.
 
 `penguins run`: ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator ->
-ValidationGate -> Transform -> Trainer -> (latest blessed model) -> Evaluator -> Pusher.
+ValidationGate -> Transform -> Trainer -> (served model) -> Evaluator -> Pusher.
 `penguins retrain` reads spans instead: ExampleGen takes the newest span, which is validated and
 compared for drift with the previous span; Transform, Trainer and Evaluator then work on a
 rolling window of the newest spans. Both share one pipeline name, so one metadata store holds
@@ -24,9 +24,6 @@ from tfx.components import (
 )
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.common.resolver import Resolver
-from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import (
-    LatestBlessedModelStrategy,
-)
 from tfx.orchestration import metadata
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2
@@ -35,6 +32,7 @@ from tfx.types.channel import Channel
 
 from components.drift import DriftCheck
 from components.pusher import AtomicPusher
+from components.served_model import ServedModelStrategy
 from components.span_window import PreviousSpanStrategy, SpanWindowStrategy
 from components.validation_gate import ValidationGate
 from pipeline.evaluation import eval_config
@@ -44,7 +42,7 @@ from pipeline.workspace import Workspace
 
 PREPROCESSING_FN = "components.transform.preprocessing_fn"
 RUN_FN = "components.trainer.run_fn"
-BASELINE_RESOLVER_ID = "latest_blessed_model_resolver"
+BASELINE_RESOLVER_ID = "served_model_resolver"
 SPAN_EXAMPLE_GEN_ID = "SpanExampleGen"
 SPAN_WINDOW_ID = "span_window_resolver"
 PREVIOUS_SPAN_ID = "previous_span_resolver"
@@ -62,7 +60,7 @@ def _split_config(settings: Settings) -> example_gen_pb2.Output:
 
 
 def _training(settings: Settings, workspace: Workspace, examples, schema, gate) -> list:
-    """Transform -> Trainer -> (latest blessed model) -> Evaluator -> Pusher, after the gate passed."""
+    """Transform -> Trainer -> (served model as baseline) -> Evaluator -> Pusher, after the gate passed."""
     custom_config = settings.as_custom_config()
     transform = Transform(
         examples=examples,
@@ -81,10 +79,11 @@ def _training(settings: Settings, workspace: Workspace, examples, schema, gate) 
         schema=schema,
         custom_config=custom_config,
     )
+    model_dir = workspace.model_dir(settings.model_name)
     baseline_resolver = Resolver(
-        strategy_class=LatestBlessedModelStrategy,
+        strategy_class=ServedModelStrategy,
+        config={"model_dir": str(model_dir)},
         model=Channel(type=standard_artifacts.Model),
-        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
     ).with_id(BASELINE_RESOLVER_ID)
     evaluator = Evaluator(
         examples=examples,
@@ -96,9 +95,7 @@ def _training(settings: Settings, workspace: Workspace, examples, schema, gate) 
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
-            filesystem=pusher_pb2.PushDestination.Filesystem(
-                base_directory=str(workspace.model_dir(settings.model_name))
-            )
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(model_dir))
         ),
     )
     return [transform, trainer, baseline_resolver, evaluator, pusher]

@@ -5,24 +5,41 @@ from __future__ import annotations
 import dataclasses
 import datetime
 
+from components.validation_gate import describe_anomalies
 from pipeline.metadata import RunRecord
-from pipeline.summary import summarize
+from pipeline.summary import RunSummary, summarize
 
 _DONE = {"COMPLETE", "CACHED"}
 GATE = "ValidationGate"
+# A retrain that only read a span which arrived between retrains (see pipeline/retraining.py).
+_SPAN_READING_NODES = {"SpanExampleGen", "StatisticsGen"}
 
 
 def _validation(record: RunRecord) -> str:
-    state = record.states.get(GATE)
-    if state in _DONE:
-        return "passed"
-    if state == "FAILED":
-        return "rejected"
-    return "not reached"
+    anomalies = record.output("ExampleValidator", "anomalies")
+    if anomalies is None:
+        return "not reached"
+    problems = describe_anomalies(anomalies.uri, ["train", "eval"])
+    return f"{len(problems)} anomalies" if problems else "passed"
 
 
-def _status(record: RunRecord) -> str:
+def _drift(summary: RunSummary) -> str:
+    if summary.newest_span is None:
+        return "n/a"
+    if summary.drift_against_span is None:
+        return "not checked (first span)"
+    if not summary.drifted:
+        return f"none vs span {summary.drift_against_span}"
+    found = ", ".join(f"{m['feature']} {m['value']} > {m['threshold']}" for m in summary.drifted)
+    return f"DRIFT vs span {summary.drift_against_span}: {found}"
+
+
+def _status(record: RunRecord, summary: RunSummary) -> str:
+    if set(record.states) == _SPAN_READING_NODES:
+        return f"read span {summary.newest_span} for later windows"
     failed = sorted(node for node, state in record.states.items() if state not in _DONE)
+    if failed == [GATE]:
+        return "data rejected"
     return "completed" if not failed else f"failed at {', '.join(failed)}"
 
 
@@ -31,10 +48,15 @@ def history_entry(record: RunRecord) -> dict:
     return {
         "run_id": record.run_id,
         "started": datetime.datetime.fromtimestamp(record.started_ms / 1000).isoformat(timespec="seconds"),
-        "status": _status(record),
+        "status": _status(record, summary),
         "data": record.properties.get("CsvExampleGen", {}).get("input_base"),
+        "newest_span": summary.newest_span,
+        # The window resolver runs before the gate; only a run that trained used its spans.
+        "spans": summary.spans if record.states.get("Trainer") in _DONE else [],
         "examples": summary.examples_by_split,
         "validation": _validation(record),
+        "drift": _drift(summary),
+        "drift_measurements": summary.drift,
         "accuracy": [dataclasses.asdict(item) for item in summary.accuracy],
         "blessed": summary.blessed,
         "not_blessed_because": summary.reasons,
@@ -50,6 +72,9 @@ def _number(value: float | None) -> str:
 def format_history(entries: list[dict]) -> list[str]:
     lines = []
     for entry in entries:
+        if entry["status"].startswith("read span"):
+            lines.append(f"{entry['started']}  {entry['status']}")
+            continue
         overall = next((a for a in entry["accuracy"] if a["name"] == "overall"), None)
         blessed = {True: "blessed", False: "not blessed", None: "not evaluated"}[entry["blessed"]]
         pushed = (
@@ -68,6 +93,9 @@ def format_history(entries: list[dict]) -> list[str]:
             f"{entry['started']}  {entry['status']:<10}  data {entry['validation']:<8}  "
             f"{accuracy}  {blessed}, {pushed}".rstrip()
         )
+        if entry["newest_span"] is not None:
+            trained = f"; trained on spans {', '.join(map(str, entry['spans']))}" if entry["spans"] else ""
+            lines.append(f"    span {entry['newest_span']}{trained}; drift: {entry['drift']}")
         for item in entry["accuracy"]:
             if item["name"] != "overall":
                 baseline = f" (served {_number(item['baseline'])})" if item["baseline"] is not None else ""

@@ -156,11 +156,13 @@ def _retrain(args: argparse.Namespace) -> int:
         run_id = outcome.record.run_id if outcome.record else ""
         if outcome.exit_code == EXIT_DATA_REJECTED:
             mark_rejected(newest, run_id, outcome.rejection or "")
-            print(
-                f"Span {newest.number} is marked rejected and left out of later windows. To train on it "
-                "anyway after review: penguins retrain --accept-drift",
-                file=terminal,
-            )
+            print(f"Span {newest.number} is marked rejected and left out of later windows.", file=terminal)
+            if outcome.summary and outcome.summary.drifted:
+                print(
+                    "If the drift is real and expected, `penguins retrain --accept-drift` trains on the span "
+                    "anyway (schema anomalies still block; fix the data or the schema for those).",
+                    file=terminal,
+                )
         elif outcome.exit_code == EXIT_OK:
             clear_rejection(newest)
         if outcome.exit_code != EXIT_FAILED:

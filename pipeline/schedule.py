@@ -1,0 +1,183 @@
+"""`penguins schedule`: runs `penguins retrain` on a cron schedule in one long-lived process.
+
+APScheduler keeps the clock; each retrain runs as a child process, so a crash, a memory leak in
+TensorFlow or a hung Beam worker ends with that run and never with the scheduler. Every run's
+outcome is logged in one line; the child's own output goes to the schedule log file.
+SIGTERM (as `docker stop` sends) stops the schedule and the running retrain, and exits 0; a
+stopped retrain leaves the served model and the metadata store as they were.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import logging
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_OK, EXIT_USAGE
+
+logger = logging.getLogger("penguins.schedule")
+_STOP_GRACE_SECONDS = 30
+# Lines of the retrain's output that say what it decided, repeated in the one-line outcome.
+_DECISION_PREFIXES = (
+    "Pushed:",
+    "Blessed:   no",
+    "           - ",
+    "No new data",
+    "No data",
+    "Data rejected",
+    "Refused:",
+)
+_EXIT_MEANINGS = {
+    EXIT_OK: "finished",
+    EXIT_DATA_REJECTED: "data rejected",
+    EXIT_BUSY: "skipped (workspace busy)",
+    EXIT_USAGE: "could not start",
+}
+
+
+def add_schedule_parser(commands) -> None:
+    schedule = commands.add_parser("schedule", help="run `penguins retrain` on a schedule until stopped")
+    when = schedule.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", help='a crontab expression in local time, e.g. "0 3 * * *" for 03:00 daily')
+    when.add_argument(
+        "--every", type=float, metavar="SECONDS", help="a fixed interval instead (demos, tests)"
+    )
+    schedule.add_argument(
+        "--when-new-data", action="store_true", help="retrain only when a span arrived since the last retrain"
+    )
+    schedule.add_argument(
+        "--config", type=Path, help="pipeline config (default: the embedded penguins config)"
+    )
+    schedule.add_argument(
+        "--workspace", type=Path, default=Path("workspace"), help="where spans and outputs are"
+    )
+    schedule.add_argument("--runner", choices=("local", "beam"), default="local", help="TFX orchestrator")
+    schedule.add_argument(
+        "--beam-arg", action="append", default=[], metavar="ARG", help="a Beam pipeline option passed through"
+    )
+    schedule.set_defaults(handler=command_schedule)
+
+
+def _trigger(args: argparse.Namespace):
+    from apscheduler.triggers.cron import CronTrigger
+    from apscheduler.triggers.interval import IntervalTrigger
+
+    if args.every is not None:
+        if args.every <= 0:
+            raise argparse.ArgumentTypeError(
+                f"--every must be a positive number of seconds, got {args.every}"
+            )
+        return IntervalTrigger(seconds=args.every)
+    try:
+        return CronTrigger.from_crontab(args.cron)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(
+            f"--cron {args.cron!r} is not a crontab expression ({error}); expected five fields, "
+            'minute hour day month weekday, e.g. "0 3 * * *"'
+        ) from error
+
+
+def retrain_command(args: argparse.Namespace) -> list[str]:
+    command = [sys.executable, "-m", "pipeline.cli", "retrain", "--workspace", str(args.workspace)]
+    command += ["--runner", args.runner, *(f"--beam-arg={arg}" for arg in args.beam_arg)]
+    if args.config:
+        command += ["--config", str(args.config)]
+    if args.when_new_data:
+        command.append("--when-new-data")
+    return command
+
+
+class RetrainJob:
+    """One retrain at a time, as a child process that a stop request can end."""
+
+    def __init__(self, command: list[str], log_path: Path):
+        self._command = command
+        self._log_path = log_path
+        self._lock = threading.Lock()
+        self._child: subprocess.Popen | None = None
+        self._stopping = False
+
+    def __call__(self) -> None:
+        started = time.monotonic()
+        with self._lock:
+            if self._stopping:
+                return
+            with self._log_path.open("a") as log:
+                log.write(f"\n=== {datetime.datetime.now().isoformat(timespec='seconds')} retrain ===\n")
+            self._child = subprocess.Popen(
+                self._command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+        output, _ = self._child.communicate()
+        code = self._child.returncode
+        with self._log_path.open("a") as log:
+            log.write(output)
+        decisions = [line.strip() for line in output.splitlines() if line.startswith(_DECISION_PREFIXES)]
+        meaning = _EXIT_MEANINGS.get(
+            code, f"FAILED (exit {code})" if code > 0 else f"stopped (signal {-code})"
+        )
+        detail = f": {' '.join(decisions)}" if decisions else ""
+        logger.info("retrain %s in %.0fs%s", meaning, time.monotonic() - started, detail)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopping = True
+            child = self._child
+        if child is not None and child.poll() is None:
+            logger.info("stopping the running retrain (pid %d)", child.pid)
+            child.terminate()
+            try:
+                child.wait(_STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                child.kill()
+
+
+def command_schedule(args: argparse.Namespace) -> int:
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from pipeline.workspace import Workspace
+
+    try:
+        trigger = _trigger(args)
+    except argparse.ArgumentTypeError as error:
+        print(f"Schedule refused: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    workspace = Workspace(args.workspace.resolve()).create()
+    log_path = workspace.log_dir / "schedule.log"
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout, force=True)
+    # Skipped fires while a retrain still runs are expected, not news.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
+    job = RetrainJob(retrain_command(args), log_path)
+    scheduler = BlockingScheduler()
+    # One retrain at a time; runs missed while one was going are merged into the next.
+    scheduler.add_job(job, trigger, id="retrain", max_instances=1, coalesce=True, misfire_grace_time=None)
+    scheduler.add_listener(
+        lambda event: logger.error("retrain job error: %s", getattr(event, "exception", "missed")),
+        EVENT_JOB_ERROR | EVENT_JOB_MISSED,
+    )
+
+    def stop(signum, _frame) -> None:
+        logger.info("received %s; stopping", signal.Signals(signum).name)
+        scheduler.shutdown(wait=False)
+        job.stop()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    when = f"every {args.every:g}s" if args.every is not None else f"cron '{args.cron}'"
+    new_data = ", only when new data arrived" if args.when_new_data else ""
+    logger.info(
+        "schedule started: retrain %s%s; workspace %s; child output in %s",
+        when,
+        new_data,
+        workspace.root,
+        log_path,
+    )
+    scheduler.start()
+    logger.info("schedule stopped")
+    return EXIT_OK

@@ -1,0 +1,61 @@
+"""`penguins schedule`: the real scheduler process, firing real retrains on a short interval."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+
+from serving.versions import list_versions
+from tests.helpers import PENGUINS, REPO, penguins
+
+
+def _wait_for(path, text: str, process: subprocess.Popen, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        content = path.read_text() if path.is_file() else ""
+        if text in content:
+            return content
+        if process.poll() is not None:
+            raise AssertionError(f"the scheduler exited with {process.returncode} before '{text}'")
+        time.sleep(0.2)
+    raise AssertionError(f"'{text}' never appeared in {path}")
+
+
+@pytest.mark.e2e
+def test_scheduler_fires_survives_a_failed_run_and_stops_on_sigterm(tmp_path):
+    workspace = tmp_path / "workspace"
+    output = tmp_path / "schedule.out"
+    with output.open("w") as sink:
+        scheduler = subprocess.Popen(
+            [str(PENGUINS), "schedule", "--every", "2", "--workspace", str(workspace)],
+            cwd=REPO,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        # No data yet: the first runs fail, and the schedule goes on.
+        _wait_for(output, "retrain could not start", scheduler, timeout=60)
+        assert (
+            penguins("ingest", "--bundled", "--year", "2007", "--workspace", str(workspace)).returncode == 0
+        )
+        log = _wait_for(output, "retrain finished", scheduler, timeout=600)
+        assert "Pushed:    version" in log
+        assert scheduler.poll() is None
+        assert len(list_versions(workspace / "serving" / "penguins")) == 1
+        assert "Trained on spans 1" in (workspace / "logs" / "schedule.log").read_text()
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        returncode = scheduler.wait(timeout=60)
+    assert returncode == 0
+    log = output.read_text()
+    assert "received SIGTERM; stopping" in log and "schedule stopped" in log
+    assert "Traceback" not in log
+
+
+def test_a_bad_cron_expression_is_refused_with_the_expected_form(tmp_path):
+    result = penguins("schedule", "--cron", "every day at 3", "--workspace", str(tmp_path))
+    assert result.returncode == 2
+    assert "is not a crontab expression" in result.stderr and '"0 3 * * *"' in result.stderr
