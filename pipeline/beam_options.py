@@ -88,8 +88,8 @@ def add_beam_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="ARG",
-        help="a Beam pipeline option passed through after the preset's (the later one wins), "
-        "e.g. --beam-arg=--direct_num_workers=2",
+        help="a Beam pipeline option passed through; it replaces the preset's option (or experiment) "
+        "of the same name, e.g. --beam-arg=--direct_num_workers=2",
     )
 
 
@@ -105,6 +105,12 @@ def csv_rows(files: Iterable[Path]) -> int:
 def _expand(arg: str) -> str:
     """Replaces ${NAME} by the environment variable NAME; an unset one leaves the value empty."""
     return _VARIABLE.sub(lambda match: os.environ.get(match.group(1), ""), arg)
+
+
+def _option_key(arg: str) -> tuple[str, str]:
+    """What an option sets: its name, and for --experiments the experiment's own name too."""
+    name, _, value = arg.partition("=")
+    return (name, value.partition("=")[0]) if name == "--experiments" else (name, "")
 
 
 def _option_value(args: list[str], option: str) -> str | None:
@@ -133,7 +139,11 @@ def resolve_beam_args(args: argparse.Namespace, data_rows: int | None = None) ->
     else:
         reason = "chosen"
     preset = presets.presets[name]
-    final = [_expand(arg) for arg in preset.args] + list(args.beam_arg)
+    # Beam takes the last of two equal options but the first of two equal experiments, so a
+    # --beam-arg replaces what the preset sets, rather than relying on Beam's order.
+    given = {_option_key(arg) for arg in args.beam_arg}
+    kept = [_expand(arg) for arg in preset.args if _option_key(arg) not in given]
+    final = kept + list(args.beam_arg)
     missing = [option for option in preset.required if not _option_value(final, option)]
     if missing:
         raise ConfigError(

@@ -70,6 +70,14 @@ def test_a_beam_arg_overrides_the_preset_and_unknown_options_pass_through():
     assert "use_runner_v2" in options.view_as(DebugOptions).experiments
 
 
+def test_a_beam_arg_replaces_the_presets_experiment_of_the_same_name():
+    passed = "--beam-arg=--experiments=pre_optimize=none"
+    choice = resolve_beam_args(_parsed("--beam-preset", "portable", "--beam-arg=--job_endpoint=x:1", passed))
+    debug = _beam(choice.args).view_as(DebugOptions)
+    assert debug.lookup_experiment("pre_optimize") == "none"  # Beam reads the first of two
+    assert debug.experiments.count("pre_optimize=none") == 1 and "pre_optimize=all" not in debug.experiments
+
+
 def test_portable_preset_sets_what_tfx_needs_and_reads_the_endpoint_from_the_environment(monkeypatch):
     monkeypatch.setenv("BEAM_JOB_ENDPOINT", "flink-jobserver:8099")
     options = _beam(resolve_beam_args(_parsed("--beam-preset", "portable")).args)
