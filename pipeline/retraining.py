@@ -12,10 +12,12 @@ import argparse
 import dataclasses
 import datetime
 import json
+import logging
 import sys
 import time
 from pathlib import Path
 
+from pipeline.beam_options import add_beam_options, resolve_beam_args
 from pipeline.exit_codes import EXIT_DATA_REJECTED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from pipeline.lock import workspace_lock
 from pipeline.settings import Settings, load_settings
@@ -37,9 +39,7 @@ def add_retrain_parser(commands) -> None:
         "--workspace", type=Path, default=Path("workspace"), help="where spans and outputs are"
     )
     retrain.add_argument("--runner", choices=("local", "beam"), default="local", help="TFX orchestrator")
-    retrain.add_argument(
-        "--beam-arg", action="append", default=[], metavar="ARG", help="a Beam pipeline option passed through"
-    )
+    add_beam_options(retrain)
     retrain.add_argument(
         "--when-new-data",
         action="store_true",
@@ -82,7 +82,9 @@ def _settings_for_run(args) -> Settings:
     return settings
 
 
-def _read_missing_spans(settings: Settings, workspace: Workspace, wanted: list[int], args, terminal) -> None:
+def _read_missing_spans(
+    settings: Settings, workspace: Workspace, wanted: list[int], runner: str, beam_args: list[str], terminal
+) -> None:
     """Runs ExampleGen on spans that arrived between retrains: a window is built from ExampleGen's outputs."""
     from pipeline.definition import SPAN_EXAMPLE_GEN_ID, create_span_reading_pipeline
     from pipeline.metadata import open_store, processed_spans
@@ -93,8 +95,8 @@ def _read_missing_spans(settings: Settings, workspace: Workspace, wanted: list[i
         done = processed_spans(open_store(workspace.metadata_path), settings.name, SPAN_EXAMPLE_GEN_ID)
     for span in sorted(set(wanted) - done):
         print(f"  Reading span {span}, which arrived since the last retrain", file=terminal)
-        tfx_pipeline = create_span_reading_pipeline(settings, workspace, span, args.beam_arg)
-        run_pipeline(tfx_pipeline, args.runner, lambda line: print(line, file=terminal))
+        tfx_pipeline = create_span_reading_pipeline(settings, workspace, span, beam_args)
+        run_pipeline(tfx_pipeline, runner, lambda line: print(line, file=terminal))
 
 
 def command_retrain(args: argparse.Namespace) -> int:
@@ -124,6 +126,8 @@ def _retrain(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     excluded = sorted(number for number in rejected_spans(workspace.spans) if number != newest.number)
+    window = [span for span in spans if span.number not in excluded][-settings.retraining.window_spans :]
+    beam = resolve_beam_args(args, sum(span.rows for span in window))
     log_path = workspace.log_dir / f"retrain-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
     print(
         f"Retraining '{settings.name}' on the newest {settings.retraining.window_spans} spans up to span "
@@ -132,6 +136,7 @@ def _retrain(args: argparse.Namespace) -> int:
     )
     if excluded:
         print(f"  Leaving out spans rejected earlier: {', '.join(map(str, excluded))}")
+    print(f"  Beam preset: {beam.preset} ({beam.reason})", flush=True)
     print(f"  Full log: {log_path}", flush=True)
 
     from pipeline.console import captured_output
@@ -141,16 +146,16 @@ def _retrain(args: argparse.Namespace) -> int:
         from pipeline.execution import execute
         from pipeline.report import write_report
 
+        # The window's older spans, and at least the previous span for the drift check.
         older = [span.number for span in spans[:-1] if span.number not in excluded]
+        wanted = older[-max(settings.retraining.window_spans - 1, 1) :]
         try:
-            _read_missing_spans(
-                settings, workspace, older[-max(settings.retraining.window_spans - 1, 1) :], args, terminal
-            )
+            _read_missing_spans(settings, workspace, wanted, args.runner, beam.args, terminal)
         except Exception as error:
             print(f"\nReading earlier spans failed: {error}\nSee {log_path}", file=terminal)
             return EXIT_FAILED
         tfx_pipeline = create_retraining_pipeline(
-            settings, workspace, args.beam_arg, newest.number, excluded, enable_cache=not args.no_cache
+            settings, workspace, beam.args, newest.number, excluded, enable_cache=not args.no_cache
         )
         outcome = execute(tfx_pipeline, settings, workspace, args.runner, terminal, log_path)
         run_id = outcome.record.run_id if outcome.record else ""
@@ -168,7 +173,11 @@ def _retrain(args: argparse.Namespace) -> int:
         if outcome.exit_code != EXIT_FAILED:
             _remember_retrain(workspace, newest.number, run_id, outcome.exit_code)
         if outcome.record is not None:
-            report = write_report(settings, workspace, outcome.record, outcome.summary, outcome.rejection)
-            print(f"Report:    {report}", file=terminal)
+            try:
+                report = write_report(settings, workspace, outcome.record, outcome.summary, outcome.rejection)
+                print(f"Report:    {report}", file=terminal)
+            except Exception:  # the report explains a run; it must not turn a pushed model into a failure
+                logging.exception("Writing the run report failed")
+                print(f"Report:    not written, see {log_path}", file=terminal)
         print(f"Finished in {time.monotonic() - started:.1f}s", file=terminal)
     return outcome.exit_code

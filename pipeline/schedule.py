@@ -19,6 +19,7 @@ import threading
 import time
 from pathlib import Path
 
+from pipeline.beam_options import add_beam_options
 from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_OK, EXIT_USAGE
 
 logger = logging.getLogger("penguins.schedule")
@@ -58,9 +59,7 @@ def add_schedule_parser(commands) -> None:
         "--workspace", type=Path, default=Path("workspace"), help="where spans and outputs are"
     )
     schedule.add_argument("--runner", choices=("local", "beam"), default="local", help="TFX orchestrator")
-    schedule.add_argument(
-        "--beam-arg", action="append", default=[], metavar="ARG", help="a Beam pipeline option passed through"
-    )
+    add_beam_options(schedule)
     schedule.set_defaults(handler=command_schedule)
 
 
@@ -85,7 +84,8 @@ def _trigger(args: argparse.Namespace):
 
 def retrain_command(args: argparse.Namespace) -> list[str]:
     command = [sys.executable, "-m", "pipeline.cli", "retrain", "--workspace", str(args.workspace)]
-    command += ["--runner", args.runner, *(f"--beam-arg={arg}" for arg in args.beam_arg)]
+    command += ["--runner", args.runner, "--beam-preset", args.beam_preset]
+    command += [f"--beam-arg={arg}" for arg in args.beam_arg]
     if args.config:
         command += ["--config", str(args.config)]
     if args.when_new_data:

@@ -11,10 +11,12 @@ import random
 import subprocess
 import time
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
-from serving.versions import list_versions
+from pipeline.metadata import open_store, pipeline_runs
+from serving.versions import list_versions, same_saved_model
 from tests.helpers import PENGUINS, REPO, bundled_rows, component_lines, penguins, tree_snapshot, write_rows
 
 pytestmark = pytest.mark.e2e
@@ -200,3 +202,19 @@ def test_a_span_that_makes_a_worse_model_is_trained_but_not_pushed(workspace, tm
     assert latest["spans"] == [3, 5, 6] and latest["drift"] == "none vs span 5"
     assert latest["blessed"] is False and latest["pushed_version"] is None
     assert any("overall is below the minimum 0.9" in reason for reason in latest["not_blessed_because"])
+
+
+def test_after_a_rollback_the_served_model_is_the_baseline(workspace):
+    model_dir = workspace / "serving" / "penguins"
+    replaced = list_versions(model_dir)[-1]
+    rollback = penguins("rollback", "--workspace", str(workspace))
+    assert rollback.returncode == 0, rollback.stderr
+    served = model_dir / str(list_versions(model_dir)[-1])
+
+    result = _retrain(workspace)
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = pipeline_runs(open_store(workspace / "metadata.sqlite"), "penguins")[0]
+    baseline = Path(record.output("served_model_resolver", "model").uri) / "Format-Serving"
+    # Not the newest blessed model (the one rolled back out), but the one served now.
+    assert same_saved_model(baseline, served)
+    assert not same_saved_model(baseline, model_dir / str(replaced))
