@@ -174,6 +174,16 @@ def test_a_span_with_drift_is_blocked_and_nothing_is_pushed(workspace, tmp_path)
     assert report.images and report.images[0].startswith(PNG_SIGNATURE)
 
 
+def test_accepted_drift_is_reported_without_blocking(workspace):
+    # After review a person accepts the drift; the schema's range check on body mass still holds.
+    result = _retrain(workspace, "--accept-drift")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "Unexpectedly high value" in result.stdout
+    assert "drifted from the previous one" not in result.stdout
+    latest = _history(workspace)[0]
+    assert latest["newest_span"] == 4 and latest["drift"].startswith("DRIFT vs span 3: body_mass_g")
+
+
 def _mislabelled_2009(path, seed: int):
     """The 2009 birds with their species shuffled: same features, same label mix, nothing learnable."""
     rows = _rows_of_2009()

@@ -42,3 +42,21 @@ def test_missing_schema_file_is_named(tmp_path):
     settings = load_settings(path)
     with pytest.raises(ConfigError, match=r"nowhere/schema\.pbtxt, which does not exist"):
         settings.require_schema()
+
+
+def test_retraining_defaults_when_the_section_is_absent(tmp_path):
+    settings = load_settings(_write(tmp_path, lambda c: c.pop("retraining")))
+    assert settings.retraining.window_spans == 3 and settings.retraining.blocks_on_drift
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"drift": "ignore"}, r"'retraining.drift' must be one of \['block', 'report'\], found 'ignore'"),
+        ({"window_spans": 0}, r"'retraining.window_spans' must be a whole number of at least 1, found 0"),
+    ],
+)
+def test_bad_retraining_values_name_the_key_and_what_is_allowed(tmp_path, change, message):
+    path = _write(tmp_path, lambda c: c["retraining"].update(change))
+    with pytest.raises(ConfigError, match=message):
+        load_settings(path)
