@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from components.cleaning import DataError
-from pipeline.beam_options import add_beam_options, csv_rows, resolve_beam_args
+from pipeline.beam_options import csv_rows, resolve_beam_args
+from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
 from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_OK, EXIT_USAGE
 from pipeline.lock import WorkspaceBusyError, workspace_lock
 from pipeline.retraining import add_retrain_parser
@@ -25,13 +26,11 @@ from serving.commands import add_predict_parser, add_serve_parser
 
 
 def _common_data_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", type=Path, help="pipeline config file (default: the embedded penguins config)"
-    )
+    add_config_option(parser)
     parser.add_argument(
         "--data", help="a raw CSV file or a folder of them, instead of the config's data source"
     )
-    parser.add_argument("--workspace", type=Path, default=Path("workspace"), help="where all outputs go")
+    add_workspace_option(parser)
 
 
 def _config_from_argv(argv: list[str] | None) -> Path | None:
@@ -50,8 +49,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "run", help="run the whole pipeline: validate, transform, train, evaluate, push"
     )
     _common_data_options(run)
-    run.add_argument("--runner", choices=("local", "beam"), default="local", help="TFX orchestrator")
-    add_beam_options(run)
+    add_runner_options(run)
     run.add_argument(
         "--rerun", action="store_true", help="run through TFX even when nothing changed since the last run"
     )
@@ -78,25 +76,21 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     source.add_argument("--source", type=Path, help="a raw CSV file, or a folder of them")
     source.add_argument("--bundled", action="store_true", help="the bundled penguins data")
     ingest.add_argument("--year", type=int, help="only this year's rows (replays data arriving year by year)")
-    ingest.add_argument("--config", type=Path, help="pipeline config (default: the embedded penguins config)")
-    ingest.add_argument("--workspace", type=Path, default=Path("workspace"), help="where spans are kept")
+    add_config_option(ingest)
+    add_workspace_option(ingest, "spans")
     ingest.set_defaults(handler=command_ingest)
 
     history = commands.add_parser("history", help="the pipeline's runs from the metadata store, newest first")
-    history.add_argument(
-        "--config", type=Path, help="pipeline config (default: the embedded penguins config)"
-    )
-    history.add_argument("--workspace", type=Path, default=Path("workspace"))
+    add_config_option(history)
+    add_workspace_option(history)
     history.add_argument("--json", action="store_true", help="print JSON instead of text")
     history.add_argument("--limit", type=int, default=20, help="at most this many runs")
     history.set_defaults(handler=command_history)
 
     rollback = commands.add_parser("rollback", help="serve an earlier pushed version again")
     rollback.add_argument("--to", type=int, help="the version to serve (default: the last different model)")
-    rollback.add_argument(
-        "--config", type=Path, help="pipeline config (default: the embedded penguins config)"
-    )
-    rollback.add_argument("--workspace", type=Path, default=Path("workspace"))
+    add_config_option(rollback)
+    add_workspace_option(rollback)
     rollback.set_defaults(handler=command_rollback)
 
     add_retrain_parser(commands)

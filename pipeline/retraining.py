@@ -15,9 +15,9 @@ import json
 import logging
 import sys
 import time
-from pathlib import Path
 
-from pipeline.beam_options import add_beam_options, resolve_beam_args
+from pipeline.beam_options import resolve_beam_args
+from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
 from pipeline.exit_codes import EXIT_DATA_REJECTED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from pipeline.lock import workspace_lock
 from pipeline.settings import Settings, load_settings
@@ -32,14 +32,9 @@ def add_retrain_parser(commands) -> None:
         "retrain",
         help="retrain on the newest spans: validate, check drift, train, evaluate, push only if better",
     )
-    retrain.add_argument(
-        "--config", type=Path, help="pipeline config (default: the embedded penguins config)"
-    )
-    retrain.add_argument(
-        "--workspace", type=Path, default=Path("workspace"), help="where spans and outputs are"
-    )
-    retrain.add_argument("--runner", choices=("local", "beam"), default="local", help="TFX orchestrator")
-    add_beam_options(retrain)
+    add_config_option(retrain)
+    add_workspace_option(retrain, "spans and outputs")
+    add_runner_options(retrain)
     retrain.add_argument(
         "--when-new-data",
         action="store_true",

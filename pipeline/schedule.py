@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from pipeline.beam_options import add_beam_options
+from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
 from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_OK, EXIT_USAGE
 
 logger = logging.getLogger("penguins.schedule")
@@ -52,14 +52,9 @@ def add_schedule_parser(commands) -> None:
     schedule.add_argument(
         "--when-new-data", action="store_true", help="retrain only when a span arrived since the last retrain"
     )
-    schedule.add_argument(
-        "--config", type=Path, help="pipeline config (default: the embedded penguins config)"
-    )
-    schedule.add_argument(
-        "--workspace", type=Path, default=Path("workspace"), help="where spans and outputs are"
-    )
-    schedule.add_argument("--runner", choices=("local", "beam"), default="local", help="TFX orchestrator")
-    add_beam_options(schedule)
+    add_config_option(schedule)
+    add_workspace_option(schedule, "spans and outputs")
+    add_runner_options(schedule)
     schedule.set_defaults(handler=command_schedule)
 
 
