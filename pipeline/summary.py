@@ -184,8 +184,8 @@ def drift_lines(summary: RunSummary) -> list[str]:
 
 def format_summary(summary: RunSummary, schema_path: Path, min_accuracy: float, max_drop: float) -> list[str]:
     splits = ", ".join(f"{count} {split}" for split, count in summary.examples_by_split.items())
-    what = f"span {summary.newest_span}" if summary.newest_span is not None else "data"
-    lines = [f"Data:      {what} validated against {schema_path}: no anomalies ({splits} examples)"]
+    span = f"span {summary.newest_span} " if summary.newest_span is not None else ""
+    lines = [f"Data:      {span}validated against {schema_path}: no anomalies ({splits} examples)"]
     lines.extend(drift_lines(summary))
     if summary.spans:
         lines.append(f"Trained on spans {', '.join(map(str, summary.spans))}")
