@@ -51,8 +51,7 @@ def history_entry(record: RunRecord) -> dict:
         "status": _status(record, summary),
         "data": record.properties.get("CsvExampleGen", {}).get("input_base"),
         "newest_span": summary.newest_span,
-        # The window resolver runs before the gate; only a run that trained used its spans.
-        "spans": summary.spans if record.states.get("Trainer") in _DONE else [],
+        "spans": summary.spans,
         "examples": summary.examples_by_split,
         "validation": _validation(record),
         "drift": _drift(summary),

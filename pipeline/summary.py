@@ -123,12 +123,18 @@ def _spans(artifacts) -> list[int]:
     return sorted(custom_property(artifact, "span") for artifact in artifacts)
 
 
+def _on_disk(artifact):
+    return artifact if artifact is not None and Path(artifact.uri).exists() else None
+
+
 def summarize(record: RunRecord) -> RunSummary:
     # Node ids as set in pipeline/definition.py (not imported: it would load all of TFX).
-    statistics = record.output("StatisticsGen", "statistics")
+    # Files of old runs may have been deleted to save space; their properties in MLMD remain.
+    statistics = _on_disk(record.output("StatisticsGen", "statistics"))
     drift = record.output("DriftCheck", "drift")
+    model = record.output("Trainer", "model")
     measurements = custom_property(drift, MEASUREMENTS_KEY)
-    evaluation = record.output("Evaluator", "evaluation")
+    evaluation = _on_disk(record.output("Evaluator", "evaluation"))
     blessing = record.output("Evaluator", "blessing")
     pushed = record.output("AtomicPusher", "pushed_model")
     blessed_value = custom_property(blessing, "blessed")
@@ -143,7 +149,8 @@ def summarize(record: RunRecord) -> RunSummary:
         pushed_path=custom_property(pushed, "pushed_destination"),
         already_served=bool(custom_property(pushed, ALREADY_SERVED_KEY)),
         rolled_back=bool(custom_property(pushed, ROLLED_BACK_KEY)),
-        spans=_spans(record.all_outputs("span_window_resolver", "examples")),
+        # The window is resolved before the gate; only a run that trained used it.
+        spans=_spans(record.all_outputs("span_window_resolver", "examples")) if model else [],
         newest_span=next(iter(_spans(record.all_outputs("SpanExampleGen", "examples"))), None),
         drift_against_span=next(iter(_spans(record.all_outputs("previous_span_resolver", "examples"))), None),
         drift=json.loads(measurements) if measurements else [],
