@@ -16,7 +16,7 @@ from pathlib import Path
 from components.cleaning import DataError
 from pipeline.beam_options import csv_rows, resolve_beam_args
 from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
-from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_OK, EXIT_USAGE
+from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from pipeline.lock import WorkspaceBusyError, workspace_lock
 from pipeline.retraining import add_retrain_parser
 from pipeline.schedule import add_schedule_parser
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BUSY
     except KeyboardInterrupt:
         print("Interrupted; the served model is unchanged.", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (`penguins history | head`); nothing left to say, and nowhere to say it.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

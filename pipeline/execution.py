@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TextIO
 
 from components.validation_gate import DataValidationError
-from pipeline.exit_codes import EXIT_DATA_REJECTED, EXIT_FAILED, EXIT_OK
+from pipeline.exit_codes import EXIT_DATA_REJECTED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from pipeline.metadata import RunRecord, open_store, pipeline_runs
-from pipeline.runner import run_pipeline
+from pipeline.runner import RunInterruptedError, run_pipeline
 from pipeline.settings import Settings
 from pipeline.summary import RunSummary, format_summary, summarize
 from pipeline.workspace import Workspace
@@ -28,7 +28,8 @@ class Outcome:
     rejection: str | None = None
 
 
-def _find_cause(error: BaseException, kind: type) -> BaseException | None:
+def find_cause(error: BaseException, kind: type) -> BaseException | None:
+    """`error` or the first exception of `kind` that it was raised from or while handling."""
     seen = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, kind):
@@ -36,6 +37,13 @@ def _find_cause(error: BaseException, kind: type) -> BaseException | None:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
+
+
+def interrupted_message(interrupted: RunInterruptedError) -> str:
+    return (
+        f"Stopped by {interrupted.signal_name}: the interrupted component is recorded as failed in the "
+        "metadata store, nothing was pushed, and the served model is unchanged."
+    )
 
 
 def _latest_record(settings: Settings, workspace: Workspace) -> RunRecord | None:
@@ -52,7 +60,11 @@ def execute(
     try:
         run_pipeline(tfx_pipeline, runner, lambda line: print(line, file=terminal))
     except Exception as error:
-        rejected = _find_cause(error, DataValidationError)
+        interrupted = find_cause(error, RunInterruptedError)
+        if interrupted is not None:
+            print(f"\n{interrupted_message(interrupted)}", file=terminal)
+            return Outcome(EXIT_INTERRUPTED, None, None, [])
+        rejected = find_cause(error, DataValidationError)
         record = _latest_record(settings, workspace)
         summary = summarize(record) if record else None
         if rejected is not None:

@@ -5,3 +5,4 @@ EXIT_FAILED = 1  # a component failed; the served model is unchanged
 EXIT_USAGE = 2  # bad arguments or config, or nothing to work on
 EXIT_DATA_REJECTED = 3  # the data failed cleaning, the schema, or the drift check
 EXIT_BUSY = 4  # another pipeline holds the workspace
+EXIT_INTERRUPTED = 130  # stopped by Ctrl-C or SIGTERM; recorded as failed, the served model unchanged

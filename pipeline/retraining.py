@@ -18,7 +18,7 @@ import time
 
 from pipeline.beam_options import resolve_beam_args
 from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
-from pipeline.exit_codes import EXIT_DATA_REJECTED, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from pipeline.exit_codes import EXIT_DATA_REJECTED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from pipeline.lock import workspace_lock
 from pipeline.settings import Settings, load_settings
 from pipeline.spans import clear_rejection, list_spans, mark_rejected, rejected_spans
@@ -138,8 +138,9 @@ def _retrain(args: argparse.Namespace) -> int:
 
     with captured_output(log_path) as terminal:
         from pipeline.definition import create_retraining_pipeline
-        from pipeline.execution import execute
+        from pipeline.execution import execute, find_cause, interrupted_message
         from pipeline.report import write_report
+        from pipeline.runner import RunInterruptedError
 
         # The window's older spans, and at least the previous span for the drift check.
         older = [span.number for span in spans[:-1] if span.number not in excluded]
@@ -147,6 +148,10 @@ def _retrain(args: argparse.Namespace) -> int:
         try:
             _read_missing_spans(settings, workspace, wanted, args.runner, beam.args, terminal)
         except Exception as error:
+            interrupted = find_cause(error, RunInterruptedError)
+            if interrupted is not None:
+                print(f"\n{interrupted_message(interrupted)}", file=terminal)
+                return EXIT_INTERRUPTED
             print(f"\nReading earlier spans failed: {error}\nSee {log_path}", file=terminal)
             return EXIT_FAILED
         tfx_pipeline = create_retraining_pipeline(
@@ -165,7 +170,7 @@ def _retrain(args: argparse.Namespace) -> int:
                 )
         elif outcome.exit_code == EXIT_OK:
             clear_rejection(newest)
-        if outcome.exit_code != EXIT_FAILED:
+        if outcome.exit_code in (EXIT_OK, EXIT_DATA_REJECTED):
             _remember_retrain(workspace, newest.number, run_id, outcome.exit_code)
         if outcome.record is not None:
             try:

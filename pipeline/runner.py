@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
 from collections.abc import Callable
 
 from absl import logging as absl_logging
@@ -10,6 +13,51 @@ from absl import logging as absl_logging
 from pipeline.progress import ComponentResult, ProgressReporter
 
 RUNNERS = ("local", "beam")
+
+
+class RunInterruptedError(Exception):
+    """A stop signal arrived mid-run.
+
+    An Exception, unlike KeyboardInterrupt, so that TFX's launcher records the running component's
+    execution as FAILED in the metadata store instead of leaving it RUNNING for ever.
+    """
+
+    def __init__(self, signum: int):
+        self.signal_name = signal.Signals(signum).name
+        super().__init__(f"stopped by {self.signal_name}")
+
+
+@contextlib.contextmanager
+def _stop_signals_raise_interrupted():
+    """SIGINT and SIGTERM raise RunInterruptedError once; a second one acts as usual, to force a stop.
+
+    Raised inside TensorFlow's C++ code, the exception can come back wrapped in another one; what
+    leaves this block after a stop signal is always RunInterruptedError.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in stop_signals}
+    received = []
+
+    def interrupt(signum, _frame):
+        for each in stop_signals:
+            signal.signal(each, previous[each])
+        received.append(signum)
+        raise RunInterruptedError(signum)
+
+    for signum in stop_signals:
+        signal.signal(signum, interrupt)
+    try:
+        yield
+    except Exception as error:
+        if received and not isinstance(error, RunInterruptedError):
+            raise RunInterruptedError(received[0]) from error
+        raise
+    finally:
+        for signum in stop_signals:
+            signal.signal(signum, previous[signum])
 
 
 def _orchestrator(runner: str):
@@ -32,7 +80,8 @@ def run_pipeline(tfx_pipeline, runner: str, emit_line: Callable[[str], None]) ->
     root = logging.getLogger()
     root.addHandler(reporter)
     try:
-        orchestrator.run(tfx_pipeline)
+        with _stop_signals_raise_interrupted():
+            orchestrator.run(tfx_pipeline)
     except BaseException:
         reporter.fail_running()
         raise

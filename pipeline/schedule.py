@@ -4,7 +4,7 @@ APScheduler keeps the clock; each retrain runs as a child process, so a crash, a
 TensorFlow or a hung Beam worker ends with that run and never with the scheduler. Every run's
 outcome is logged in one line; the child's own output goes to the schedule log file.
 SIGTERM (as `docker stop` sends) stops the schedule and the running retrain, and exits 0; a
-stopped retrain leaves the served model and the metadata store as they were.
+stopped retrain pushes nothing and records its interrupted component as failed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
-from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_OK, EXIT_USAGE
+from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 logger = logging.getLogger("penguins.schedule")
 _STOP_GRACE_SECONDS = 30
@@ -39,6 +39,7 @@ _EXIT_MEANINGS = {
     EXIT_DATA_REJECTED: "data rejected",
     EXIT_BUSY: "skipped (workspace busy)",
     EXIT_USAGE: "could not start",
+    EXIT_INTERRUPTED: "stopped",
 }
 
 

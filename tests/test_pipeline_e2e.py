@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import yaml
+from ml_metadata.proto.metadata_store_pb2 import Execution
 
+from pipeline.lock import workspace_lock
 from pipeline.metadata import open_store, pipeline_runs
 from pipeline.settings import DEFAULT_CONFIG
 from pipeline.summary import summarize
 from serving.model_config import read_labels
 from serving.versions import list_versions
 from tests.helpers import (
+    PENGUINS,
+    REPO,
     bundled_rows,
     component_lines,
     penguins,
@@ -192,6 +199,40 @@ def test_worse_model_on_changed_data_is_not_pushed(trained, tmp_path):
     assert tree_snapshot(_model_dir(workspace)) == served_before
     summary = summarize(pipeline_runs(open_store(workspace / "metadata.sqlite"), "penguins")[0])
     assert summary.overall.candidate < summary.overall.baseline
+
+
+def test_sigterm_mid_run_records_the_component_as_failed_and_keeps_the_served_model(trained, tmp_path):
+    workspace, _ = trained
+    served_before = tree_snapshot(_model_dir(workspace))
+    output_path = tmp_path / "run.out"
+    with output_path.open("w") as output:
+        run = subprocess.Popen(
+            [str(PENGUINS), "run", "--workspace", str(workspace), "--no-cache"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+    try:
+        deadline = time.monotonic() + 300
+        # Transform starts as soon as the gate has passed, and runs for several seconds.
+        while "ValidationGate" not in component_lines(output_path.read_text()):
+            assert run.poll() is None and time.monotonic() < deadline, output_path.read_text()
+            time.sleep(0.2)
+        run.send_signal(signal.SIGTERM)
+        returncode = run.wait(timeout=120)
+    finally:
+        run.kill()
+
+    text = output_path.read_text()
+    assert returncode == 130, text
+    assert "Stopped by SIGTERM" in text and "nothing was pushed" in text
+    assert component_lines(text)["Transform"] == "FAILED", text
+    store = open_store(workspace / "metadata.sqlite")
+    assert not [e for e in store.get_executions() if e.last_known_state == Execution.RUNNING]
+    assert pipeline_runs(store, "penguins")[0].states["Transform"] == "FAILED"
+    assert tree_snapshot(_model_dir(workspace)) == served_before
+    with workspace_lock(workspace, "test"):  # released on the way out
+        pass
 
 
 def test_history_lists_runs_newest_first_with_their_decisions(trained):
