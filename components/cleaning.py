@@ -98,6 +98,12 @@ def clean_rows(path: Path, spec: CleaningSpec) -> Iterator[list[str]]:
                     cleaned.append("")
                 elif column in numeric:
                     cleaned.append(_clean_number(value, path, line, column))
+                elif "\n" in value or "\r" in value:
+                    # ExampleGen reads the cleaned file line by line, in ranges spread over workers.
+                    raise DataError(
+                        f"{path}, row {line}, column '{column}': {value!r} spans several lines; "
+                        "expected a value on one line"
+                    )
                 else:
                     cleaned.append(value)
             rows += 1

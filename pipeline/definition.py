@@ -15,7 +15,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfx.components import (
-    CsvExampleGen,
     Evaluator,
     ExampleValidator,
     StatisticsGen,
@@ -30,6 +29,7 @@ from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2
 from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
+from components.csv_example_gen import TypedCsvExampleGen, column_types
 from components.drift import DriftCheck
 from components.pusher import AtomicPusher
 from components.served_model import ServedModelStrategy
@@ -43,12 +43,13 @@ from pipeline.workspace import Workspace
 PREPROCESSING_FN = "components.transform.preprocessing_fn"
 RUN_FN = "components.trainer.run_fn"
 BASELINE_RESOLVER_ID = "served_model_resolver"
+EXAMPLE_GEN_ID = "CsvExampleGen"
 SPAN_EXAMPLE_GEN_ID = "SpanExampleGen"
 SPAN_WINDOW_ID = "span_window_resolver"
 PREVIOUS_SPAN_ID = "previous_span_resolver"
 
 
-def _split_config(settings: Settings) -> example_gen_pb2.Output:
+def split_config(settings: Settings) -> example_gen_pb2.Output:
     return example_gen_pb2.Output(
         split_config=example_gen_pb2.SplitConfig(
             splits=[
@@ -57,6 +58,12 @@ def _split_config(settings: Settings) -> example_gen_pb2.Output:
             ]
         )
     )
+
+
+def example_column_types(settings: Settings):
+    """Cleaning writes numeric features as floats and the label and categorical features as text."""
+    features = settings.features
+    return column_types(features.numeric, [features.label, *features.categorical])
 
 
 def _training(settings: Settings, workspace: Workspace, examples, schema, gate) -> list:
@@ -120,7 +127,11 @@ def create_pipeline(
     enable_cache: bool = True,
 ) -> tfx_pipeline.Pipeline:
     """The one-shot pipeline of `penguins run`, over one folder of cleaned data."""
-    example_gen = CsvExampleGen(input_base=str(clean_data_dir), output_config=_split_config(settings))
+    example_gen = TypedCsvExampleGen(
+        input_base=str(clean_data_dir),
+        custom_config=example_column_types(settings),
+        output_config=split_config(settings),
+    ).with_id(EXAMPLE_GEN_ID)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = ImportSchemaGen(schema_file=str(settings.schema_path))
     example_validator = ExampleValidator(
@@ -152,14 +163,15 @@ def _span_resolver(node_id: str, strategy, config: dict, after, **channels) -> R
     return resolver
 
 
-def _span_example_gen(settings: Settings, workspace: Workspace, span: int) -> CsvExampleGen:
+def _span_example_gen(settings: Settings, workspace: Workspace, span: int) -> TypedCsvExampleGen:
     """Reads one span. ExampleGen reads one span per run; the window is made of earlier runs' outputs."""
-    return CsvExampleGen(
+    return TypedCsvExampleGen(
         input_base=str(workspace.spans),
+        custom_config=example_column_types(settings),
         input_config=example_gen_pb2.Input(
             splits=[example_gen_pb2.Input.Split(name="all", pattern=SPAN_PATTERN)]
         ),
-        output_config=_split_config(settings),
+        output_config=split_config(settings),
         range_config=range_config_pb2.RangeConfig(
             static_range=range_config_pb2.StaticRange(start_span_number=span, end_span_number=span)
         ),

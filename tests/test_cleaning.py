@@ -66,6 +66,14 @@ def test_non_numeric_value_names_row_column_and_value(tmp_path, value):
     assert f"{raw}, row 3, column 'body_mass_g': {value!r} is not a number" in message
 
 
+def test_value_with_a_line_break_names_row_and_column(tmp_path):
+    raw = tmp_path / "raw.csv"
+    raw.write_text(HEADER + 'Adelie,"Dream\nIsland",39.1,3750,male,2007\n')
+    with pytest.raises(DataError) as error:
+        write_clean_csv([raw], tmp_path / "out.csv", SPEC)
+    assert f"{raw}, row 3, column 'island': 'Dream\\nIsland' spans several lines" in str(error.value)
+
+
 def test_short_row_is_rejected_with_its_line(tmp_path):
     raw = tmp_path / "raw.csv"
     raw.write_text(HEADER + "Adelie,Dream\n")
