@@ -28,8 +28,7 @@ class Outcome:
     rejection: str | None = None
 
 
-def find_cause(error: BaseException, kind: type) -> BaseException | None:
-    """`error` or the first exception of `kind` that it was raised from or while handling."""
+def _find_cause(error: BaseException, kind: type) -> BaseException | None:
     seen = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, kind):
@@ -37,13 +36,6 @@ def find_cause(error: BaseException, kind: type) -> BaseException | None:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
-
-
-def interrupted_message(interrupted: RunInterruptedError) -> str:
-    return (
-        f"Stopped by {interrupted.signal_name}: the interrupted component is recorded as failed in the "
-        "metadata store, nothing was pushed, and the served model is unchanged."
-    )
 
 
 def _latest_record(settings: Settings, workspace: Workspace) -> RunRecord | None:
@@ -59,12 +51,11 @@ def execute(
     """Runs `tfx_pipeline`, printing to `terminal`; a rejection or failure is reported, not raised."""
     try:
         run_pipeline(tfx_pipeline, runner, lambda line: print(line, file=terminal))
+    except RunInterruptedError as interrupted:
+        print(f"\n{interrupted}", file=terminal)
+        return Outcome(EXIT_INTERRUPTED, None, None, [])
     except Exception as error:
-        interrupted = find_cause(error, RunInterruptedError)
-        if interrupted is not None:
-            print(f"\n{interrupted_message(interrupted)}", file=terminal)
-            return Outcome(EXIT_INTERRUPTED, None, None, [])
-        rejected = find_cause(error, DataValidationError)
+        rejected = _find_cause(error, DataValidationError)
         record = _latest_record(settings, workspace)
         summary = summarize(record) if record else None
         if rejected is not None:

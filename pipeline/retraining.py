@@ -138,7 +138,7 @@ def _retrain(args: argparse.Namespace) -> int:
 
     with captured_output(log_path) as terminal:
         from pipeline.definition import create_retraining_pipeline
-        from pipeline.execution import execute, find_cause, interrupted_message
+        from pipeline.execution import execute
         from pipeline.report import write_report
         from pipeline.runner import RunInterruptedError
 
@@ -147,11 +147,10 @@ def _retrain(args: argparse.Namespace) -> int:
         wanted = older[-max(settings.retraining.window_spans - 1, 1) :]
         try:
             _read_missing_spans(settings, workspace, wanted, args.runner, beam.args, terminal)
+        except RunInterruptedError as interrupted:
+            print(f"\n{interrupted}", file=terminal)
+            return EXIT_INTERRUPTED
         except Exception as error:
-            interrupted = find_cause(error, RunInterruptedError)
-            if interrupted is not None:
-                print(f"\n{interrupted_message(interrupted)}", file=terminal)
-                return EXIT_INTERRUPTED
             print(f"\nReading earlier spans failed: {error}\nSee {log_path}", file=terminal)
             return EXIT_FAILED
         tfx_pipeline = create_retraining_pipeline(

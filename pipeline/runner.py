@@ -23,8 +23,10 @@ class RunInterruptedError(Exception):
     """
 
     def __init__(self, signum: int):
-        self.signal_name = signal.Signals(signum).name
-        super().__init__(f"stopped by {self.signal_name}")
+        super().__init__(
+            f"Stopped by {signal.Signals(signum).name}: the interrupted component is recorded as failed "
+            "in the metadata store, nothing was pushed, and the served model is unchanged."
+        )
 
 
 @contextlib.contextmanager
