@@ -1,4 +1,4 @@
-"""Turns the user's raw data source into a cleaned, content-addressed folder for CsvExampleGen.
+"""Turns the user's raw data source into a cleaned, content-addressed folder for ExampleGen.
 
 The cleaned folder is named by a digest of the raw bytes and the cleaning spec. Unchanged data
 maps to the same folder with the same file, untouched, so TFX's cache recognises it; changed
