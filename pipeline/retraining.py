@@ -157,6 +157,8 @@ def _retrain(args: argparse.Namespace) -> int:
             settings, workspace, beam.args, newest.number, excluded, enable_cache=not args.no_cache
         )
         outcome = execute(tfx_pipeline, settings, workspace, args.runner, terminal, log_path)
+        if outcome.exit_code == EXIT_INTERRUPTED:
+            return outcome.exit_code
         run_id = outcome.record.run_id if outcome.record else ""
         if outcome.exit_code == EXIT_DATA_REJECTED:
             mark_rejected(newest, run_id, outcome.rejection or "")
@@ -169,7 +171,7 @@ def _retrain(args: argparse.Namespace) -> int:
                 )
         elif outcome.exit_code == EXIT_OK:
             clear_rejection(newest)
-        if outcome.exit_code in (EXIT_OK, EXIT_DATA_REJECTED):
+        if outcome.exit_code != EXIT_FAILED:
             _remember_retrain(workspace, newest.number, run_id, outcome.exit_code)
         if outcome.record is not None:
             try:
