@@ -19,14 +19,14 @@ from pipeline.definition import example_column_types, split_config
 HEADER_LINES = 1
 
 
-def _run_executor(executor, input_base: Path, out: Path, settings, pattern: str = "*") -> dict[str, list]:
+def _run_executor(executor, input_base: Path, out: Path, settings) -> dict[str, list]:
     """Runs an ExampleGen executor over `input_base`; returns each split's examples, in a fixed order."""
     examples = standard_artifacts.Examples()
     examples.uri = str(out)
     exec_properties = {
         standard_component_specs.INPUT_BASE_KEY: str(input_base),
         standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(
-            example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern=pattern)])
+            example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*")])
         ),
         standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(split_config(settings)),
         standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(example_column_types(settings)),
