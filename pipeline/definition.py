@@ -35,6 +35,7 @@ from components.pusher import AtomicPusher
 from components.served_model import ServedModelStrategy
 from components.span_window import PreviousSpanStrategy, SpanWindowStrategy
 from components.validation_gate import ValidationGate
+from pipeline.cache_keys import content_addressed_copy, never_cached, pin_to_content
 from pipeline.evaluation import eval_config
 from pipeline.settings import Settings
 from pipeline.spans import SPAN_PATTERN
@@ -105,14 +106,25 @@ def _training(settings: Settings, workspace: Workspace, examples, schema, gate) 
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(model_dir))
         ),
     )
-    return [transform, trainer, baseline_resolver, evaluator, pusher]
+    pin_to_content(transform, [_module_of(PREPROCESSING_FN)])
+    pin_to_content(trainer, [_module_of(RUN_FN)])
+    return [transform, trainer, baseline_resolver, evaluator, never_cached(pusher)]
+
+
+def _module_of(function_path: str) -> str:
+    return function_path.rsplit(".", 1)[0]
+
+
+def _import_schema(settings: Settings, workspace: Workspace) -> ImportSchemaGen:
+    """The schema, imported from a copy named by its content, so that an edit is never served from cache."""
+    return ImportSchemaGen(schema_file=str(content_addressed_copy(settings.schema_path, workspace.schemas)))
 
 
 def _pipeline(settings, workspace, components, beam_args, enable_cache) -> tfx_pipeline.Pipeline:
     return tfx_pipeline.Pipeline(
         pipeline_name=settings.name,
         pipeline_root=str(workspace.pipeline_root),
-        components=components,
+        components=[pin_to_content(component) for component in components],
         enable_cache=enable_cache,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(str(workspace.metadata_path)),
         beam_pipeline_args=beam_args,
@@ -133,7 +145,7 @@ def create_pipeline(
         output_config=split_config(settings),
     ).with_id(EXAMPLE_GEN_ID)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = ImportSchemaGen(schema_file=str(settings.schema_path))
+    schema_gen = _import_schema(settings, workspace)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
@@ -201,7 +213,7 @@ def create_retraining_pipeline(
     """
     example_gen = _span_example_gen(settings, workspace, newest_span)
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = ImportSchemaGen(schema_file=str(settings.schema_path))
+    schema_gen = _import_schema(settings, workspace)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )

@@ -10,17 +10,15 @@ the served model against itself. This check answers the same without importing T
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
-import os
 from pathlib import Path
 
+from pipeline.atomic import write_json_atomically
+from pipeline.cache_keys import PROJECT_PACKAGES, library_versions
 from pipeline.settings import REPO_ROOT, Settings
 from pipeline.workspace import Workspace
 from serving.versions import latest_version
 
-_CODE_PACKAGES = ("components", "pipeline", "serving")
-_LIBRARIES = ("tfx", "tensorflow", "tensorflow-transform", "tensorflow-model-analysis", "apache-beam")
 RECORD_FILE = "last_run.json"
 
 
@@ -29,11 +27,10 @@ def run_key(settings: Settings, clean_data_dir: Path, runner: str, beam_args: li
     digest.update(json.dumps([str(clean_data_dir), runner, beam_args]).encode())
     for path in (settings.config_path, settings.schema_path):
         digest.update(path.read_bytes())
-    for package in _CODE_PACKAGES:
+    for package in PROJECT_PACKAGES:
         for source in sorted((REPO_ROOT / package).rglob("*.py")):
             digest.update(source.read_bytes())
-    for library in _LIBRARIES:
-        digest.update(importlib.metadata.version(library).encode())
+    digest.update(repr(sorted(library_versions().items())).encode())
     return digest.hexdigest()
 
 
@@ -58,17 +55,12 @@ def remember_run(
     workspace: Workspace, key: str, run_id: str, summary_lines: list[str], model_dir: Path
 ) -> None:
     """Records a completed run; written atomically so a crash never leaves a half record."""
-    path = _record_path(workspace)
-    partial = path.with_suffix(".partial")
-    partial.write_text(
-        json.dumps(
-            {
-                "key": key,
-                "run_id": run_id,
-                "summary": summary_lines,
-                "served_version": latest_version(model_dir),
-            },
-            indent=2,
-        )
+    write_json_atomically(
+        _record_path(workspace),
+        {
+            "key": key,
+            "run_id": run_id,
+            "summary": summary_lines,
+            "served_version": latest_version(model_dir),
+        },
     )
-    os.replace(partial, path)

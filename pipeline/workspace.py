@@ -23,6 +23,11 @@ class Workspace:
         return self.root / "data" / "spans"
 
     @property
+    def schemas(self) -> Path:
+        """Content-addressed copies of the schema, which TFX imports (see pipeline/cache_keys.py)."""
+        return self.root / "data" / "schemas"
+
+    @property
     def pipeline_root(self) -> Path:
         return self.root / "tfx"
 
