@@ -19,7 +19,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from serving import versions
-from serving.model_config import render_live_config
+from serving.model_config import choose_labels, render_live_config, served_version
 
 ALREADY_SERVED_KEY = "already_served"
 ROLLED_BACK_KEY = "rolled_back"
@@ -38,20 +38,21 @@ class AtomicPusherExecutor(pusher_executor.Executor):
             pusher_pb2.PushDestination(),
         )
         model_dir = Path(destination.filesystem.base_directory)
+        serving_root, model_name = model_dir.parent, model_dir.name
         source = Path(self.GetModelPath(input_dict))
         if versions.was_rolled_back(source, model_dir):
             logging.info("Model %s was rolled back out of service earlier; not pushed again.", source)
             pushed_model.set_int_custom_property(ROLLED_BACK_KEY, 1)
             self._MarkNotPushed(pushed_model)
             return
-        served = versions.latest_version(model_dir)
+        served = served_version(serving_root, model_name)
         if served is not None and versions.same_saved_model(source, model_dir / str(served)):
             logging.info("Model %s is already served as version %d; nothing pushed.", source, served)
             pushed_model.set_int_custom_property(ALREADY_SERVED_KEY, 1)
             self._MarkPushed(pushed_model, str(model_dir / str(served)), str(served))
             return
         version = versions.publish(source, model_dir)
-        render_live_config(model_dir.parent, model_dir.name)
+        render_live_config(serving_root, model_name, choose_labels(model_dir))
         logging.info("Model %s pushed as version %d.", source, version)
         self._MarkPushed(pushed_model, str(model_dir / str(version)), str(version))
 

@@ -3,7 +3,7 @@
 TFX's LatestBlessedModelStrategy compares a candidate with the newest model the Evaluator ever
 blessed. After `penguins rollback` that model is no longer in production, and a candidate only
 as good as the rolled-back model would pass. This strategy finds the Model artifact whose
-SavedModel is the newest version in the serving folder (by TensorFlow's SavedModel fingerprint).
+SavedModel (by TensorFlow's fingerprint) is the version served, the one labelled `canary`.
 With nothing served, there is no baseline and only the absolute accuracy bar applies.
 """
 
@@ -15,7 +15,8 @@ from tfx import types
 from tfx.dsl.components.common import resolver
 from tfx.utils import path_utils
 
-from serving.versions import latest_version, same_saved_model
+from serving.model_config import served_version
+from serving.versions import same_saved_model
 
 
 class ServedModelStrategy(resolver.ResolverStrategy):
@@ -23,7 +24,7 @@ class ServedModelStrategy(resolver.ResolverStrategy):
         self._model_dir = Path(model_dir)
 
     def resolve_artifacts(self, store, input_dict: dict[str, list[types.Artifact]]):
-        served = latest_version(self._model_dir)
+        served = served_version(self._model_dir.parent, self._model_dir.name)
         if served is None:
             return {"model": []}
         served_path = self._model_dir / str(served)

@@ -18,10 +18,12 @@ from pipeline.beam_options import csv_rows, resolve_beam_args
 from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
 from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from pipeline.lock import WorkspaceBusyError, workspace_lock
+from pipeline.outcome import CommandResult, json_stream, write_outcome
 from pipeline.retraining import add_retrain_parser
 from pipeline.schedule import add_schedule_parser
 from pipeline.settings import ConfigError, load_settings
 from pipeline.synth import add_synth_parser
+from pipeline.version_commands import add_version_parsers
 from serving.commands import add_predict_parser, add_serve_parser
 
 
@@ -42,6 +44,7 @@ def _config_from_argv(argv: list[str] | None) -> Path | None:
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="penguins", description=__doc__.splitlines()[0])
+    parser.set_defaults(json_outcome=False)
     commands = parser.add_subparsers(dest="command", required=True)
     settings = load_settings(_config_from_argv(argv))
 
@@ -87,12 +90,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     history.add_argument("--limit", type=int, default=20, help="at most this many runs")
     history.set_defaults(handler=command_history)
 
-    rollback = commands.add_parser("rollback", help="serve an earlier pushed version again")
-    rollback.add_argument("--to", type=int, help="the version to serve (default: the last different model)")
-    add_config_option(rollback)
-    add_workspace_option(rollback)
-    rollback.set_defaults(handler=command_rollback)
-
+    add_version_parsers(commands)
     add_retrain_parser(commands)
     add_schedule_parser(commands)
     add_serve_parser(commands, settings)
@@ -204,31 +202,6 @@ def command_history(args) -> int:
     return EXIT_OK
 
 
-def command_rollback(args) -> int:
-    with workspace_lock(args.workspace.resolve(), "rollback"):
-        return _rollback(args)
-
-
-def _rollback(args) -> int:
-    from pipeline.workspace import Workspace
-    from serving.model_config import render_live_config
-    from serving.versions import VersionError, rollback
-
-    settings = load_settings(args.config)
-    workspace = Workspace(args.workspace.resolve())
-    try:
-        new, copied, replaced = rollback(workspace.model_dir(settings.model_name), args.to)
-    except VersionError as error:
-        print(f"Rollback refused: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    render_live_config(workspace.serving_root, settings.model_name)
-    print(
-        f"Rolled back: version {new}, a copy of version {copied}, is now the newest and is served.\n"
-        f"The model of version {replaced} will not be pushed again by the pipeline."
-    )
-    return EXIT_OK
-
-
 def command_schema_infer(args) -> int:
     from pipeline.console import captured_output
     from pipeline.schema_inference import infer_schema
@@ -246,22 +219,40 @@ def command_schema_infer(args) -> int:
     return EXIT_OK
 
 
+def _run_handler(args) -> CommandResult:
+    """The handler's result; an error it raises becomes its exit code, with the message on stderr."""
+    try:
+        result = args.handler(args)
+        return result if isinstance(result, CommandResult) else CommandResult(result)
+    except ConfigError as error:
+        return _failure(EXIT_USAGE, f"Config error: {error}")
+    except DataError as error:
+        return _failure(EXIT_DATA_REJECTED, f"Data rejected: {error}")
+    except WorkspaceBusyError as error:
+        return _failure(EXIT_BUSY, f"Refused: {error}")
+    except KeyboardInterrupt:
+        return _failure(EXIT_INTERRUPTED, "Interrupted; the served model is unchanged.")
+
+
+def _failure(exit_code: int, message: str) -> CommandResult:
+    print(message, file=sys.stderr)
+    return CommandResult(exit_code, {"error": message})
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser(argv).parse_args(argv)
-        return args.handler(args)
-    except ConfigError as error:
-        print(f"Config error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except DataError as error:
-        print(f"Data rejected: {error}", file=sys.stderr)
-        return EXIT_DATA_REJECTED
-    except WorkspaceBusyError as error:
-        print(f"Refused: {error}", file=sys.stderr)
-        return EXIT_BUSY
-    except KeyboardInterrupt:
-        print("Interrupted; the served model is unchanged.", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        try:
+            args = build_parser(argv).parse_args(argv)
+        except ConfigError as error:  # a bad --config is read while the parser is built
+            result = _failure(EXIT_USAGE, f"Config error: {error}")
+            if "--json" in (sys.argv[1:] if argv is None else argv):
+                write_outcome(sys.stdout, None, result)
+            return result.exit_code
+        outcome_stream = json_stream() if getattr(args, "json", False) and args.json_outcome else None
+        result = _run_handler(args)
+        if outcome_stream is not None:
+            write_outcome(outcome_stream, args.command, result)
+        return result.exit_code
     except BrokenPipeError:
         # The reader went away (`penguins history | head`); nothing left to say, and nowhere to say it.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

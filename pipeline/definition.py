@@ -35,6 +35,7 @@ from components.pusher import AtomicPusher
 from components.served_model import ServedModelStrategy
 from components.span_window import PreviousSpanStrategy, SpanWindowStrategy
 from components.validation_gate import ValidationGate
+from pipeline import node_ids
 from pipeline.cache_keys import content_addressed_copy, never_cached, pin_to_content
 from pipeline.evaluation import eval_config
 from pipeline.settings import Settings
@@ -43,11 +44,6 @@ from pipeline.workspace import Workspace
 
 PREPROCESSING_FN = "components.transform.preprocessing_fn"
 RUN_FN = "components.trainer.run_fn"
-BASELINE_RESOLVER_ID = "served_model_resolver"
-EXAMPLE_GEN_ID = "CsvExampleGen"
-SPAN_EXAMPLE_GEN_ID = "SpanExampleGen"
-SPAN_WINDOW_ID = "span_window_resolver"
-PREVIOUS_SPAN_ID = "previous_span_resolver"
 
 
 def split_config(settings: Settings) -> example_gen_pb2.Output:
@@ -78,7 +74,7 @@ def _training(settings: Settings, workspace: Workspace, examples, schema, gate) 
         # StatisticsGen and ExampleValidator already checked the raw data.
         disable_statistics=True,
         force_tf_compat_v1=True,
-    )
+    ).with_id(node_ids.TRANSFORM)
     transform.add_upstream_node(gate)
     trainer = Trainer(
         run_fn=RUN_FN,
@@ -86,26 +82,26 @@ def _training(settings: Settings, workspace: Workspace, examples, schema, gate) 
         transform_graph=transform.outputs["transform_graph"],
         schema=schema,
         custom_config=custom_config,
-    )
+    ).with_id(node_ids.TRAINER)
     model_dir = workspace.model_dir(settings.model_name)
     baseline_resolver = Resolver(
         strategy_class=ServedModelStrategy,
         config={"model_dir": str(model_dir)},
         model=Channel(type=standard_artifacts.Model),
-    ).with_id(BASELINE_RESOLVER_ID)
+    ).with_id(node_ids.BASELINE_RESOLVER)
     evaluator = Evaluator(
         examples=examples,
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
         eval_config=eval_config(settings),
-    )
+    ).with_id(node_ids.EVALUATOR)
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(model_dir))
         ),
-    )
+    ).with_id(node_ids.PUSHER)
     pin_to_content(transform, [_module_of(PREPROCESSING_FN)])
     pin_to_content(trainer, [_module_of(RUN_FN)])
     return [transform, trainer, baseline_resolver, evaluator, never_cached(pusher)]
@@ -117,7 +113,12 @@ def _module_of(function_path: str) -> str:
 
 def _import_schema(settings: Settings, workspace: Workspace) -> ImportSchemaGen:
     """The schema, imported from a copy named by its content, so that an edit is never served from cache."""
-    return ImportSchemaGen(schema_file=str(content_addressed_copy(settings.schema_path, workspace.schemas)))
+    copy = content_addressed_copy(settings.schema_path, workspace.schemas)
+    return ImportSchemaGen(schema_file=str(copy)).with_id(node_ids.SCHEMA_GEN)
+
+
+def _statistics_gen(example_gen) -> StatisticsGen:
+    return StatisticsGen(examples=example_gen.outputs["examples"]).with_id(node_ids.STATISTICS_GEN)
 
 
 def _pipeline(settings, workspace, components, beam_args, enable_cache) -> tfx_pipeline.Pipeline:
@@ -143,13 +144,15 @@ def create_pipeline(
         input_base=str(clean_data_dir),
         custom_config=example_column_types(settings),
         output_config=split_config(settings),
-    ).with_id(EXAMPLE_GEN_ID)
-    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    ).with_id(node_ids.EXAMPLE_GEN)
+    statistics_gen = _statistics_gen(example_gen)
     schema_gen = _import_schema(settings, workspace)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    ).with_id(node_ids.EXAMPLE_VALIDATOR)
+    validation_gate = ValidationGate(anomalies=example_validator.outputs["anomalies"]).with_id(
+        node_ids.VALIDATION_GATE
     )
-    validation_gate = ValidationGate(anomalies=example_validator.outputs["anomalies"])
     training = _training(
         settings, workspace, example_gen.outputs["examples"], schema_gen.outputs["schema"], validation_gate
     )
@@ -187,7 +190,7 @@ def _span_example_gen(settings: Settings, workspace: Workspace, span: int) -> Ty
         range_config=range_config_pb2.RangeConfig(
             static_range=range_config_pb2.StaticRange(start_span_number=span, end_span_number=span)
         ),
-    ).with_id(SPAN_EXAMPLE_GEN_ID)
+    ).with_id(node_ids.SPAN_EXAMPLE_GEN)
 
 
 def create_span_reading_pipeline(
@@ -195,7 +198,7 @@ def create_span_reading_pipeline(
 ) -> tfx_pipeline.Pipeline:
     """Reads a span that arrived between retraining runs, so that windows and drift checks can use it."""
     example_gen = _span_example_gen(settings, workspace, span)
-    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    statistics_gen = _statistics_gen(example_gen)
     return _pipeline(settings, workspace, [example_gen, statistics_gen], beam_args, enable_cache=True)
 
 
@@ -212,13 +215,13 @@ def create_retraining_pipeline(
     `excluded_spans` were rejected earlier; they are neither trained on nor compared with.
     """
     example_gen = _span_example_gen(settings, workspace, newest_span)
-    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    statistics_gen = _statistics_gen(example_gen)
     schema_gen = _import_schema(settings, workspace)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
-    )
+    ).with_id(node_ids.EXAMPLE_VALIDATOR)
     previous_span = _span_resolver(
-        PREVIOUS_SPAN_ID,
+        node_ids.PREVIOUS_SPAN_RESOLVER,
         PreviousSpanStrategy,
         {"excluded_spans": excluded_spans},
         after=statistics_gen,
@@ -229,14 +232,14 @@ def create_retraining_pipeline(
         statistics=statistics_gen.outputs["statistics"],
         schema=schema_gen.outputs["schema"],
         previous_statistics=previous_span.outputs["statistics"],
-    )
+    ).with_id(node_ids.DRIFT_CHECK)
     validation_gate = ValidationGate(
         anomalies=example_validator.outputs["anomalies"],
         drift=drift_check.outputs["drift"],
         block_on_drift=settings.retraining.blocks_on_drift,
-    )
+    ).with_id(node_ids.VALIDATION_GATE)
     span_window = _span_resolver(
-        SPAN_WINDOW_ID,
+        node_ids.SPAN_WINDOW_RESOLVER,
         SpanWindowStrategy,
         {"num_spans": settings.retraining.window_spans, "excluded_spans": excluded_spans},
         after=example_gen,

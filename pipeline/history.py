@@ -6,17 +6,17 @@ import dataclasses
 import datetime
 
 from components.validation_gate import describe_anomalies
+from pipeline import node_ids
 from pipeline.metadata import RunRecord
 from pipeline.summary import RunSummary, summarize
 
 _DONE = {"COMPLETE", "CACHED"}
-GATE = "ValidationGate"
 # A retrain that only read a span which arrived between retrains (see pipeline/retraining.py).
-_SPAN_READING_NODES = {"SpanExampleGen", "StatisticsGen"}
+_SPAN_READING_NODES = {node_ids.SPAN_EXAMPLE_GEN, node_ids.STATISTICS_GEN}
 
 
 def _validation(record: RunRecord) -> str:
-    anomalies = record.output("ExampleValidator", "anomalies")
+    anomalies = record.output(node_ids.EXAMPLE_VALIDATOR, "anomalies")
     if anomalies is None:
         return "not reached"
     problems = describe_anomalies(anomalies.uri, ["train", "eval"])
@@ -38,7 +38,7 @@ def _status(record: RunRecord, summary: RunSummary) -> str:
     if set(record.states) == _SPAN_READING_NODES:
         return f"read span {summary.newest_span} for later windows"
     failed = sorted(node for node, state in record.states.items() if state not in _DONE)
-    if failed == [GATE]:
+    if failed == [node_ids.VALIDATION_GATE]:
         return "data rejected"
     return "completed" if not failed else f"failed at {', '.join(failed)}"
 
@@ -49,7 +49,7 @@ def history_entry(record: RunRecord) -> dict:
         "run_id": record.run_id,
         "started": datetime.datetime.fromtimestamp(record.started_ms / 1000).isoformat(timespec="seconds"),
         "status": _status(record, summary),
-        "data": record.properties.get("CsvExampleGen", {}).get("input_base"),
+        "data": record.properties.get(node_ids.EXAMPLE_GEN, {}).get("input_base"),
         "newest_span": summary.newest_span,
         "spans": summary.spans,
         "examples": summary.examples_by_split,

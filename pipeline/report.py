@@ -19,6 +19,7 @@ import pandas as pd
 from matplotlib.figure import Figure  # not pyplot: no global state, no display backend
 
 from components.validation_gate import describe_anomalies
+from pipeline import node_ids
 from pipeline.data import CLEAN_FILE
 from pipeline.metadata import RunRecord
 from pipeline.settings import Settings
@@ -124,8 +125,8 @@ def _confusion_matrix(record: RunRecord, label: str) -> str:
     import tensorflow_model_analysis as tfma
     import tensorflow_transform as tft
 
-    evaluation = record.output("Evaluator", "evaluation")
-    transform_graph = record.output("Transform", "transform_graph")
+    evaluation = record.output(node_ids.EVALUATOR, "evaluation")
+    transform_graph = record.output(node_ids.TRANSFORM, "transform_graph")
     if evaluation is None or transform_graph is None:
         return "<p>Not evaluated: the run stopped before the Evaluator.</p>"
     vocabulary = tft.TFTransformOutput(transform_graph.uri).vocabulary_by_name(label)
@@ -157,7 +158,7 @@ def _confusion_matrix(record: RunRecord, label: str) -> str:
 
 def _anomalies(record: RunRecord, summary: RunSummary | None, rejection: str | None) -> str:
     parts = []
-    validator = record.output("ExampleValidator", "anomalies")
+    validator = record.output(node_ids.EXAMPLE_VALIDATOR, "anomalies")
     if validator is not None:
         problems = describe_anomalies(validator.uri, ["train", "eval"])
         parts.append(

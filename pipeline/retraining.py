@@ -16,6 +16,7 @@ import logging
 import sys
 import time
 
+from pipeline import node_ids
 from pipeline.beam_options import resolve_beam_args
 from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
 from pipeline.exit_codes import EXIT_DATA_REJECTED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -81,13 +82,13 @@ def _read_missing_spans(
     settings: Settings, workspace: Workspace, wanted: list[int], runner: str, beam_args: list[str], terminal
 ) -> None:
     """Runs ExampleGen on spans that arrived between retrains: a window is built from ExampleGen's outputs."""
-    from pipeline.definition import SPAN_EXAMPLE_GEN_ID, create_span_reading_pipeline
+    from pipeline.definition import create_span_reading_pipeline
     from pipeline.metadata import open_store, processed_spans
     from pipeline.runner import run_pipeline
 
     done = set()
     if workspace.metadata_path.is_file():
-        done = processed_spans(open_store(workspace.metadata_path), settings.name, SPAN_EXAMPLE_GEN_ID)
+        done = processed_spans(open_store(workspace.metadata_path), settings.name, node_ids.SPAN_EXAMPLE_GEN)
     for span in sorted(set(wanted) - done):
         print(f"  Reading span {span}, which arrived since the last retrain", file=terminal)
         tfx_pipeline = create_span_reading_pipeline(settings, workspace, span, beam_args)

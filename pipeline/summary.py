@@ -12,6 +12,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from components.drift import MEASUREMENTS_KEY
 from components.pusher import ALREADY_SERVED_KEY, ROLLED_BACK_KEY
+from pipeline import node_ids
 from pipeline.evaluation import ACCURACY_METRIC
 from pipeline.metadata import RunRecord, custom_property
 
@@ -123,20 +124,23 @@ def _spans(artifacts) -> list[int]:
     return sorted(custom_property(artifact, "span") for artifact in artifacts)
 
 
+def _first_span(record: RunRecord, node_id: str) -> int | None:
+    return next(iter(_spans(record.all_outputs(node_id, "examples"))), None)
+
+
 def _on_disk(artifact):
     return artifact if artifact is not None and Path(artifact.uri).exists() else None
 
 
 def summarize(record: RunRecord) -> RunSummary:
-    # Node ids as set in pipeline/definition.py (not imported: it would load all of TFX).
     # Files of old runs may have been deleted to save space; their properties in MLMD remain.
-    statistics = _on_disk(record.output("StatisticsGen", "statistics"))
-    drift = record.output("DriftCheck", "drift")
-    model = record.output("Trainer", "model")
+    statistics = _on_disk(record.output(node_ids.STATISTICS_GEN, "statistics"))
+    drift = record.output(node_ids.DRIFT_CHECK, "drift")
+    model = record.output(node_ids.TRAINER, "model")
     measurements = custom_property(drift, MEASUREMENTS_KEY)
-    evaluation = _on_disk(record.output("Evaluator", "evaluation"))
-    blessing = record.output("Evaluator", "blessing")
-    pushed = record.output("AtomicPusher", "pushed_model")
+    evaluation = _on_disk(record.output(node_ids.EVALUATOR, "evaluation"))
+    blessing = record.output(node_ids.EVALUATOR, "blessing")
+    pushed = record.output(node_ids.PUSHER, "pushed_model")
     blessed_value = custom_property(blessing, "blessed")
     return RunSummary(
         examples_by_split=_examples_by_split(statistics.uri) if statistics else {},
@@ -150,9 +154,11 @@ def summarize(record: RunRecord) -> RunSummary:
         already_served=bool(custom_property(pushed, ALREADY_SERVED_KEY)),
         rolled_back=bool(custom_property(pushed, ROLLED_BACK_KEY)),
         # The window is resolved before the gate; only a run that trained used it.
-        spans=_spans(record.all_outputs("span_window_resolver", "examples")) if model else [],
-        newest_span=next(iter(_spans(record.all_outputs("SpanExampleGen", "examples"))), None),
-        drift_against_span=next(iter(_spans(record.all_outputs("previous_span_resolver", "examples"))), None),
+        spans=_spans(record.all_outputs(node_ids.SPAN_WINDOW_RESOLVER, "examples")) if model else [],
+        newest_span=next(iter(_spans(record.all_outputs(node_ids.SPAN_EXAMPLE_GEN, "examples"))), None),
+        drift_against_span=next(
+            iter(_spans(record.all_outputs(node_ids.PREVIOUS_SPAN_RESOLVER, "examples"))), None
+        ),
         drift=json.loads(measurements) if measurements else [],
     )
 

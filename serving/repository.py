@@ -1,8 +1,8 @@
 """Loads the model versions in a serving folder and keeps them current, as TF Serving does.
 
 A watcher thread polls the folder. A new complete version is loaded in the background and only
-then becomes available, so the version it replaces keeps answering until the switch. The newest
-two versions stay loaded (TF Serving's `latest { num_versions: 2 }`). A version that fails to
+then becomes available, so the version it replaces keeps answering until the switch. The versions
+loaded are the ones the live config lists (see serving/model_config.py). A version that fails to
 load is reported in the model status and skipped; it is never served and never stops the server.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
-from serving.model_config import read_labels
+from serving.model_config import loaded_versions, read_labels
 from serving.versions import SAVED_MODEL_FILE, list_versions
 
 LOG = logging.getLogger(__name__)
@@ -88,19 +88,22 @@ class ModelRepository:
                 LOG.exception("polling %s failed; will retry", self.model_dir)
 
     def refresh(self) -> None:
-        """Loads new versions among the newest two and unloads the ones that fell out."""
+        """Loads the versions the live config lists (the newest two without one) and unloads the rest.
+
+        A new version is loaded before any old one is unloaded, so requests never find none.
+        """
         present = list_versions(self.model_dir)
         with self._lock:  # a removed broken version is no longer reported
             self._failed = {v: failure for v, failure in self._failed.items() if v in present}
-        wanted = [v for v in present if not self._failed_unchanged(v)][-VERSIONS_KEPT:]
+        candidates = [v for v in present if not self._failed_unchanged(v)]
+        listed = loaded_versions(self.serving_root, self.model_name)
+        wanted = [v for v in candidates if v in listed] if listed is not None else candidates[-VERSIONS_KEPT:]
         for version in wanted:
             if version not in self._loaded:
                 self._load(version)
         with self._lock:
-            available = sorted(self._loaded)
-            keep = set(available[-VERSIONS_KEPT:])
-            for version in available:
-                if version not in keep:
+            for version in sorted(self._loaded):
+                if version not in wanted:
                     LOG.info("unloading version %d of %s", version, self.model_name)
                     del self._loaded[version]
 

@@ -2,12 +2,14 @@
 
 A model server polls this folder and loads any numeric directory it finds, so a version must
 appear complete or not at all. Publishing copies into a hidden staging directory on the same
-file system and renames it into place, which is atomic.
+file system and renames it into place, which is atomic. The folder also remembers which models
+a rollback took out of service, so that they are never labelled or pushed again.
 """
 
 from __future__ import annotations
 
 import filecmp
+import functools
 import json
 import os
 import shutil
@@ -16,6 +18,8 @@ from pathlib import Path
 
 SAVED_MODEL_FILE = "saved_model.pb"
 FINGERPRINT_FILE = "fingerprint.pb"
+ROLLED_BACK_FILE = ".rolled-back.json"
+SERVING_SIGNATURE = "serving_default"
 
 
 def list_versions(model_dir: Path) -> list[int]:
@@ -34,16 +38,53 @@ def latest_version(model_dir: Path) -> int | None:
     return versions[-1] if versions else None
 
 
-def same_saved_model(a: Path, b: Path) -> bool:
-    """True when two SavedModel directories hold the same graph and weights.
+def fingerprint(saved_model_dir: Path) -> str | None:
+    """TensorFlow's fingerprint of a SavedModel's graph and weights, written with every SavedModel."""
+    path = saved_model_dir / FINGERPRINT_FILE
+    return path.read_bytes().hex() if path.is_file() else None
 
-    TensorFlow writes a fingerprint of graph and checkpoint with every SavedModel; comparing it
-    avoids reading the variables.
-    """
+
+def same_saved_model(a: Path, b: Path) -> bool:
+    """True when two SavedModel directories hold the same graph and weights, without reading the weights."""
     fa, fb = a / FINGERPRINT_FILE, b / FINGERPRINT_FILE
     if fa.is_file() and fb.is_file():
         return filecmp.cmp(fa, fb, shallow=False)
     return False
+
+
+def load_error(version_dir: Path) -> str | None:
+    """Why a version cannot be served, in one line, or None when it loads with a serving signature.
+
+    Files can be complete on disk and still not load (weights deleted, a truncated graph), so the
+    only trustworthy check is TensorFlow loading it, as a model server would.
+    """
+    saved_model = version_dir / SAVED_MODEL_FILE
+    if not saved_model.is_file():
+        return f"{saved_model} does not exist"
+    return _load_error(str(version_dir), _file_states(version_dir))
+
+
+def _file_states(folder: Path) -> tuple:
+    """Every file's path, size and modification time: what must not change for a check to stand."""
+    return tuple(
+        (str(path), stat.st_size, stat.st_mtime_ns)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and (stat := path.stat())
+    )
+
+
+@functools.cache
+def _load_error(version_dir: str, _file_states: tuple) -> str | None:
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(version_dir)
+    except Exception as error:
+        first_line = next((line for line in str(error).splitlines() if line.strip()), "")
+        return f"it does not load: {type(error).__name__}: {first_line}"
+    if SERVING_SIGNATURE not in loaded.signatures:
+        return f"it has no '{SERVING_SIGNATURE}' signature"
+    return None
 
 
 def publish(saved_model_dir: Path, model_dir: Path) -> int:
@@ -64,60 +105,24 @@ def publish(saved_model_dir: Path, model_dir: Path) -> int:
     return version
 
 
-ROLLED_BACK_FILE = ".rolled-back.json"
-
-
-class VersionError(ValueError):
-    """A rollback that cannot be done; the message says what versions there are."""
-
-
-def _fingerprint(saved_model_dir: Path) -> str | None:
-    path = saved_model_dir / FINGERPRINT_FILE
-    return path.read_bytes().hex() if path.is_file() else None
-
-
 def rolled_back_models(model_dir: Path) -> dict[str, dict]:
+    """Fingerprint -> {"version", "rolled_back_at"} of every model a rollback took out of service."""
     path = model_dir / ROLLED_BACK_FILE
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def was_rolled_back(saved_model_dir: Path, model_dir: Path) -> bool:
-    """True for a model that a rollback took out of service: a re-run must not push it again."""
-    fingerprint = _fingerprint(saved_model_dir)
-    return fingerprint is not None and fingerprint in rolled_back_models(model_dir)
+    """True for a model that a rollback took out of service: it is never labelled or pushed again."""
+    found = fingerprint(saved_model_dir)
+    return found is not None and found in rolled_back_models(model_dir)
 
 
-def rollback(model_dir: Path, to_version: int | None = None) -> tuple[int, int, int]:
-    """Serves an earlier version again by publishing a copy of it as the newest version.
-
-    Model servers serve the newest versions, so going back means going forward with old
-    weights. The model being replaced is remembered, so the pipeline will not push it again.
-    Returns (new version, the version it copies, the version it replaces).
-    """
-    existing = list_versions(model_dir)
-    if not existing:
-        raise VersionError(f"{model_dir}: no version is served, so there is nothing to roll back")
-    current = existing[-1]
-    if to_version is None:
-        earlier = [
-            v
-            for v in reversed(existing[:-1])
-            if not same_saved_model(model_dir / str(v), model_dir / str(current))
-        ]
-        if not earlier:
-            raise VersionError(
-                f"{model_dir}: no earlier version holds a different model; versions: {existing}"
-            )
-        to_version = earlier[0]
-    elif to_version not in existing:
-        raise VersionError(f"{model_dir}: there is no version {to_version}; versions: {existing}")
-    elif same_saved_model(model_dir / str(to_version), model_dir / str(current)):
-        raise VersionError(f"version {to_version} holds the model already served as version {current}")
-    fingerprint = _fingerprint(model_dir / str(current))
-    if fingerprint is not None:
-        refused = rolled_back_models(model_dir)
-        refused[fingerprint] = {"version": current, "rolled_back_at": int(time.time())}
-        partial = model_dir / f"{ROLLED_BACK_FILE}.partial"
-        partial.write_text(json.dumps(refused, indent=2))
-        os.replace(partial, model_dir / ROLLED_BACK_FILE)
-    return publish(model_dir / str(to_version), model_dir), to_version, current
+def mark_rolled_back(model_dir: Path, version: int) -> None:
+    found = fingerprint(model_dir / str(version))
+    if found is None:
+        return
+    register = rolled_back_models(model_dir)
+    register[found] = {"version": version, "rolled_back_at": int(time.time())}
+    partial = model_dir / f"{ROLLED_BACK_FILE}.partial"
+    partial.write_text(json.dumps(register, indent=2))
+    os.replace(partial, model_dir / ROLLED_BACK_FILE)

@@ -121,15 +121,25 @@ def _train_and_export(tmp_path_factory, settings, transform_output_dir, transfor
 
 
 @pytest.fixture(scope="session")
-def exported_model_dir(tmp_path_factory, settings, transform_output_dir, transformed):
-    """A model trained briefly on the transformed sample and exported with all signatures."""
-    return _train_and_export(tmp_path_factory, settings, transform_output_dir, transformed, seed=1, epochs=30)
+def train_model(tmp_path_factory, settings, transform_output_dir, transformed):
+    """Trains and exports a model on the transformed sample, once per (seed, epochs)."""
+    return functools.cache(
+        lambda seed, epochs: _train_and_export(
+            tmp_path_factory, settings, transform_output_dir, transformed, seed, epochs
+        )
+    )
 
 
 @pytest.fixture(scope="session")
-def other_model_dir(tmp_path_factory, settings, transform_output_dir, transformed):
+def exported_model_dir(train_model):
+    """A model trained briefly on the transformed sample and exported with all signatures."""
+    return train_model(1, 30)
+
+
+@pytest.fixture(scope="session")
+def other_model_dir(train_model):
     """A second, different model (other seed, less training), to tell versions apart by their answers."""
-    return _train_and_export(tmp_path_factory, settings, transform_output_dir, transformed, seed=2, epochs=3)
+    return train_model(2, 3)
 
 
 def is_close(a: float, b: float) -> bool:

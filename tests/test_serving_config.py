@@ -19,7 +19,16 @@ from serving.config_protos import (
     parse_model_server_config,
     parse_monitoring_config,
 )
-from serving.model_config import CANARY, STABLE, TEMPLATE, read_labels, render_live_config
+from serving.model_config import (
+    CANARY,
+    STABLE,
+    TEMPLATE,
+    choose_labels,
+    loaded_versions,
+    read_labels,
+    render_live_config,
+)
+from serving.versions import publish
 from tests.helpers import REPO, parse_penguins_args, penguins_commands
 
 COMPOSE_FILE = REPO / "docker" / "docker-compose.yml"
@@ -35,15 +44,14 @@ def test_models_config_keeps_the_two_newest_versions():
     assert model.model_version_policy.latest.num_versions == 2
 
 
-def test_live_config_labels_point_at_real_versions(tmp_path):
-    for version in (100, 200, 300):
-        (tmp_path / "penguins" / str(version)).mkdir(parents=True)
-        (tmp_path / "penguins" / str(version) / "saved_model.pb").write_bytes(b"")
-    path = render_live_config(tmp_path, "penguins")
+def test_live_config_labels_the_newest_servable_versions_and_loads_only_them(tmp_path, exported_model_dir):
+    versions = [publish(exported_model_dir, tmp_path / "penguins") for _ in range(3)]
+    path = render_live_config(tmp_path, "penguins", choose_labels(tmp_path / "penguins"))
     (model,) = parse_model_server_config(path).model_config_list.config
-    assert dict(model.version_labels) == {CANARY: 300, STABLE: 200}
-    assert model.model_version_policy.latest.num_versions == 2
-    assert read_labels(tmp_path, "penguins") == {CANARY: 300, STABLE: 200}
+    assert dict(model.version_labels) == {CANARY: versions[2], STABLE: versions[1]}
+    assert list(model.model_version_policy.specific.versions) == versions[1:]
+    assert read_labels(tmp_path, "penguins") == {CANARY: versions[2], STABLE: versions[1]}
+    assert loaded_versions(tmp_path, "penguins") == versions[1:]
 
 
 def test_monitoring_exposes_prometheus():

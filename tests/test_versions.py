@@ -1,17 +1,30 @@
 import os
+import shutil
 import threading
+from pathlib import Path
 
 import pytest
 
+from serving.config_protos import parse_model_server_config
+from serving.model_config import (
+    CANARY,
+    STABLE,
+    choose_labels,
+    read_labels,
+    render_live_config,
+    served_version,
+)
+from serving.rollback import VersionError, rollback
 from serving.versions import (
-    VersionError,
     latest_version,
     list_versions,
+    load_error,
     publish,
-    rollback,
+    rolled_back_models,
     same_saved_model,
     was_rolled_back,
 )
+from tests.helpers import tree_snapshot
 
 
 def _fake_saved_model(folder, fingerprint=b"one"):
@@ -87,25 +100,101 @@ def test_same_saved_model_compares_fingerprints(tmp_path):
     assert not same_saved_model(a, tmp_path / "missing")
 
 
-def test_rollback_serves_the_last_different_model_and_remembers_the_replaced_one(tmp_path):
-    model_dir = tmp_path / "serving"
-    old = publish(_fake_saved_model(tmp_path / "old", b"old"), model_dir)
-    publish(_fake_saved_model(tmp_path / "new", b"new"), model_dir)
-    current = publish(tmp_path / "new", model_dir)  # the same new model pushed twice
-    new_version, copied, replaced = rollback(model_dir)
-    assert (copied, replaced) == (old, current)
-    assert latest_version(model_dir) == new_version > current
-    assert same_saved_model(model_dir / str(new_version), model_dir / str(old))
-    assert was_rolled_back(tmp_path / "new", model_dir)
-    assert not was_rolled_back(tmp_path / "old", model_dir)
+def _push(model: Path, serving_root: Path) -> int:
+    """What the Pusher does: publish, then label what may be served."""
+    version = publish(model, serving_root / "penguins")
+    render_live_config(serving_root, "penguins", choose_labels(serving_root / "penguins"))
+    return version
 
 
-def test_rollback_refuses_what_it_cannot_do(tmp_path):
-    model_dir = tmp_path / "serving"
-    with pytest.raises(VersionError, match="nothing to roll back"):
-        rollback(model_dir)
-    only = publish(_fake_saved_model(tmp_path / "m"), model_dir)
-    with pytest.raises(VersionError, match="no earlier version holds a different model"):
-        rollback(model_dir)
+def _live_model(serving_root: Path):
+    (model,) = parse_model_server_config(serving_root / "models.config").model_config_list.config
+    return model
+
+
+def test_rollback_serves_the_newest_earlier_model_and_never_labels_the_rejected_one(
+    tmp_path, exported_model_dir, other_model_dir
+):
+    good = _push(exported_model_dir, tmp_path)
+    bad = _push(other_model_dir, tmp_path)
+    assert read_labels(tmp_path, "penguins") == {CANARY: bad, STABLE: good}
+
+    done = rollback(tmp_path, "penguins")
+
+    assert (done.restored, done.replaced) == (good, bad)
+    assert latest_version(tmp_path / "penguins") == done.version > bad
+    assert same_saved_model(tmp_path / "penguins" / str(done.version), exported_model_dir)
+    assert done.labels == read_labels(tmp_path, "penguins") == {CANARY: done.version, STABLE: good}
+    assert bad not in read_labels(tmp_path, "penguins").values()
+    # Servers load exactly the labelled versions; the rejected one is not among them.
+    assert list(_live_model(tmp_path).model_version_policy.specific.versions) == [good, done.version]
+    assert served_version(tmp_path, "penguins") == done.version
+    assert was_rolled_back(other_model_dir, tmp_path / "penguins")
+    assert not was_rolled_back(exported_model_dir, tmp_path / "penguins")
+
+
+def test_a_second_rollback_goes_further_back_and_never_returns_to_a_rejected_model(
+    tmp_path, exported_model_dir, other_model_dir, train_model
+):
+    first = _push(exported_model_dir, tmp_path)
+    second = _push(other_model_dir, tmp_path)
+    third = _push(train_model(3, 1), tmp_path)
+    model_dir = tmp_path / "penguins"
+
+    once = rollback(tmp_path, "penguins")
+    assert (once.restored, once.replaced) == (second, third)
+    twice = rollback(tmp_path, "penguins")
+    assert (twice.restored, twice.replaced) == (first, once.version)
+    assert same_saved_model(model_dir / str(twice.version), exported_model_dir)
+    assert twice.passed_over == {
+        third: "its model was rolled back out of service earlier",
+        second: f"it holds the model already served as version {once.version}",
+    }
+    # The register of rolled-back models never holds the model being served.
+    register = rolled_back_models(model_dir)
+    assert {entry["version"] for entry in register.values()} == {third, once.version}
+    assert not was_rolled_back(model_dir / str(twice.version), model_dir)
+    assert set(read_labels(tmp_path, "penguins").values()) == {first, twice.version}
+
+    with pytest.raises(VersionError, match="no earlier version can be served") as refused:
+        rollback(tmp_path, "penguins")
+    assert f"version {third}: its model was rolled back out of service earlier" in str(refused.value)
+    with pytest.raises(VersionError, match=f"version {second} cannot be served: its model was rolled back"):
+        rollback(tmp_path, "penguins", second)
+
+
+def test_rollback_passes_over_and_refuses_versions_that_do_not_load(
+    tmp_path, exported_model_dir, other_model_dir, train_model
+):
+    good = _push(exported_model_dir, tmp_path)
+    no_variables = _push(other_model_dir, tmp_path)
+    truncated = _push(train_model(3, 1), tmp_path)
+    _push(train_model(4, 1), tmp_path)
+    model_dir = tmp_path / "penguins"
+    shutil.rmtree(model_dir / str(no_variables) / "variables")
+    graph = model_dir / str(truncated) / "saved_model.pb"
+    graph.write_bytes(graph.read_bytes()[: graph.stat().st_size // 2])
+    before = tree_snapshot(tmp_path)
+
+    with pytest.raises(VersionError, match=f"version {truncated} cannot be served: it does not load"):
+        rollback(tmp_path, "penguins", truncated)
+    with pytest.raises(VersionError, match=f"version {no_variables} cannot be served: it does not load"):
+        rollback(tmp_path, "penguins", no_variables)
+    assert tree_snapshot(tmp_path) == before  # a refused rollback changes nothing
+
+    done = rollback(tmp_path, "penguins")
+    assert done.restored == good
+    assert done.passed_over[truncated].startswith("it does not load")
+    assert done.passed_over[no_variables].startswith("it does not load")
+    assert set(done.labels.values()) == {good, done.version}
+    assert load_error(model_dir / str(done.version)) is None
+
+
+def test_rollback_refuses_what_it_cannot_do(tmp_path, exported_model_dir):
+    with pytest.raises(VersionError, match="no version is served, so there is nothing to roll back"):
+        rollback(tmp_path, "penguins")
+    only = _push(exported_model_dir, tmp_path)
+    with pytest.raises(VersionError, match="no earlier version can be served"):
+        rollback(tmp_path, "penguins")
     with pytest.raises(VersionError, match=f"no version 5; versions: \\[{only}\\]"):
-        rollback(model_dir, 5)
+        rollback(tmp_path, "penguins", 5)
