@@ -11,7 +11,8 @@ import importlib.util
 from pathlib import Path
 
 from components.cleaning import CleaningSpec, find_csv_files, fingerprint, write_clean_csv
-from pipeline.settings import BUNDLED_SOURCE, Settings
+from pipeline.config_schema import BUNDLED_SOURCE
+from pipeline.settings import Settings
 
 CLEAN_FILE = "data.csv"
 
