@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from components.cleaning import DataError
+from components.raw_csv import DataError, NoDataError
 from pipeline.beam_options import csv_rows, resolve_beam_args
 from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
 from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -252,6 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except ConfigError as error:
         print(f"Config error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except NoDataError as error:
+        print(f"No data: {error}", file=sys.stderr)
         return EXIT_USAGE
     except DataError as error:
         print(f"Data rejected: {error}", file=sys.stderr)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from components.cleaning import CleaningSpec, find_csv_files, fingerprint, write_clean_csv
+from components.cleaning import CleaningSpec, fingerprint, write_clean_csv
+from components.raw_csv import find_csv_files
 from pipeline.config_schema import BUNDLED_SOURCE
 from pipeline.settings import Settings
 
