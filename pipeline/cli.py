@@ -231,7 +231,6 @@ def _rollback(args) -> int:
 
 def command_schema_infer(args) -> int:
     from pipeline.console import captured_output
-    from pipeline.schema_inference import infer_schema
     from pipeline.workspace import Workspace
 
     settings = load_settings(args.config)
@@ -239,6 +238,8 @@ def command_schema_infer(args) -> int:
     clean_dir = _clean_data(args, settings, workspace)
     out = args.out or workspace.root / "schema" / "inferred.pbtxt"
     with captured_output(workspace.log_dir / "schema-infer.log"):
+        from pipeline.schema_inference import infer_schema  # imports TensorFlow, whose warnings go to the log
+
         infer_schema(clean_dir, settings.features.label, out)
     print(
         f"Inferred schema written to {out}\nReview it against {settings.schema_path} before adopting changes."

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from tests.helpers import penguins
+from pipeline.settings import load_settings
+from tests.helpers import bundled_rows, penguins, write_rows
 
 
 def test_a_data_path_that_does_not_exist_is_a_usage_error(tmp_path):
     missing = tmp_path / "nowhere.csv"
-    for command in (["run", "--data"], ["ingest", "--source"]):
+    for command in (["run", "--data"], ["ingest", "--source"], ["schema", "infer", "--data"]):
         result = penguins(*command, str(missing), "--workspace", str(tmp_path / "ws"))
         assert result.returncode == 2, (command, result.stdout + result.stderr)
         assert result.stderr.strip() == (
@@ -38,3 +39,20 @@ def test_a_binary_file_given_as_data_is_rejected_data(tmp_path):
         "(byte 0x89 at offset 0); expected a raw CSV file saved as UTF-8"
     )
     assert list((tmp_path / "ws" / "data" / "clean").iterdir()) == []
+
+
+def test_schema_infer_prints_only_its_own_lines(tmp_path):
+    data = write_rows(tmp_path / "few.csv", bundled_rows()[:60])
+    out, workspace = tmp_path / "inferred.pbtxt", tmp_path / "ws"
+    result = penguins(
+        "schema", "infer", "--data", str(data), "--workspace", str(workspace), "--out", str(out)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines() == [
+        f"Inferred schema written to {out}",
+        f"Review it against {load_settings().schema_path} before adopting changes.",
+    ]
+    assert result.stderr == ""
+    assert 'name: "body_mass_g"' in out.read_text()
+    # TensorFlow's start-up output went to the log instead.
+    assert "tensorflow" in (workspace / "logs" / "schema-infer.log").read_text().lower()
