@@ -74,14 +74,19 @@ def _keys(model: type[BaseModel]) -> list[str]:
     return [field.alias or name for name, field in model.model_fields.items()]
 
 
-def _is_section(field: FieldInfo) -> bool:
-    return inspect.isclass(field.annotation) and issubclass(field.annotation, BaseModel)
+def _field(model: type[BaseModel], key: str) -> FieldInfo:
+    return next(field for name, field in model.model_fields.items() if (field.alias or name) == key)
+
+
+def _section(field: FieldInfo) -> type[BaseModel] | None:
+    """The model of a section of the file, or None for a key that holds a value."""
+    kind = field.annotation
+    return kind if inspect.isclass(kind) and issubclass(kind, BaseModel) else None
 
 
 def _expected(field: FieldInfo) -> str:
-    if _is_section(field):
-        return f"a mapping with the keys {_keys(field.annotation)}"
-    return field.description or "a value"
+    section = _section(field)
+    return f"a mapping with the keys {_keys(section)}" if section else field.description or "a value"
 
 
 def _explain(error: dict, raw: Any) -> str:
@@ -92,21 +97,20 @@ def _explain(error: dict, raw: Any) -> str:
         *parents, key = error["loc"]
         model = ConfigFile
         for parent in parents:
-            model = model.model_fields[parent].annotation
+            model = _section(_field(model, parent))
         dotted = ".".join(map(str, error["loc"]))
         close = difflib.get_close_matches(str(key), _keys(model), n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"expected one of {_keys(model)}"
         return f"unknown key '{dotted}'; {hint}"
-    # The field the error is about (not the list item), and the value the file holds there.
-    model: type[BaseModel] | None = ConfigFile
-    field, keys, found = None, [], raw
+    # The key the error is about (a list, not its item), and the value the file holds there.
+    model, field, keys, found = ConfigFile, None, [], raw
     for part in error["loc"]:
         if isinstance(part, int) or model is None:
             break
-        field = next(f for name, f in model.model_fields.items() if (f.alias or name) == part)
+        field = _field(model, part)
         keys.append(part)
         found = found.get(part) if isinstance(found, dict) else None
-        model = field.annotation if _is_section(field) else None
+        model = _section(field)
     if field is None:
         return f"the file must hold a mapping with the keys {_keys(ConfigFile)}, found {_quote.repr(raw)}"
     dotted = ".".join(keys)
