@@ -13,11 +13,10 @@ import dataclasses
 import hashlib
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from pathlib import Path
 
-
-class DataError(ValueError):
-    """Raw data that cannot be cleaned; the message names the file, row and column."""
+from components.raw_csv import DataError, raw_records, read_header
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,33 +31,6 @@ class CleaningSpec:
     @property
     def columns(self) -> tuple[str, ...]:
         return (self.label, *self.numeric, *self.categorical)
-
-
-def find_csv_files(source: Path) -> list[Path]:
-    """A CSV file, or every *.csv file in a folder, in name order."""
-    if source.is_file():
-        return [source]
-    if source.is_dir():
-        files = sorted(p for p in source.glob("*.csv") if p.is_file())
-        if files:
-            return files
-        raise DataError(f"{source}: the folder holds no .csv files; expected one or more raw CSV files")
-    raise DataError(f"{source}: no such file or folder; expected a raw CSV file or a folder of them")
-
-
-def _header(path: Path, reader: Iterator[list[str]], spec: CleaningSpec) -> dict[str, int]:
-    try:
-        header = [name.strip() for name in next(reader)]
-    except StopIteration:
-        raise DataError(
-            f"{path}: the file is empty; expected a header row naming the columns {list(spec.columns)}"
-        ) from None
-    missing = [c for c in spec.columns if c not in header]
-    if missing:
-        raise DataError(
-            f"{path}: missing column(s) {missing}; expected columns {list(spec.columns)}, found {header}"
-        )
-    return {name: header.index(name) for name in spec.columns}
 
 
 def _clean_number(text: str, path: Path, line: int, column: str) -> str:
@@ -78,12 +50,11 @@ def clean_rows(path: Path, spec: CleaningSpec) -> Iterator[list[str]]:
     """Yields the cleaned rows of one raw file, in the order of `spec.columns`."""
     missing = set(spec.missing_values) | {""}
     numeric = set(spec.numeric)
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
-        positions = _header(path, reader, spec)
+    with closing(raw_records(path)) as records:
+        header = read_header(path, records, spec.columns)
+        positions = {name: header.index(name) for name in spec.columns}
         rows = 0
-        for row in reader:
-            line = reader.line_num
+        for line, row in records:
             if not row:
                 continue
             if max(positions.values()) >= len(row):
@@ -113,14 +84,32 @@ def clean_rows(path: Path, spec: CleaningSpec) -> Iterator[list[str]]:
 
 
 def fingerprint(files: Iterable[Path], spec: CleaningSpec) -> str:
-    """A digest of the raw bytes and the cleaning spec: equal digests mean equal cleaned data."""
+    """A digest of the raw bytes and the cleaning spec: equal digests mean equal cleaned data.
+
+    File names do not count, so a renamed copy maps to the same cleaned data; sizes mark where one
+    file ends and the next begins.
+    """
     digest = hashlib.sha256(repr(dataclasses.astuple(spec)).encode())
     for path in files:
-        digest.update(path.name.encode())
+        digest.update(path.stat().st_size.to_bytes(8, "big"))
         with path.open("rb") as handle:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def content_digest(clean_csv: Path) -> str:
+    """A digest of the examples a cleaned file holds, whatever their order.
+
+    Sources that differ only in name, line endings, a byte-order mark, missing-value markers or
+    the order of their rows clean to the same examples, and are the same data. Each line's digest
+    is summed: the order of lines does not count, repeated lines do.
+    """
+    total = 0
+    with clean_csv.open("rb") as handle:
+        for line in handle:
+            total += int.from_bytes(hashlib.sha256(line).digest(), "big")
+    return f"{total % 2**256:064x}"
 
 
 def write_clean_csv(files: Sequence[Path], destination: Path, spec: CleaningSpec) -> int:

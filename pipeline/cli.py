@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from components.cleaning import DataError
+from components.raw_csv import DataError, NoDataError
 from pipeline.beam_options import csv_rows, resolve_beam_args
 from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
 from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
@@ -204,7 +204,6 @@ def command_history(args) -> int:
 
 def command_schema_infer(args) -> int:
     from pipeline.console import captured_output
-    from pipeline.schema_inference import infer_schema
     from pipeline.workspace import Workspace
 
     settings = load_settings(args.config)
@@ -212,6 +211,8 @@ def command_schema_infer(args) -> int:
     clean_dir = _clean_data(args, settings, workspace)
     out = args.out or workspace.root / "schema" / "inferred.pbtxt"
     with captured_output(workspace.log_dir / "schema-infer.log"):
+        from pipeline.schema_inference import infer_schema  # imports TensorFlow, whose warnings go to the log
+
         infer_schema(clean_dir, settings.features.label, out)
     print(
         f"Inferred schema written to {out}\nReview it against {settings.schema_path} before adopting changes."
@@ -226,6 +227,8 @@ def _run_handler(args) -> CommandResult:
         return result if isinstance(result, CommandResult) else CommandResult(result)
     except ConfigError as error:
         return _failure(EXIT_USAGE, f"Config error: {error}")
+    except NoDataError as error:
+        return _failure(EXIT_USAGE, f"No data: {error}")
     except DataError as error:
         return _failure(EXIT_DATA_REJECTED, f"Data rejected: {error}")
     except WorkspaceBusyError as error:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from components.cleaning import CleaningSpec, find_csv_files, fingerprint, write_clean_csv
-from pipeline.settings import BUNDLED_SOURCE, Settings
+from components.cleaning import CleaningSpec, fingerprint, write_clean_csv
+from components.raw_csv import find_csv_files
+from pipeline.config_schema import BUNDLED_SOURCE
+from pipeline.settings import Settings
 
 CLEAN_FILE = "data.csv"
 

@@ -11,7 +11,8 @@ import tensorflow_model_analysis as tfma
 
 from components.features import transformed_name
 from components.signatures import EXAMPLES_SIGNATURE, TRANSFORM_SIGNATURE
-from pipeline.settings import Evaluation, Settings
+from pipeline.config_schema import Evaluation
+from pipeline.settings import Settings
 
 ACCURACY_METRIC = "sparse_categorical_accuracy"
 CONFUSION_MATRIX_PLOT = "MultiClassConfusionMatrixPlot"

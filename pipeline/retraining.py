@@ -73,7 +73,7 @@ def _settings_for_run(args) -> Settings:
     settings.require_schema()
     if args.accept_drift:
         settings = dataclasses.replace(
-            settings, retraining=dataclasses.replace(settings.retraining, drift_action="report")
+            settings, retraining=settings.retraining.model_copy(update={"drift_action": "report"})
         )
     return settings
 

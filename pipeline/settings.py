@@ -1,74 +1,38 @@
 """Loads a pipeline config file into typed settings.
 
 Everything dataset-specific (columns, label, schema, slices, thresholds) comes from here, so
-that pipeline code never names a penguin. Errors name the file and the key that is wrong.
+that pipeline code never names a penguin. The file is checked whole against its schema
+(`pipeline/config_schema.py`) before any command does work, and every error names the file and
+the key, what was expected and what was found.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import inspect
+import reprlib
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
+
+from pipeline.config_schema import BUNDLED_SOURCE, ConfigFile, Evaluation, Features, Retraining, Training
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = Path(__file__).resolve().parent / "configs" / "penguins.yaml"
-BUNDLED_SOURCE = "bundled"
 
 
 class ConfigError(ValueError):
-    """The config file is missing a key or holds a value of the wrong kind."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Features:
-    label: str
-    numeric: tuple[str, ...]
-    categorical: tuple[str, ...]
-
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        """Feature columns a prediction request carries, in a stable order."""
-        return self.numeric + self.categorical
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """Every column the cleaned data holds: the label first, then the inputs."""
-        return (self.label, *self.inputs)
-
-
-@dataclasses.dataclass(frozen=True)
-class Training:
-    epochs: int
-    batch_size: int
-    hidden_units: tuple[int, ...]
-    learning_rate: float
-    seed: int
-
-
-@dataclasses.dataclass(frozen=True)
-class Evaluation:
-    min_accuracy: float
-    max_accuracy_drop: float
-    slices: tuple[str, ...]
-
-
-DRIFT_ACTIONS = ("block", "report")
-
-
-@dataclasses.dataclass(frozen=True)
-class Retraining:
-    window_spans: int
-    drift_action: str  # "block" stops the run on drift; "report" only records it
-
-    @property
-    def blocks_on_drift(self) -> bool:
-        return self.drift_action == "block"
+    """The config file is missing a key, has an unknown one, or holds a value of the wrong kind."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
+    """The config as the pipeline uses it: one-value sections flattened, paths resolved."""
+
     name: str
     config_path: Path
     data_source: str
@@ -96,66 +60,63 @@ class Settings:
             "label": self.features.label,
             "numeric": list(self.features.numeric),
             "categorical": list(self.features.categorical),
-            "training": dataclasses.asdict(self.training),
+            "training": self.training.model_dump(mode="json"),
         }
 
 
-class _Reader:
-    """Reads typed values from a nested mapping, naming file and key path in every error."""
+# Values quoted in errors are shortened: a wrong section can hold a whole list of rows.
+_quote = reprlib.Repr()
+_quote.maxstring, _quote.maxother = 80, 80
 
-    def __init__(self, data: Any, path: Path, prefix: str = ""):
-        if not isinstance(data, dict):
-            where = prefix.rstrip(".") or "the top level"
-            raise ConfigError(f"{path}: {where} must be a mapping of keys to values")
-        self._data, self._path, self._prefix = data, path, prefix
 
-    def _fail(self, key: str, expected: str, found: Any = None) -> ConfigError:
-        found_text = "" if found is None else f", found {found!r}"
-        return ConfigError(f"{self._path}: key '{self._prefix}{key}' must be {expected}{found_text}")
+def _keys(model: type[BaseModel]) -> list[str]:
+    """The keys a section of the file may hold, as they are written in the file."""
+    return [field.alias or name for name, field in model.model_fields.items()]
 
-    def section(self, key: str) -> _Reader:
-        if key not in self._data:
-            raise self._fail(key, "present (a mapping)")
-        return _Reader(self._data[key], self._path, f"{self._prefix}{key}.")
 
-    def optional_section(self, key: str) -> _Reader:
-        return self.section(key) if key in self._data else _Reader({}, self._path, f"{self._prefix}{key}.")
+def _field(model: type[BaseModel], key: str) -> FieldInfo:
+    return next(field for name, field in model.model_fields.items() if (field.alias or name) == key)
 
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
-        value = self.get(key, str, default)
-        if value not in choices:
-            raise self._fail(key, f"one of {list(choices)}", value)
-        return value
 
-    def positive(self, key: str, default: int) -> int:
-        value = self.get(key, int, default)
-        if value < 1:
-            raise self._fail(key, "a whole number of at least 1", value)
-        return value
+def _section(field: FieldInfo) -> type[BaseModel] | None:
+    """The model of a section of the file, or None for a key that holds a value."""
+    kind = field.annotation
+    return kind if inspect.isclass(kind) and issubclass(kind, BaseModel) else None
 
-    def get(self, key: str, kind: type, default: Any = ...) -> Any:
-        if key not in self._data:
-            if default is ...:
-                raise self._fail(key, f"present ({kind.__name__})")
-            return default
-        value = self._data[key]
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise self._fail(key, f"a {kind.__name__}", value)
-        return value
 
-    def names(self, key: str, default: Any = ...) -> tuple[str, ...]:
-        values = self.get(key, list, default)
-        if not all(isinstance(v, str) and v for v in values):
-            raise self._fail(key, "a list of non-empty strings", values)
-        return tuple(values)
+def _expected(field: FieldInfo) -> str:
+    section = _section(field)
+    return f"a mapping with the keys {_keys(section)}" if section else field.description or "a value"
 
-    def numbers(self, key: str, kind: type) -> tuple:
-        values = self.get(key, list)
-        if not values or not all(isinstance(v, kind) and not isinstance(v, bool) for v in values):
-            raise self._fail(key, f"a non-empty list of {kind.__name__}s", values)
-        return tuple(values)
+
+def _explain(error: dict, raw: Any) -> str:
+    """One pydantic error as a sentence about the file's key: what was expected, what was found."""
+    if error["type"] == "value_error":  # the schema's own cross-key checks name their keys
+        return str(error["ctx"]["error"])
+    if error["type"] in ("extra_forbidden", "invalid_key"):  # a key that is not text is unknown too
+        *parents, key = error["loc"]
+        model = ConfigFile
+        for parent in parents:
+            model = _section(_field(model, parent))
+        dotted = ".".join(map(str, error["loc"]))
+        close = difflib.get_close_matches(str(key), _keys(model), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"expected one of {_keys(model)}"
+        return f"unknown key '{dotted}'; {hint}"
+    # The key the error is about (a list, not its item), and the value the file holds there.
+    model, field, keys, found = ConfigFile, None, [], raw
+    for part in error["loc"]:
+        if isinstance(part, int) or model is None:
+            break
+        field = _field(model, part)
+        keys.append(part)
+        found = found.get(part) if isinstance(found, dict) else None
+        model = _section(field)
+    if field is None:
+        return f"the file must hold a mapping with the keys {_keys(ConfigFile)}, found {_quote.repr(raw)}"
+    dotted = ".".join(keys)
+    if error["type"] == "missing":
+        return f"key '{dotted}' is missing; expected {_expected(field)}"
+    return f"key '{dotted}' must be {_expected(field)}, found {_quote.repr(found)}"
 
 
 def _resolve(path_text: str, config_path: Path) -> Path:
@@ -175,60 +136,28 @@ def load_settings(config_path: Path | str | None = None) -> Settings:
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from error
-    top = _Reader(raw, path)
-    data, features = top.section("data"), top.section("features")
-    split, training = top.section("split"), top.section("training")
-    evaluation, serving = top.section("evaluation"), top.section("serving")
-    retraining = top.optional_section("retraining")
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    try:
+        config = ConfigFile.model_validate(raw)
+    except ValidationError as invalid:
+        # One line per problem; several list items wrong in one key make one line.
+        lines = dict.fromkeys(f"{path}: {_explain(error, raw)}" for error in invalid.errors())
+        raise ConfigError("\n".join(lines)) from None
 
-    parsed_features = Features(
-        label=features.get("label", str),
-        numeric=features.names("numeric", ()),
-        categorical=features.names("categorical", ()),
-    )
-    if not parsed_features.inputs:
-        raise ConfigError(f"{path}: 'features' must list at least one numeric or categorical feature")
-    duplicated = {c for c in parsed_features.columns if parsed_features.columns.count(c) > 1}
-    if duplicated:
-        raise ConfigError(f"{path}: columns listed twice under 'features': {sorted(duplicated)}")
-    unknown_slices = set(evaluation.names("slices", ())) - set(parsed_features.inputs)
-    if unknown_slices:
-        raise ConfigError(
-            f"{path}: key 'evaluation.slices' names {sorted(unknown_slices)}, "
-            f"which are not features; expected some of {list(parsed_features.inputs)}"
-        )
-    schema_path = _resolve(top.get("schema", str), path)
-    source = data.get("source", str, BUNDLED_SOURCE)
-    if source != BUNDLED_SOURCE:
-        source = str(_resolve(source, path))
-
+    source = config.data.source
     return Settings(
-        name=top.get("name", str),
+        name=config.name,
         config_path=path.resolve(),
-        data_source=source,
-        missing_values=data.names("missing_values", ("NA",)),
-        schema_path=schema_path,
-        features=parsed_features,
-        train_buckets=split.get("train_buckets", int),
-        eval_buckets=split.get("eval_buckets", int),
-        training=Training(
-            epochs=training.get("epochs", int),
-            batch_size=training.get("batch_size", int),
-            hidden_units=training.numbers("hidden_units", int),
-            learning_rate=training.get("learning_rate", float),
-            seed=training.get("seed", int, 0),
-        ),
-        evaluation=Evaluation(
-            min_accuracy=evaluation.get("min_accuracy", float),
-            max_accuracy_drop=evaluation.get("max_accuracy_drop", float),
-            slices=evaluation.names("slices", ()),
-        ),
-        retraining=Retraining(
-            window_spans=retraining.positive("window_spans", 3),
-            drift_action=retraining.choice("drift", DRIFT_ACTIONS, "block"),
-        ),
-        model_name=serving.get("model_name", str),
+        data_source=source if source == BUNDLED_SOURCE else str(_resolve(source, path)),
+        missing_values=config.data.missing_values,
+        schema_path=_resolve(config.schema_file, path),
+        features=config.features,
+        train_buckets=config.split.train_buckets,
+        eval_buckets=config.split.eval_buckets,
+        training=config.training,
+        evaluation=config.evaluation,
+        retraining=config.retraining,
+        model_name=config.serving.model_name,
     )

@@ -1,7 +1,8 @@
 """Data that arrives over time, kept as numbered spans: `workspace/data/spans/span-<N>/data.csv`.
 
 Each span is cleaned on the way in (the same cleaning as `penguins run`), appears atomically by
-a rename, and records the digest of its source, so the same file is never ingested twice.
+a rename, and records a digest of its cleaned examples, so the same data is never ingested twice,
+however the file holding it is named or written.
 ExampleGen reads the spans through its `span-{SPAN}` pattern.
 """
 
@@ -13,9 +14,11 @@ import datetime
 import json
 import os
 import shutil
+from contextlib import closing
 from pathlib import Path
 
-from components.cleaning import CleaningSpec, DataError, fingerprint, write_clean_csv
+from components.cleaning import CleaningSpec, content_digest, write_clean_csv
+from components.raw_csv import DataError, raw_records, read_header
 from pipeline.data import CLEAN_FILE
 
 SPAN_PREFIX = "span-"
@@ -34,7 +37,7 @@ class Span:
     path: Path
     rows: int
     source: str
-    digest: str
+    digest: str | None  # of the cleaned examples; None for spans ingested before it was recorded
 
 
 def list_spans(spans_root: Path) -> list[Span]:
@@ -44,7 +47,9 @@ def list_spans(spans_root: Path) -> list[Span]:
             number = folder.name.removeprefix(SPAN_PREFIX)
             if folder.name.startswith(SPAN_PREFIX) and number.isdigit() and (folder / RECORD_FILE).is_file():
                 record = json.loads((folder / RECORD_FILE).read_text())
-                spans.append(Span(int(number), folder, record["rows"], record["source"], record["digest"]))
+                spans.append(
+                    Span(int(number), folder, record["rows"], record["source"], record.get("content_digest"))
+                )
     return sorted(spans, key=lambda span: span.number)
 
 
@@ -71,22 +76,22 @@ def clear_rejection(span: Span) -> None:
 
 
 def ingest(files: list[Path], source: str, spans_root: Path, spec: CleaningSpec) -> Span:
-    """Cleans `files` into the next span. Refuses a source already ingested; leaves nothing on failure."""
-    digest = fingerprint(files, spec)
+    """Cleans `files` into the next span. Refuses data already ingested; leaves nothing on failure."""
     existing = list_spans(spans_root)
-    for span in existing:
-        if span.digest == digest:
-            raise DuplicateSpanError(
-                f"{source}: this data was already ingested as span {span.number} (from {span.source}); "
-                "nothing was added"
-            )
     number = existing[-1].number + 1 if existing else 1
     staging = spans_root / f".staging-{SPAN_PREFIX}{number}-{os.getpid()}"
     try:
         rows = write_clean_csv(files, staging / CLEAN_FILE, spec)
+        digest = content_digest(staging / CLEAN_FILE)
+        for span in existing:
+            if digest == (span.digest or content_digest(span.path / CLEAN_FILE)):
+                raise DuplicateSpanError(
+                    f"{source}: this data was already ingested as span {span.number} (from {span.source}); "
+                    "nothing was added"
+                )
         record = {
             "source": source,
-            "digest": digest,
+            "content_digest": digest,
             "rows": rows,
             "ingested_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         }
@@ -99,17 +104,15 @@ def ingest(files: list[Path], source: str, spans_root: Path, spec: CleaningSpec)
 
 def write_year_subset(raw_csv: Path, year: int, destination: Path, year_column: str = "year") -> Path:
     """The rows of one year of a raw file, to replay data arriving year by year."""
-    with raw_csv.open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        if year_column not in (reader.fieldnames or []):
-            raise DataError(f"{raw_csv}: no '{year_column}' column to select year {year} from")
-        rows = [row for row in reader if row[year_column].strip() == str(year)]
-        fields = reader.fieldnames
+    with closing(raw_records(raw_csv)) as records:
+        header = read_header(raw_csv, records, [year_column])
+        at = header.index(year_column)
+        rows = [row for _, row in records if len(row) > at and row[at].strip() == str(year)]
     if not rows:
-        raise DataError(f"{raw_csv}: no rows for year {year}")
+        raise DataError(f"{raw_csv}: no rows for year {year} in column '{year_column}'")
     destination.parent.mkdir(parents=True, exist_ok=True)
-    with destination.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
+    with destination.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
         writer.writerows(rows)
     return destination

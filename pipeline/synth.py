@@ -14,11 +14,12 @@ import csv
 import dataclasses
 import sys
 from collections.abc import Sequence
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 
-from components.cleaning import DataError
+from components.raw_csv import DataError, raw_records, read_header
 from pipeline.settings import Settings, load_settings
 
 CHUNK_ROWS = 50_000
@@ -53,13 +54,12 @@ def _decimals(text: str) -> int:
 
 def fit(path: Path, settings: Settings) -> DataModel:
     """Per-class distributions of a raw CSV (small: the whole file is read)."""
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        header, rows = list(reader.fieldnames or []), list(reader)
     label, numeric = settings.features.label, settings.features.numeric
-    missing_columns = [c for c in (label, *numeric) if c not in header]
-    if missing_columns or not rows:
-        raise DataError(f"{path}: needs rows and the columns {[label, *numeric]} to fit a synthetic model")
+    with closing(raw_records(path)) as records:
+        header = read_header(path, records, (label, *numeric))
+        rows = [dict(zip(header, row, strict=False)) for _, row in records if row]
+    if not rows:
+        raise DataError(f"{path}: the file has a header but no rows; expected rows to fit a synthetic model")
     absent = {"", *settings.missing_values}
     values = np.array(
         [[np.nan if row[c] in absent else float(row[c]) for c in numeric] for row in rows], dtype=float

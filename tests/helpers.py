@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,10 +15,21 @@ PENGUINS = Path(sys.executable).parent / "penguins"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def penguins(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Runs the installed console script, as a user would; output is captured as text."""
+def penguins(
+    *args: str, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Runs the installed console script, as a user would; output is captured as text.
+
+    `env` adds variables to this process's environment for the run.
+    """
     return subprocess.run(
-        [str(PENGUINS), *args], capture_output=True, text=True, timeout=timeout, cwd=REPO, check=False
+        [str(PENGUINS), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        check=False,
+        env={**os.environ, **env} if env else None,
     )
 
 

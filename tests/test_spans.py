@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 from pipeline.spans import list_spans
 from tests.helpers import bundled_rows, penguins, write_rows
@@ -43,3 +44,76 @@ def test_a_bad_file_leaves_no_span_behind(tmp_path):
     assert "row 32, column 'body_mass_g': 'heavy' is not a number" in result.stderr
     spans_root = tmp_path / "ws" / "data" / "spans"
     assert not spans_root.exists() or list(spans_root.iterdir()) == []
+
+
+def _ingest(source, workspace):
+    return penguins("ingest", "--source", str(source), "--workspace", str(workspace))
+
+
+def test_the_same_data_in_another_file_is_refused_naming_the_span(tmp_path):
+    # csv writes CRLF line endings; the original has LF ones, as most tools write.
+    original = tmp_path / "field.csv"
+    original.write_bytes(
+        write_rows(tmp_path / "crlf.csv", bundled_rows()[:40]).read_bytes().replace(b"\r\n", b"\n")
+    )
+    workspace = tmp_path / "ws"
+    assert _ingest(original, workspace).returncode == 0
+    lines = original.read_text().splitlines(keepends=True)
+    copies = {
+        "renamed.csv": original.read_bytes(),
+        "crlf.csv": (tmp_path / "crlf.csv").read_bytes(),
+        "excel.csv": b"\xef\xbb\xbf" + original.read_bytes(),
+        "sorted.csv": "".join([lines[0], *sorted(lines[1:])]).encode(),
+    }
+    for name, content in copies.items():
+        copy = tmp_path / "copies" / name
+        copy.parent.mkdir(exist_ok=True)
+        copy.write_bytes(content)
+        assert content != original.read_bytes() or name == "renamed.csv"
+        result = _ingest(copy, workspace)
+        assert result.returncode == 3, (name, result.stdout + result.stderr)
+        assert result.stderr.strip() == (
+            f"Data rejected: {copy}: this data was already ingested as span 1 (from {original}); "
+            "nothing was added"
+        )
+    spans_root = workspace / "data" / "spans"
+    assert [path.name for path in spans_root.iterdir()] == ["span-1"]
+
+    different = write_rows(tmp_path / "more.csv", bundled_rows()[40:80])
+    assert _ingest(different, workspace).returncode == 0
+    assert [s.number for s in list_spans(spans_root)] == [1, 2]
+
+
+def test_a_span_ingested_before_content_digests_is_still_recognised(tmp_path):
+    source = write_rows(tmp_path / "field.csv", bundled_rows()[:40])
+    workspace = tmp_path / "ws"
+    assert _ingest(source, workspace).returncode == 0
+    record_path = workspace / "data" / "spans" / "span-1" / "ingested.json"
+    record = json.loads(record_path.read_text())
+    record["digest"] = record.pop("content_digest")[::-1]  # what earlier versions wrote: a raw-bytes digest
+    record_path.write_text(json.dumps(record))
+    copy = tmp_path / "copy.csv"
+    copy.write_bytes(source.read_bytes())
+    again = _ingest(copy, workspace)
+    assert again.returncode == 3 and "already ingested as span 1" in again.stderr
+
+
+def test_year_replay_reads_an_excel_file_and_refuses_a_binary_one(tmp_path):
+    rows = bundled_rows()
+    excel = tmp_path / "excel.csv"
+    excel.write_bytes(b"\xef\xbb\xbf" + write_rows(tmp_path / "plain.csv", rows).read_bytes())
+    workspace = tmp_path / "ws"
+    result = penguins("ingest", "--source", str(excel), "--year", "2008", "--workspace", str(workspace))
+    assert result.returncode == 0, result.stderr
+    (span,) = list_spans(workspace / "data" / "spans")
+    assert span.rows == sum(1 for r in rows if r["year"] == "2008")
+
+    image = tmp_path / "photo.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    result = penguins("ingest", "--source", str(image), "--year", "2008", "--workspace", str(workspace))
+    assert result.returncode == 3
+    assert result.stderr.strip() == (
+        f"Data rejected: {image}: not a UTF-8 text CSV file (byte 0x89 at offset 0); "
+        "expected a raw CSV file saved as UTF-8"
+    )
+    assert len(list_spans(workspace / "data" / "spans")) == 1
