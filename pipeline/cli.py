@@ -18,7 +18,7 @@ from pipeline.beam_options import csv_rows, resolve_beam_args
 from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
 from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from pipeline.lock import WorkspaceBusyError, workspace_lock
-from pipeline.outcome import CommandResult, json_stream, write_outcome
+from pipeline.outcome import CommandResult, add_json_option, json_stream, write_outcome
 from pipeline.retraining import add_retrain_parser
 from pipeline.schedule import add_schedule_parser
 from pipeline.settings import ConfigError, load_settings
@@ -59,6 +59,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     run.add_argument(
         "--no-cache", action="store_true", help="run every component even if its inputs are unchanged"
     )
+    add_json_option(run)
     run.set_defaults(handler=command_run)
 
     schema = commands.add_parser("schema", help="schema tools")
@@ -81,6 +82,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     ingest.add_argument("--year", type=int, help="only this year's rows (replays data arriving year by year)")
     add_config_option(ingest)
     add_workspace_option(ingest, "spans")
+    add_json_option(ingest)
     ingest.set_defaults(handler=command_ingest)
 
     history = commands.add_parser("history", help="the pipeline's runs from the metadata store, newest first")
@@ -106,15 +108,16 @@ def _clean_data(args, settings, workspace):
     return prepare_clean_data(raw_files(source), workspace.clean_data, cleaning_spec(settings))
 
 
-def command_run(args) -> int:
+def command_run(args) -> CommandResult:
     with workspace_lock(args.workspace.resolve(), "run"):
         return _run(args)
 
 
-def _run(args) -> int:
+def _run(args) -> CommandResult:
     from pipeline.console import captured_output
-    from pipeline.freshness import remember_run, run_key, unchanged_run
+    from pipeline.freshness import remember_run, run_key, unchanged_run, up_to_date_lines
     from pipeline.workspace import Workspace
+    from serving.model_config import served_version
 
     started = time.monotonic()
     settings = load_settings(args.config)
@@ -125,23 +128,21 @@ def _run(args) -> int:
     try:
         clean_dir = _clean_data(args, settings, workspace)
     except DataError as error:
-        print(f"Data rejected, nothing trained or pushed. {error}", file=sys.stderr)
-        return EXIT_DATA_REJECTED
+        message = f"Data rejected, nothing trained or pushed. {error}"
+        print(message, file=sys.stderr)
+        return CommandResult(EXIT_DATA_REJECTED, {"error": message})
     print(f"  {'Cleaning':<32} {'done':<8} {time.monotonic() - started:6.1f}s", flush=True)
     beam = resolve_beam_args(args, csv_rows(clean_dir.glob("*.csv")))
     print(f"  Beam preset: {beam.preset} ({beam.reason})", flush=True)
 
-    model_dir = workspace.model_dir(settings.model_name)
     key = run_key(settings, clean_dir, args.runner, beam.args)
-    previous = None if args.rerun or args.no_cache else unchanged_run(workspace, key, model_dir)
+    served = served_version(workspace.serving_root, settings.model_name)
+    previous = None if args.rerun or args.no_cache else unchanged_run(workspace, key, served)
     if previous:
-        print(
-            f"\nUp to date: data, config, schema, code and libraries are unchanged since run "
-            f"{previous['run_id']}, and its model is still the one served. Nothing to do "
-            "(--rerun runs through TFX's cache anyway).\n"
+        print("\n" + "\n".join(up_to_date_lines(previous)))
+        return CommandResult(
+            EXIT_OK, {"up_to_date": True, "run": previous["entry"], "served_version": served}
         )
-        print("\n".join(previous["summary"]))
-        return EXIT_OK
 
     print(f"  Full log: {log_path}", flush=True)
     with captured_output(log_path) as terminal:
@@ -152,13 +153,17 @@ def _run(args) -> int:
             settings, clean_dir, workspace, beam.args, enable_cache=not args.no_cache
         )
         outcome = execute(tfx_pipeline, settings, workspace, args.runner, terminal, log_path)
+        served = served_version(workspace.serving_root, settings.model_name)
         if outcome.exit_code == EXIT_OK:
-            remember_run(workspace, key, outcome.record.run_id, outcome.lines, model_dir)
+            remember_run(workspace, key, outcome.entry, served)
             print(f"Finished in {time.monotonic() - started:.1f}s", file=terminal)
-    return outcome.exit_code
+    return CommandResult(
+        outcome.exit_code,
+        {"up_to_date": False, **outcome.as_json(), "served_version": served, "log": str(log_path)},
+    )
 
 
-def command_ingest(args) -> int:
+def command_ingest(args) -> CommandResult:
     import tempfile
 
     from pipeline.data import bundled_penguins_csv, cleaning_spec, raw_files
@@ -177,7 +182,9 @@ def command_ingest(args) -> int:
             label += f", year {args.year}"
         span = ingest(files, label, workspace.spans, cleaning_spec(settings))
     print(f"Ingested {label} as span {span.number}: {span.rows} rows in {span.path}")
-    return EXIT_OK
+    return CommandResult(
+        EXIT_OK, {"span": span.number, "rows": span.rows, "path": str(span.path), "source": label}
+    )
 
 
 def command_history(args) -> int:
@@ -192,7 +199,8 @@ def command_history(args) -> int:
         print(f"No runs yet: {workspace.metadata_path} does not exist.", file=sys.stderr)
         return EXIT_OK
     with captured_output(workspace.log_dir / "history.log") as terminal:
-        from pipeline.history import format_history, history_entry
+        from pipeline.history import history_entry
+        from pipeline.history_text import format_history
         from pipeline.metadata import open_store, pipeline_runs
 
         records = pipeline_runs(open_store(workspace.metadata_path), settings.name)[: args.limit]

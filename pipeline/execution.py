@@ -7,11 +7,13 @@ in what they do with the outcome.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 from typing import TextIO
 
 from components.validation_gate import DataValidationError
 from pipeline.exit_codes import EXIT_DATA_REJECTED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from pipeline.history import history_entry
 from pipeline.metadata import RunRecord, open_store, pipeline_runs
 from pipeline.runner import RunInterruptedError, run_pipeline
 from pipeline.settings import Settings
@@ -24,8 +26,16 @@ class Outcome:
     exit_code: int
     record: RunRecord | None
     summary: RunSummary | None
-    lines: list[str]
     rejection: str | None = None
+    error: str | None = None
+
+    @functools.cached_property
+    def entry(self) -> dict | None:
+        """The run as `penguins history` shows it."""
+        return history_entry(self.record, self.summary) if self.record else None
+
+    def as_json(self) -> dict:
+        return {"run": self.entry, "rejection": self.rejection, "error": self.error}
 
 
 def _find_cause(error: BaseException, kind: type) -> BaseException | None:
@@ -53,20 +63,21 @@ def execute(
         run_pipeline(tfx_pipeline, runner, lambda line: print(line, file=terminal))
     except RunInterruptedError as interrupted:
         print(f"\n{interrupted}", file=terminal)
-        return Outcome(EXIT_INTERRUPTED, None, None, [])
+        return Outcome(EXIT_INTERRUPTED, None, None, error=str(interrupted))
     except Exception as error:
         rejected = _find_cause(error, DataValidationError)
         record = _latest_record(settings, workspace)
         summary = summarize(record) if record else None
         if rejected is not None:
             print(f"\nData rejected, nothing trained or pushed. {rejected}", file=terminal)
-            return Outcome(EXIT_DATA_REJECTED, record, summary, [], rejection=str(rejected))
-        print(f"\nPipeline failed: {type(error).__name__}: {error}\nSee {log_path}", file=terminal)
-        return Outcome(EXIT_FAILED, record, summary, [])
+            return Outcome(EXIT_DATA_REJECTED, record, summary, rejection=str(rejected))
+        failure = f"{type(error).__name__}: {error}"
+        print(f"\nPipeline failed: {failure}\nSee {log_path}", file=terminal)
+        return Outcome(EXIT_FAILED, record, summary, error=failure)
     record = _latest_record(settings, workspace)
     summary = summarize(record)
     lines = format_summary(
         summary, settings.schema_path, settings.evaluation.min_accuracy, settings.evaluation.max_accuracy_drop
     )
     print("\n" + "\n".join(lines), file=terminal)
-    return Outcome(EXIT_OK, record, summary, lines)
+    return Outcome(EXIT_OK, record, summary)

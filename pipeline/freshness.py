@@ -15,9 +15,9 @@ from pathlib import Path
 
 from pipeline.atomic import write_json_atomically
 from pipeline.cache_keys import PROJECT_PACKAGES, library_versions
+from pipeline.history_text import format_history
 from pipeline.settings import REPO_ROOT, Settings
 from pipeline.workspace import Workspace
-from serving.versions import latest_version
 
 RECORD_FILE = "last_run.json"
 
@@ -38,7 +38,7 @@ def _record_path(workspace: Workspace) -> Path:
     return workspace.root / RECORD_FILE
 
 
-def unchanged_run(workspace: Workspace, key: str, model_dir: Path) -> dict | None:
+def unchanged_run(workspace: Workspace, key: str, served_version: int | None) -> dict | None:
     """The last run's record when nothing has changed since it, otherwise None."""
     try:
         record = json.loads(_record_path(workspace).read_text())
@@ -46,21 +46,27 @@ def unchanged_run(workspace: Workspace, key: str, model_dir: Path) -> dict | Non
         return None
     if record.get("key") != key or not workspace.metadata_path.is_file():
         return None
-    if record.get("served_version") != latest_version(model_dir):
+    if record.get("served_version") != served_version:
         return None
     return record
 
 
-def remember_run(
-    workspace: Workspace, key: str, run_id: str, summary_lines: list[str], model_dir: Path
-) -> None:
-    """Records a completed run; written atomically so a crash never leaves a half record."""
+def remember_run(workspace: Workspace, key: str, entry: dict, served_version: int | None) -> None:
+    """Records a completed run (its history entry) and the version served after it."""
     write_json_atomically(
-        _record_path(workspace),
-        {
-            "key": key,
-            "run_id": run_id,
-            "summary": summary_lines,
-            "served_version": latest_version(model_dir),
-        },
+        _record_path(workspace), {"key": key, "entry": entry, "served_version": served_version}
     )
+
+
+def up_to_date_lines(record: dict) -> list[str]:
+    """What is true now, for a run that would change nothing: what is served, and the run it repeats."""
+    entry, served = record["entry"], record["served_version"]
+    trained_by_it = entry["pushed_version"] is not None and int(entry["pushed_version"]) == served
+    origin = "the model that run trained" if trained_by_it else "not a model of that run"
+    return [
+        "Up to date: data, config, schema, code and libraries are unchanged since the run below, and "
+        "the same model is served. Nothing to do (--rerun runs through TFX's cache anyway).",
+        f"Served:    version {served}, {origin}" if served is not None else "Served:    nothing",
+        "Last run:",
+        *(f"  {line}" for line in format_history([entry])),
+    ]

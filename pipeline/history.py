@@ -43,8 +43,8 @@ def _status(record: RunRecord, summary: RunSummary) -> str:
     return "completed" if not failed else f"failed at {', '.join(failed)}"
 
 
-def history_entry(record: RunRecord) -> dict:
-    summary = summarize(record)
+def history_entry(record: RunRecord, summary: RunSummary | None = None) -> dict:
+    summary = summary or summarize(record)
     return {
         "run_id": record.run_id,
         "started": datetime.datetime.fromtimestamp(record.started_ms / 1000).isoformat(timespec="seconds"),
@@ -61,43 +61,5 @@ def history_entry(record: RunRecord) -> dict:
         "not_blessed_because": summary.reasons,
         "pushed_version": summary.pushed_version,
         "already_served": summary.already_served,
+        "rolled_back": summary.rolled_back,
     }
-
-
-def _number(value: float | None) -> str:
-    return "  n/a" if value is None else f"{value:.3f}"
-
-
-def format_history(entries: list[dict]) -> list[str]:
-    lines = []
-    for entry in entries:
-        if entry["status"].startswith("read span"):
-            lines.append(f"{entry['started']}  {entry['status']}")
-            continue
-        overall = next((a for a in entry["accuracy"] if a["name"] == "overall"), None)
-        blessed = {True: "blessed", False: "not blessed", None: "not evaluated"}[entry["blessed"]]
-        pushed = (
-            f"pushed {entry['pushed_version']}"
-            if entry["pushed_version"] and not entry["already_served"]
-            else "already served"
-            if entry["already_served"]
-            else "nothing pushed"
-        )
-        accuracy = ""
-        if overall:
-            accuracy = f"accuracy {_number(overall['candidate'])}"
-            if overall["baseline"] is not None:
-                accuracy += f" (served {_number(overall['baseline'])})"
-        lines.append(
-            f"{entry['started']}  {entry['status']:<10}  data {entry['validation']:<8}  "
-            f"{accuracy}  {blessed}, {pushed}".rstrip()
-        )
-        if entry["newest_span"] is not None:
-            trained = f"; trained on spans {', '.join(map(str, entry['spans']))}" if entry["spans"] else ""
-            lines.append(f"    span {entry['newest_span']}{trained}; drift: {entry['drift']}")
-        for item in entry["accuracy"]:
-            if item["name"] != "overall":
-                baseline = f" (served {_number(item['baseline'])})" if item["baseline"] is not None else ""
-                lines.append(f"    {item['name']:<22} {_number(item['candidate'])}{baseline}")
-        lines.extend(f"    not blessed: {reason}" for reason in entry["not_blessed_because"])
-    return lines

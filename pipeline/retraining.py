@@ -17,13 +17,16 @@ import sys
 import time
 
 from pipeline import node_ids
+from pipeline.atomic import write_json_atomically
 from pipeline.beam_options import resolve_beam_args
 from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
 from pipeline.exit_codes import EXIT_DATA_REJECTED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from pipeline.lock import workspace_lock
+from pipeline.outcome import CommandResult, add_json_option
 from pipeline.settings import Settings, load_settings
 from pipeline.spans import clear_rejection, list_spans, mark_rejected, rejected_spans
 from pipeline.workspace import Workspace
+from serving.model_config import served_version
 
 LAST_RETRAIN_FILE = "last_retrain.json"
 
@@ -47,6 +50,7 @@ def add_retrain_parser(commands) -> None:
         help="report drift without blocking, for this run (e.g. after reviewing a rejected span)",
     )
     retrain.add_argument("--no-cache", action="store_true", help="run every component even if unchanged")
+    add_json_option(retrain)
     retrain.set_defaults(handler=command_retrain)
 
 
@@ -56,16 +60,9 @@ def last_retrain(workspace: Workspace) -> dict | None:
 
 
 def _remember_retrain(workspace: Workspace, span: int, run_id: str, exit_code: int) -> None:
-    record = {
-        "span": span,
-        "run_id": run_id,
-        "exit_code": exit_code,
-        "finished": datetime.datetime.now().isoformat(timespec="seconds"),
-    }
-    path = workspace.root / LAST_RETRAIN_FILE
-    staging = path.with_suffix(".tmp")
-    staging.write_text(json.dumps(record, indent=2))
-    staging.replace(path)
+    write_json_atomically(
+        workspace.root / LAST_RETRAIN_FILE, {"span": span, "run_id": run_id, "exit_code": exit_code}
+    )
 
 
 def _settings_for_run(args) -> Settings:
@@ -95,31 +92,35 @@ def _read_missing_spans(
         run_pipeline(tfx_pipeline, runner, lambda line: print(line, file=terminal))
 
 
-def command_retrain(args: argparse.Namespace) -> int:
+def command_retrain(args: argparse.Namespace) -> CommandResult:
     with workspace_lock(args.workspace.resolve(), "retrain"):
         return _retrain(args)
 
 
-def _retrain(args: argparse.Namespace) -> int:
+def _refuse(exit_code: int, message: str) -> CommandResult:
+    print(message, file=sys.stderr)
+    return CommandResult(exit_code, {"error": message})
+
+
+def _retrain(args: argparse.Namespace) -> CommandResult:
     started = time.monotonic()
     settings = _settings_for_run(args)
     workspace = Workspace(args.workspace.resolve()).create()
     spans = list_spans(workspace.spans)
     if not spans:
-        print(
+        return _refuse(
+            EXIT_USAGE,
             f"No data to retrain on: {workspace.spans} holds no spans. Add one with "
             "`penguins ingest --source FILE.csv` (or `penguins ingest --bundled --year 2007`).",
-            file=sys.stderr,
         )
-        return EXIT_USAGE
     newest = spans[-1]
     previous = last_retrain(workspace)
     if args.when_new_data and previous and previous["span"] >= newest.number:
         print(
-            f"No new data: span {newest.number} is the newest, and the retrain of {previous['finished']} "
+            f"No new data: span {newest.number} is the newest, and retrain run {previous['run_id']} "
             "already handled it. Nothing to do."
         )
-        return EXIT_OK
+        return CommandResult(EXIT_OK, {"no_new_data": True, "newest_span": newest.number})
 
     excluded = sorted(number for number in rejected_spans(workspace.spans) if number != newest.number)
     window = [span for span in spans if span.number not in excluded][-settings.retraining.window_spans :]
@@ -134,6 +135,7 @@ def _retrain(args: argparse.Namespace) -> int:
         print(f"  Leaving out spans rejected earlier: {', '.join(map(str, excluded))}")
     print(f"  Beam preset: {beam.preset} ({beam.reason})", flush=True)
     print(f"  Full log: {log_path}", flush=True)
+    details = {"no_new_data": False, "newest_span": newest.number, "log": str(log_path)}
 
     from pipeline.console import captured_output
 
@@ -150,16 +152,17 @@ def _retrain(args: argparse.Namespace) -> int:
             _read_missing_spans(settings, workspace, wanted, args.runner, beam.args, terminal)
         except RunInterruptedError as interrupted:
             print(f"\n{interrupted}", file=terminal)
-            return EXIT_INTERRUPTED
+            return CommandResult(EXIT_INTERRUPTED, {**details, "error": str(interrupted)})
         except Exception as error:
             print(f"\nReading earlier spans failed: {error}\nSee {log_path}", file=terminal)
-            return EXIT_FAILED
+            return CommandResult(EXIT_FAILED, {**details, "error": f"reading earlier spans failed: {error}"})
         tfx_pipeline = create_retraining_pipeline(
             settings, workspace, beam.args, newest.number, excluded, enable_cache=not args.no_cache
         )
         outcome = execute(tfx_pipeline, settings, workspace, args.runner, terminal, log_path)
+        details.update(outcome.as_json())
         if outcome.exit_code == EXIT_INTERRUPTED:
-            return outcome.exit_code
+            return CommandResult(outcome.exit_code, details)
         run_id = outcome.record.run_id if outcome.record else ""
         if outcome.exit_code == EXIT_DATA_REJECTED:
             mark_rejected(newest, run_id, outcome.rejection or "")
@@ -177,9 +180,11 @@ def _retrain(args: argparse.Namespace) -> int:
         if outcome.record is not None:
             try:
                 report = write_report(settings, workspace, outcome.record, outcome.summary, outcome.rejection)
+                details["report"] = str(report)
                 print(f"Report:    {report}", file=terminal)
             except Exception:  # the report explains a run; it must not turn a pushed model into a failure
                 logging.exception("Writing the run report failed")
                 print(f"Report:    not written, see {log_path}", file=terminal)
         print(f"Finished in {time.monotonic() - started:.1f}s", file=terminal)
-    return outcome.exit_code
+    details["served_version"] = served_version(workspace.serving_root, settings.model_name)
+    return CommandResult(outcome.exit_code, details)

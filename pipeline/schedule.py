@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import logging
 import signal
 import subprocess
@@ -24,16 +25,6 @@ from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_INTERRUPTED,
 
 logger = logging.getLogger("penguins.schedule")
 _STOP_GRACE_SECONDS = 30
-# Lines of the retrain's output that say what it decided, repeated in the one-line outcome.
-_DECISION_PREFIXES = (
-    "Pushed:",
-    "Blessed:   no",
-    "           - ",
-    "No new data",
-    "No data",
-    "Data rejected",
-    "Refused:",
-)
 _EXIT_MEANINGS = {
     EXIT_OK: "finished",
     EXIT_DATA_REJECTED: "data rejected",
@@ -79,7 +70,7 @@ def _trigger(args: argparse.Namespace):
 
 
 def retrain_command(args: argparse.Namespace) -> list[str]:
-    command = [sys.executable, "-m", "pipeline.cli", "retrain", "--workspace", str(args.workspace)]
+    command = [sys.executable, "-m", "pipeline.cli", "retrain", "--json", "--workspace", str(args.workspace)]
     command += ["--runner", args.runner, "--beam-preset", args.beam_preset]
     command += [f"--beam-arg={arg}" for arg in args.beam_arg]
     if args.config:
@@ -87,6 +78,34 @@ def retrain_command(args: argparse.Namespace) -> list[str]:
     if args.when_new_data:
         command.append("--when-new-data")
     return command
+
+
+def describe_outcome(output: str) -> str:
+    """One line from the JSON outcome that `penguins retrain --json` prints on stdout."""
+    try:
+        outcome = json.loads(output)
+    except ValueError:
+        return "no outcome was reported; see the schedule log"
+    if outcome.get("no_new_data"):
+        return f"no new data since span {outcome['newest_span']}"
+    run = outcome.get("run")
+    if not run:
+        return outcome.get("error") or outcome.get("rejection") or "no run was recorded"
+    parts = [f"run {run['run_id']}", f"span {run['newest_span']}"]
+    if outcome.get("rejection"):
+        parts.append("data rejected: " + outcome["rejection"].replace("\n", " "))
+    elif run["blessed"] is None:
+        parts.append(outcome.get("error") or "not evaluated")
+    elif not run["blessed"]:
+        parts.append("not blessed: " + "; ".join(run["not_blessed_because"]))
+    parts.append(_pushed(run, outcome.get("served_version")))
+    return ", ".join(parts)
+
+
+def _pushed(run: dict, served: int | None) -> str:
+    if run["pushed_version"] and not run["already_served"]:
+        return f"pushed version {run['pushed_version']}"
+    return f"nothing pushed, version {served} still served" if served else "nothing pushed"
 
 
 class RetrainJob:
@@ -107,18 +126,16 @@ class RetrainJob:
             with self._log_path.open("a") as log:
                 log.write(f"\n=== {datetime.datetime.now().isoformat(timespec='seconds')} retrain ===\n")
             self._child = subprocess.Popen(
-                self._command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+                self._command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
             )
-        output, _ = self._child.communicate()
+        output, messages = self._child.communicate()
         code = self._child.returncode
         with self._log_path.open("a") as log:
-            log.write(output)
-        decisions = [line.strip() for line in output.splitlines() if line.startswith(_DECISION_PREFIXES)]
+            log.write(messages)
         meaning = _EXIT_MEANINGS.get(
             code, f"FAILED (exit {code})" if code > 0 else f"stopped (signal {-code})"
         )
-        detail = f": {' '.join(decisions)}" if decisions else ""
-        logger.info("retrain %s in %.0fs%s", meaning, time.monotonic() - started, detail)
+        logger.info("retrain %s in %.0fs: %s", meaning, time.monotonic() - started, describe_outcome(output))
 
     def stop(self) -> None:
         with self._lock:
@@ -134,7 +151,7 @@ class RetrainJob:
 
 
 def command_schedule(args: argparse.Namespace) -> int:
-    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED
+    from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
     from apscheduler.schedulers.blocking import BlockingScheduler
 
     from pipeline.workspace import Workspace
@@ -147,15 +164,23 @@ def command_schedule(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace.resolve()).create()
     log_path = workspace.log_dir / "schedule.log"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout, force=True)
-    # Skipped fires while a retrain still runs are expected, not news.
+    # APScheduler's own warnings are replaced by the lines the listeners below write.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     job = RetrainJob(retrain_command(args), log_path)
     scheduler = BlockingScheduler()
-    # One retrain at a time; runs missed while one was going are merged into the next.
+    # One retrain at a time: a fire due while one runs is skipped (and logged); fires missed while
+    # the process was not running are merged into one.
     scheduler.add_job(job, trigger, id="retrain", max_instances=1, coalesce=True, misfire_grace_time=None)
     scheduler.add_listener(
         lambda event: logger.error("retrain job error: %s", getattr(event, "exception", "missed")),
         EVENT_JOB_ERROR | EVENT_JOB_MISSED,
+    )
+    scheduler.add_listener(
+        lambda event: logger.info(
+            "skipped the retrain due at %s: the previous retrain is still running",
+            ", ".join(when.isoformat(timespec="seconds") for when in event.scheduled_run_times),
+        ),
+        EVENT_JOB_MAX_INSTANCES,
     )
 
     def stop(signum, _frame) -> None:
