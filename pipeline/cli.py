@@ -17,7 +17,7 @@ from components.raw_csv import DataError, NoDataError
 from pipeline.beam_options import csv_rows, resolve_beam_args
 from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
 from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-from pipeline.lock import WorkspaceBusyError, workspace_lock
+from pipeline.lock import WorkspaceBusyError, current_holder, workspace_lock
 from pipeline.outcome import CommandResult, add_json_option, json_stream, write_outcome
 from pipeline.retraining import add_retrain_parser
 from pipeline.schedule import add_schedule_parser
@@ -114,6 +114,7 @@ def command_run(args) -> CommandResult:
 
 
 def _run(args) -> CommandResult:
+    from pipeline.abandoned import settle_abandoned_runs
     from pipeline.console import captured_output
     from pipeline.freshness import remember_run, run_key, unchanged_run, up_to_date_lines
     from pipeline.workspace import Workspace
@@ -125,6 +126,7 @@ def _run(args) -> CommandResult:
     workspace = Workspace(args.workspace.resolve()).create()
     log_path = workspace.log_dir / f"run-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
     print(f"Pipeline '{settings.name}', {args.runner} runner.", flush=True)
+    settle_abandoned_runs(workspace, settings.name)
     try:
         clean_dir = _clean_data(args, settings, workspace)
     except DataError as error:
@@ -204,7 +206,13 @@ def command_history(args) -> int:
         from pipeline.metadata import open_store, pipeline_runs
 
         records = pipeline_runs(open_store(workspace.metadata_path), settings.name)[: args.limit]
-        entries = [history_entry(record) for record in records]
+        # The lock names the process of a run going on now: the newest run with a RUNNING component.
+        holder = current_holder(workspace.root)
+        running = holder is not None and holder["command"] in ("run", "retrain")
+        live_run = (
+            next((r.run_id for r in records if "RUNNING" in r.states.values()), None) if running else None
+        )
+        entries = [history_entry(record, alive=record.run_id == live_run) for record in records]
         output = json.dumps(entries, indent=2) if args.json else "\n".join(format_history(entries))
         print(output or "No runs yet.", file=terminal)
     return EXIT_OK

@@ -7,6 +7,7 @@ import datetime
 
 from components.validation_gate import describe_anomalies
 from pipeline import node_ids
+from pipeline.abandoned import ABANDONED_KEY
 from pipeline.metadata import RunRecord
 from pipeline.summary import RunSummary, summarize
 
@@ -34,7 +35,14 @@ def _drift(summary: RunSummary) -> str:
     return f"DRIFT vs span {summary.drift_against_span}: {found}"
 
 
-def _status(record: RunRecord, summary: RunSummary) -> str:
+def _status(record: RunRecord, summary: RunSummary, alive: bool) -> str:
+    unfinished = sorted(node for node, state in record.states.items() if state == "RUNNING")
+    if unfinished:
+        where = ", ".join(unfinished)
+        return f"running ({where})" if alive else f"stopped without finishing at {where}"
+    abandoned = sorted(node for node, properties in record.properties.items() if ABANDONED_KEY in properties)
+    if abandoned:
+        return f"stopped without finishing at {', '.join(abandoned)}"
     if set(record.states) == _SPAN_READING_NODES:
         return f"read span {summary.newest_span} for later windows"
     failed = sorted(node for node, state in record.states.items() if state not in _DONE)
@@ -43,12 +51,22 @@ def _status(record: RunRecord, summary: RunSummary) -> str:
     return "completed" if not failed else f"failed at {', '.join(failed)}"
 
 
-def history_entry(record: RunRecord, summary: RunSummary | None = None) -> dict:
+def _started(record: RunRecord) -> str:
+    """When the run started, as its id says (TFX names a run by its start time), to the second."""
+    try:
+        started = datetime.datetime.fromisoformat(record.run_id)
+    except ValueError:
+        started = datetime.datetime.fromtimestamp(record.started_ms / 1000)
+    return started.isoformat(timespec="seconds")
+
+
+def history_entry(record: RunRecord, summary: RunSummary | None = None, alive: bool = False) -> dict:
+    """The run as history shows it; `alive` when its process still holds the workspace."""
     summary = summary or summarize(record)
     return {
         "run_id": record.run_id,
-        "started": datetime.datetime.fromtimestamp(record.started_ms / 1000).isoformat(timespec="seconds"),
-        "status": _status(record, summary),
+        "started": _started(record),
+        "status": _status(record, summary, alive),
         "data": record.properties.get(node_ids.EXAMPLE_GEN, {}).get("input_base"),
         "newest_span": summary.newest_span,
         "spans": summary.spans,

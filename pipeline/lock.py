@@ -49,6 +49,23 @@ def workspace_lock(workspace_root: Path, command: str) -> Iterator[None]:
             handle.truncate()
 
 
+def current_holder(workspace_root: Path) -> dict | None:
+    """The command holding the workspace now ({"command", "pid", "started"}), or None when it is free."""
+    path = workspace_root / LOCK_FILE
+    if not path.is_file():
+        return None
+    with path.open("r") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                return json.loads(handle.read())
+            except ValueError:
+                return {"command": "unknown", "pid": None, "started": None}
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
 def _describe(text: str) -> str:
     try:
         holder = json.loads(text)

@@ -17,6 +17,7 @@ import sys
 import time
 
 from pipeline import node_ids
+from pipeline.abandoned import settle_abandoned_runs
 from pipeline.atomic import write_json_atomically
 from pipeline.beam_options import resolve_beam_args
 from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
@@ -134,6 +135,7 @@ def _retrain(args: argparse.Namespace) -> CommandResult:
     if excluded:
         print(f"  Leaving out spans rejected earlier: {', '.join(map(str, excluded))}")
     print(f"  Beam preset: {beam.preset} ({beam.reason})", flush=True)
+    settle_abandoned_runs(workspace, settings.name)
     print(f"  Full log: {log_path}", flush=True)
     details = {"no_new_data": False, "newest_span": newest.number, "log": str(log_path)}
 

@@ -92,14 +92,20 @@ def test_eval_accuracy_is_at_least_point_nine_overall(trained):
 
 
 def test_unchanged_second_run_is_up_to_date_without_starting_tensorflow(trained):
-    workspace, first = trained
+    workspace, _ = trained
     before = tree_snapshot(_model_dir(workspace))
-    result = penguins("run", "--workspace", str(workspace))
+    (version,) = list_versions(_model_dir(workspace))
+    result = penguins("run", "--workspace", str(workspace), "--json")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Up to date" in result.stdout
-    assert not TRAINING_COMPONENTS & set(component_lines(result.stdout))
-    # The summary of the run it stands for is repeated.
-    assert first.stdout.split("Data:")[1].split("Finished")[0].strip() in result.stdout
+    outcome = json.loads(result.stdout)
+    assert outcome["up_to_date"] is True and outcome["served_version"] == version
+    assert outcome["run"]["pushed_version"] == str(version)
+    # It describes now: what is served, and the run it stands for; not that run's "no model was served yet".
+    assert f"Served:    version {version}, the model that run trained" in result.stderr
+    assert f"blessed, pushed {version}" in result.stderr
+    assert "no model was served yet" not in result.stderr
+    assert not TRAINING_COMPONENTS & set(component_lines(result.stderr))
+    assert "tensorflow" not in result.stderr.lower()
     assert tree_snapshot(_model_dir(workspace)) == before
 
 
@@ -233,6 +239,56 @@ def test_sigterm_mid_run_records_the_component_as_failed_and_keeps_the_served_mo
     assert tree_snapshot(_model_dir(workspace)) == served_before
     with workspace_lock(workspace, "test"):  # released on the way out
         pass
+
+
+def _history(workspace) -> list[dict]:
+    result = penguins("history", "--workspace", str(workspace), "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_a_running_run_is_shown_running_and_one_killed_is_settled_once_by_the_next(trained, tmp_path):
+    workspace, _ = trained
+    served_before = tree_snapshot(_model_dir(workspace))
+    output_path = tmp_path / "run.out"
+    with output_path.open("w") as output:
+        run = subprocess.Popen(
+            [str(PENGUINS), "run", "--workspace", str(workspace), "--no-cache"],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+    try:
+        deadline = time.monotonic() + 300
+        while not _history(workspace)[0]["status"].startswith("running"):
+            assert run.poll() is None and time.monotonic() < deadline, output_path.read_text()
+            time.sleep(0.5)
+        assert _history(workspace)[0]["status"] == "running (Transform)"
+        run.send_signal(signal.SIGKILL)
+        run.wait(timeout=60)
+    finally:
+        run.kill()
+
+    assert _history(workspace)[0]["status"] == "stopped without finishing at Transform"
+    store = open_store(workspace / "metadata.sqlite")
+    (killed,) = [e for e in store.get_executions() if e.last_known_state == Execution.RUNNING]
+    orphans = list((workspace / "tfx" / "Transform").glob(f"*/{killed.id}"))
+    assert orphans  # half-written outputs of the killed execution
+
+    settling = penguins("run", "--workspace", str(workspace))
+    assert settling.returncode == 0, settling.stdout + settling.stderr
+    assert settling.stdout.count("stopped without finishing while Transform ran") == 1
+    store = open_store(workspace / "metadata.sqlite")
+    assert not [e for e in store.get_executions() if e.last_known_state == Execution.RUNNING]
+    assert store.get_executions_by_id([killed.id])[0].last_known_state == Execution.CANCELED
+    assert not [path for path in orphans if path.exists()]
+    assert tree_snapshot(_model_dir(workspace)) == served_before
+    killed_run = next(
+        e for e in _history(workspace) if e["status"] == "stopped without finishing at Transform"
+    )
+    assert killed_run["pushed_version"] is None
+    again = penguins("run", "--workspace", str(workspace))
+    assert again.returncode == 0 and "stopped without finishing" not in again.stdout
 
 
 def test_history_lists_runs_newest_first_with_their_decisions(trained):
