@@ -59,9 +59,9 @@ def _address(url: str, protocol: str) -> str:
 
 
 def _reason(error: Exception) -> str:
-    """'[Errno 111] Connection refused' -> 'connection refused'."""
+    """'[Errno 111] Connection refused' -> 'connection refused'; the error's type if it says nothing."""
     text = str(error).split("] ", 1)[-1]
-    return text[:1].lower() + text[1:]
+    return text[:1].lower() + text[1:] or type(error).__name__
 
 
 class PredictionClient:
@@ -125,7 +125,7 @@ class PredictionClient:
             ) from None
         except httpx.HTTPError as error:
             raise PredictionError(
-                f"what answers at {self.url} is no REST server ({type(error).__name__}: {_reason(error)}); "
+                f"what answers at {self.url} is no REST server ({_reason(error)}); "
                 f"is that the gRPC port? REST is on {DEFAULT_URLS['rest']} by default"
             ) from None
         try:

@@ -142,7 +142,6 @@ def build_app(repository: ModelRepository, max_request_bytes: int) -> Starlette:
         version = int(match["version"]) if match["version"] else None
         return match, version, match["label"]
 
-    @_json_on_failure
     async def get(request: Request) -> JSONResponse:
         try:
             match, version, label = resolve(request)
@@ -157,7 +156,6 @@ def build_app(repository: ModelRepository, max_request_bytes: int) -> Starlette:
         except NotFoundError as error:
             return _error(404, str(error))
 
-    @_json_on_failure
     async def post(request: Request) -> Response:
         try:
             match, version, label = resolve(request)
@@ -180,6 +178,7 @@ def build_app(repository: ModelRepository, max_request_bytes: int) -> Starlette:
             return _json({"predictions": outputs_as_rows(outputs)})
         return _json({"outputs": outputs_as_columns(outputs)})
 
+    @_json_on_failure
     async def endpoint(request: Request) -> Response:
         """One route for both methods, so that a 405 lists both as allowed."""
         return await (post(request) if request.method == "POST" else get(request))
