@@ -3,7 +3,8 @@
 Every bad REST body gets TF Serving's `{"error": "..."}` JSON with a 4xx status, never a 500 or
 plain text, and the keep-alive connection it came on still serves the next good request. Bad gRPC
 requests get INVALID_ARGUMENT naming the input. A second server on a port already taken exits 4
-in one line, before any banner, and leaves the first one serving.
+in one line, before any banner, and leaves the first one serving; a port that cannot be ours at
+all exits 2.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from pipeline.exit_codes import EXIT_BUSY
+from pipeline.exit_codes import EXIT_BUSY, EXIT_USAGE
 from serving.client import PredictionClient
 from tests.helpers import free_port, penguins, serve_published
 from tests.test_signatures import PENGUINS as EXAMPLES
@@ -217,3 +218,22 @@ def test_second_server_on_a_taken_port_exits_busy_before_any_banner(served, tmp_
     for protocol, url in (("rest", served.rest), ("grpc", served.grpc)):
         with PredictionClient(url, protocol) as client:
             assert len(client.predict(EXAMPLES)) == len(EXAMPLES)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "{port}", "--grpc-port", "{port}"], "--port and --grpc-port are both {port}"),
+        (["--host", "192.0.2.1", "--port", "{port}"], "cannot listen on 192.0.2.1:{port} for REST"),
+    ],
+    ids=["same port twice", "address not on this machine"],
+)
+def test_ports_that_cannot_be_ours_are_a_usage_error(tmp_path, args, message):
+    port = str(free_port())
+    result = penguins(
+        "serve", "--workspace", str(tmp_path), *(a.format(port=port) for a in args), timeout=120
+    )
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert message.format(port=port) in result.stderr
+    assert "Serving" not in result.stdout
