@@ -16,7 +16,6 @@ import json
 import math
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,17 +35,11 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # 
 
 from pipeline.settings import load_settings  # noqa: E402
 from serving.versions import latest_version  # noqa: E402
-from tests.helpers import bundled_rows  # noqa: E402
+from tests.helpers import bundled_rows, free_port  # noqa: E402
 
 PENGUINS = Path(sys.executable).parent / "penguins"
 SINGLE_ROUNDS, BATCH_ROUNDS, BATCH = 300, 30, 1000
 CLIENTS, THROUGHPUT_SECONDS = 8, 5.0
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _instances(count: int) -> list[dict]:
@@ -127,7 +120,7 @@ def main() -> None:
     for label, instances, rounds in (("1", one, SINGLE_ROUNDS), ("1000", batch, BATCH_ROUNDS)):
         figures[f"inprocess_{label}"] = _timings(lambda i=instances: signature(**tensors(i)), rounds)
 
-    rest_port, grpc_port = _free_port(), _free_port()
+    rest_port, grpc_port = free_port(), free_port()
     server = subprocess.Popen(
         [str(PENGUINS), "serve", "--workspace", str(workspace), "--port", str(rest_port), "--grpc-port",
          str(grpc_port)], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -22,7 +22,10 @@ DEFAULT_URLS = {"rest": "http://127.0.0.1:8501", "grpc": "127.0.0.1:8500"}
 
 
 class PredictionError(RuntimeError):
-    """The server refused the request; the message is the server's."""
+    """No server answered, the server refused the request, or its answer is not a prediction.
+
+    The message is one line saying which, with the server's own message when it refused.
+    """
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +45,25 @@ def _predictions(outputs: dict[str, list]) -> list[Prediction]:
     ]
 
 
+def _address(url: str, protocol: str) -> str:
+    """A REST URL given as host:port gets http://; a gRPC address is host:port, grpc:// allowed."""
+    url = url.rstrip("/")
+    scheme, _, rest = url.rpartition("://")
+    if protocol == "grpc":
+        if scheme not in ("", "grpc"):
+            raise ValueError(f"a gRPC address is host:port, such as {DEFAULT_URLS['grpc']}, got {url!r}")
+        return rest
+    if scheme not in ("", "http", "https"):
+        raise ValueError(f"a REST address is http://host:port, such as {DEFAULT_URLS['rest']}, got {url!r}")
+    return url if scheme else f"http://{url}"
+
+
+def _reason(error: Exception) -> str:
+    """'[Errno 111] Connection refused' -> 'connection refused'; the error's type if it says nothing."""
+    text = str(error).split("] ", 1)[-1]
+    return text[:1].lower() + text[1:] or type(error).__name__
+
+
 class PredictionClient:
     def __init__(
         self, url: str | None = None, protocol: str = "rest", model: str = "penguins", timeout: float = 30
@@ -49,7 +71,7 @@ class PredictionClient:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
         self.protocol, self.model = protocol, model
-        self.url = (url or DEFAULT_URLS[protocol]).rstrip("/")
+        self.url = _address(url or DEFAULT_URLS[protocol], protocol)
         self._timeout = timeout
         if protocol == "rest":
             self._http = httpx.Client(base_url=self.url, timeout=timeout)
@@ -57,7 +79,7 @@ class PredictionClient:
             import grpc
             from tensorflow_serving.apis import prediction_service_pb2_grpc
 
-            self._channel = grpc.insecure_channel(self.url.removeprefix("grpc://"))
+            self._channel = grpc.insecure_channel(self.url)
             self._stub = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
 
     def __enter__(self) -> PredictionClient:
@@ -75,8 +97,15 @@ class PredictionClient:
     def predict(self, instances: list[dict[str, Any]], version: int | None = None) -> list[Prediction]:
         if not instances:
             return []
-        return _predictions(self._predict_rest(instances, version) if self.protocol == "rest" else
-                            self._predict_grpc(instances, version))  # fmt: skip
+        outputs = (self._predict_rest(instances, version) if self.protocol == "rest" else
+                   self._predict_grpc(instances, version))  # fmt: skip
+        try:
+            return _predictions(outputs)
+        except (ValueError, KeyError, TypeError):
+            raise PredictionError(
+                f"the answer from {self.url} is not a classifier's: outputs {sorted(outputs)}, expected "
+                f"'{PROBABILITIES}', '{CLASSES}' and a label"
+            ) from None
 
     def _predict_rest(self, instances, version) -> dict[str, list]:
         path = f"/v1/models/{self.model}" + (f"/versions/{version}" if version else "") + ":predict"
@@ -84,11 +113,35 @@ class PredictionClient:
         # Missing measurements travel as NaN, which TF Serving's JSON parser accepts.
         columns = {name: [i[name] for i in instances] for name in instances[0]}
         body = json.dumps({"inputs": columns}, allow_nan=True)
-        response = self._http.post(path, content=body, headers={"Content-Type": "application/json"})
-        payload = response.json()
+        try:
+            response = self._http.post(path, content=body, headers={"Content-Type": "application/json"})
+        except httpx.ConnectError as error:
+            raise PredictionError(
+                f"no server answers at {self.url} ({_reason(error)}); start one with `penguins serve`"
+            ) from None
+        except httpx.TimeoutException:
+            raise PredictionError(
+                f"the server at {self.url} did not answer within {self._timeout:g} s"
+            ) from None
+        except httpx.HTTPError as error:
+            raise PredictionError(
+                f"what answers at {self.url} is no REST server ({_reason(error)}); "
+                f"is that the gRPC port? REST is on {DEFAULT_URLS['rest']} by default"
+            ) from None
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise PredictionError(
+                f"the server at {self.url} answered {response.status_code} with no TF Serving JSON; "
+                "is it a TF Serving REST endpoint?"
+            )
         if response.status_code != 200:
-            raise PredictionError(f"{response.status_code}: {payload.get('error', payload)}")
-        return payload["outputs"]
+            raise PredictionError(
+                f"the server refused the request ({response.status_code}): {payload.get('error', payload)}"
+            )
+        return payload.get("outputs", {})
 
     def _predict_grpc(self, instances, version) -> dict[str, list]:
         import grpc
@@ -106,7 +159,14 @@ class PredictionClient:
         try:
             response = self._stub.Predict(request, timeout=self._timeout)
         except grpc.RpcError as error:
-            raise PredictionError(f"{error.code().name}: {error.details()}") from error
+            if error.code() == grpc.StatusCode.UNAVAILABLE:
+                raise PredictionError(
+                    f"no gRPC server answers at {self.url} ({error.details()}); start one with "
+                    f"`penguins serve`, or check the address: gRPC is on {DEFAULT_URLS['grpc']} by default"
+                ) from None
+            raise PredictionError(
+                f"the server refused the request ({error.code().name}): {error.details()}"
+            ) from None
         return {name: _plain(tf.make_ndarray(proto)) for name, proto in response.outputs.items()}
 
 

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import csv
+import argparse
 import json
-import math
 import os
 import sys
 import warnings
 from pathlib import Path
 
+from pipeline.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from pipeline.settings import Settings
 from serving.client import DEFAULT_URLS, PROTOCOLS, PredictionClient, PredictionError
+from serving.examples import flag, read_examples
+
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024  # gRPC's own default limit on a received message
+
+
+def _byte_count(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number of bytes, got {text!r}")
+    return int(text)
 
 
 def add_serve_parser(commands, settings: Settings) -> None:
@@ -24,83 +33,66 @@ def add_serve_parser(commands, settings: Settings) -> None:
     serve.add_argument("--port", type=int, default=8501, help="REST port")
     serve.add_argument("--grpc-port", type=int, default=8500, help="gRPC port")
     serve.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions")
+    serve.add_argument(
+        "--max-request-bytes",
+        type=_byte_count,
+        default=DEFAULT_MAX_REQUEST_BYTES,
+        help="the largest request accepted, REST body or gRPC message; REST answers 413 beyond it, "
+        "gRPC RESOURCE_EXHAUSTED (default: 4 MiB, gRPC's own default)",
+    )
     serve.set_defaults(handler=command_serve)
-
-
-def _flag(feature: str) -> str:
-    return "--" + feature.replace("_", "-")
 
 
 def add_predict_parser(commands, settings: Settings) -> None:
     predict = commands.add_parser(
         "predict", help="predict with a running server, for one example given as flags or many from a file"
     )
-    predict.add_argument("--url", help=f"server address (default: {DEFAULT_URLS})")
+    predict.add_argument(
+        "--url",
+        help=f"server address (default: {DEFAULT_URLS['rest']} for rest, {DEFAULT_URLS['grpc']} for grpc)",
+    )
     predict.add_argument("--protocol", choices=PROTOCOLS, default="rest")
     predict.add_argument("--model", default=settings.model_name)
-    predict.add_argument("--file", type=Path, help="a CSV or JSON (list of objects) file of examples")
+    predict.add_argument(
+        "--file",
+        type=Path,
+        help="a CSV or JSON (list of objects) file of examples, with every feature as a column or key; "
+        "other columns are ignored",
+    )
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
     predict.add_argument("--config", type=Path, help="pipeline config naming the features")
     for name in settings.features.numeric:
-        predict.add_argument(_flag(name), dest=name, type=float, help="a number; omit when not measured")
+        predict.add_argument(flag(name), dest=name, type=float, help="a number; omit when not measured")
     for name in settings.features.categorical:
-        predict.add_argument(_flag(name), dest=name, help="omit when not recorded")
+        predict.add_argument(flag(name), dest=name, help="omit when not recorded")
     predict.set_defaults(handler=command_predict, settings=settings)
 
 
 def command_serve(args) -> int:
     from pipeline.console import captured_output
     from pipeline.workspace import Workspace
+    from serving.server import PortUnavailableError, serve
 
+    if args.port == args.grpc_port != 0:
+        print(f"Refused: --port and --grpc-port are both {args.port}; they must differ.", file=sys.stderr)
+        return EXIT_USAGE
     workspace = Workspace(args.workspace.resolve()).create()
-    with captured_output(workspace.log_dir / "serve.log") as terminal:
-        from serving.server import serve
-
-        serve(
-            workspace.serving_root,
-            args.model,
-            args.host,
-            args.port,
-            args.grpc_port,
-            args.poll_seconds,
-            lambda message: print(message, file=terminal, flush=True),
-        )
-    return 0
-
-
-def _instance(values: dict, settings: Settings, where: str) -> dict:
-    """One request instance: every feature present, missing ones as NaN or ""."""
-    instance = {}
-    for name in settings.features.numeric:
-        value = values.get(name)
-        if value in (None, "", "NA"):
-            instance[name] = math.nan
-        else:
-            try:
-                instance[name] = float(value)
-            except (TypeError, ValueError):
-                raise ValueError(f"{where}: '{name}' must be a number, got {value!r}") from None
-    for name in settings.features.categorical:
-        value = values.get(name)
-        instance[name] = "" if value in (None, "NA") else str(value)
-    return instance
-
-
-def _read_instances(args, settings: Settings) -> list[dict]:
-    if args.file is None:
-        given = {name: getattr(args, name) for name in settings.features.inputs}
-        if all(value is None for value in given.values()):
-            raise ValueError("give the example as flags (see --help) or a file of examples with --file")
-        return [_instance(given, settings, "flags")]
-    if args.file.suffix.lower() == ".json":
-        rows = json.loads(args.file.read_text())
-        rows = rows if isinstance(rows, list) else [rows]
-        return [_instance(row, settings, f"{args.file}, item {i}") for i, row in enumerate(rows)]
-    with args.file.open(newline="") as handle:
-        return [
-            _instance(row, settings, f"{args.file}, row {i + 2}")
-            for i, row in enumerate(csv.DictReader(handle))
-        ]
+    try:
+        with captured_output(workspace.log_dir / "serve.log") as terminal:
+            serve(
+                workspace.serving_root,
+                args.model,
+                args.host,
+                args.port,
+                args.grpc_port,
+                args.max_request_bytes,
+                args.poll_seconds,
+                lambda message: print(message, file=terminal, flush=True),
+            )
+    except PortUnavailableError as error:
+        print(f"Refused: {error}", file=sys.stderr)
+        return EXIT_BUSY if error.in_use else EXIT_USAGE
+    return EXIT_OK
 
 
 def _table(predictions) -> str:
@@ -128,15 +120,21 @@ def command_predict(args) -> int:
     if args.protocol == "grpc":
         _quiet_tensorflow()
     try:
-        instances = _read_instances(args, settings)
-        with PredictionClient(args.url, args.protocol, args.model) as client:
-            predictions = client.predict(instances)
-    except (ValueError, OSError, PredictionError) as error:
+        flags = {name: getattr(args, name) for name in settings.features.inputs}
+        instances = read_examples(args.file, flags, settings)
+        client = PredictionClient(args.url, args.protocol, args.model)
+    except ValueError as error:
         print(f"Prediction failed: {error}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
+    try:
+        with client:
+            predictions = client.predict(instances)
+    except PredictionError as error:
+        print(f"Prediction failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
     if args.json:
         label = settings.features.label
         print(json.dumps([{label: p.label, "probabilities": p.probabilities} for p in predictions], indent=2))
     else:
         print(_table(predictions))
-    return 0
+    return EXIT_OK

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from concurrent import futures
-
 import grpc
 import tensorflow as tf
 from tensorflow_serving.apis import (
@@ -14,7 +12,7 @@ from tensorflow_serving.apis import (
 )
 
 from serving import messages
-from serving.predict import BadRequestError, input_specs, predict
+from serving.predict import BadRequestError, checked_tensor, first_line, input_specs, predict, reading_request
 from serving.repository import DEFAULT_SIGNATURE, ModelRepository, NotFoundError
 
 SIGNATURE_DEF_FIELD = "signature_def"
@@ -34,6 +32,30 @@ def _resolve(repository: ModelRepository, model_spec, context):
         context.abort(grpc.StatusCode.NOT_FOUND, str(error))
 
 
+def _request_tensors(inputs, specs: dict[str, tf.TensorSpec]) -> dict[str, tf.Tensor]:
+    unknown = sorted(set(inputs) - set(specs))
+    missing = sorted(set(specs) - set(inputs))
+    if unknown or missing:
+        raise BadRequestError(
+            f"unknown input(s) {unknown}, missing input(s) {missing}; the signature takes {sorted(specs)}"
+        )
+    tensors = {}
+    for name, spec in specs.items():
+        proto = inputs[name]
+        given = tf.as_dtype(proto.dtype)
+        if given != spec.dtype:
+            raise BadRequestError(f"input '{name}' expects {spec.dtype.name}, got {given.name}")
+        try:
+            array = tf.make_ndarray(proto)
+        except ValueError as error:
+            shape = [dim.size for dim in proto.tensor_shape.dim]
+            raise BadRequestError(
+                f"input '{name}' does not fit its tensor_shape {shape}: {first_line(error)}"
+            ) from None
+        tensors[name] = checked_tensor(name, spec, array, "example")
+    return tensors
+
+
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
     def __init__(self, repository: ModelRepository):
         self._repository = repository
@@ -42,20 +64,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         loaded = _resolve(self._repository, request.model_spec, context)
         signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
         try:
-            specs = input_specs(loaded, signature_name)
-            unknown = sorted(set(request.inputs) - set(specs))
-            missing = sorted(set(specs) - set(request.inputs))
-            if unknown or missing:
-                raise BadRequestError(
-                    f"unknown input(s) {unknown}, missing input(s) {missing}; "
-                    f"the signature takes {sorted(specs)}"
-                )
-            tensors = {}
-            for name, spec in specs.items():
-                given = tf.as_dtype(request.inputs[name].dtype)
-                if given != spec.dtype:
-                    raise BadRequestError(f"input '{name}' expects {spec.dtype.name}, got {given.name}")
-                tensors[name] = tf.constant(tf.make_ndarray(request.inputs[name]), dtype=spec.dtype)
+            with reading_request():
+                tensors = _request_tensors(request.inputs, input_specs(loaded, signature_name))
             outputs = predict(loaded, signature_name, tensors)
         except (BadRequestError, NotFoundError) as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
@@ -94,10 +104,7 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, str(error))
 
 
-def build_grpc_server(repository: ModelRepository, address: str, workers: int = 8) -> grpc.Server:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=workers))
+def add_services(server: grpc.Server, repository: ModelRepository) -> None:
+    """The services go onto a server already bound to its port, so a port conflict is known first."""
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(repository), server)
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository), server)
-    if server.add_insecure_port(address) == 0:
-        raise OSError(f"cannot bind the gRPC server to {address}")
-    return server

@@ -8,68 +8,161 @@ own errors do, instead of a stack trace from inside a graph.
 from __future__ import annotations
 
 import base64
+import contextlib
 import numbers
+import reprlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
-from serving.repository import LoadedVersion
+from serving.repository import LoadedVersion, NotFoundError
+
+MAX_RANK = 32  # numpy's limit on an array's dimensions
 
 
 class BadRequestError(ValueError):
     """The request does not fit the signature; REST answers 400, gRPC INVALID_ARGUMENT."""
 
 
-def input_specs(loaded: LoadedVersion, signature_name: str) -> dict[str, tf.TensorSpec]:
+def first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [""])[0] or type(error).__name__
+
+
+@contextlib.contextmanager
+def reading_request() -> Iterator[None]:
+    """Whatever fails while a request is read and checked is the request's fault, not the server's.
+
+    The checks name what they can; this catches the inputs nobody thought of (a structure too
+    deep to walk, a value no conversion accepts), so that they too get a bad-request answer.
+    """
+    try:
+        yield
+    except (BadRequestError, NotFoundError):
+        raise
+    except Exception as error:
+        raise BadRequestError(
+            f"the request cannot be read: {type(error).__name__}: {first_line(error)}"
+        ) from error
+
+
+def input_specs(loaded: LoadedVersion, signature_name: Any) -> dict[str, tf.TensorSpec]:
+    if not isinstance(signature_name, str):
+        raise BadRequestError(f"'signature_name' must be a string, got {reprlib.repr(signature_name)}")
     return dict(loaded.signature(signature_name).structured_input_signature[1])
+
+
+def _shape_text(spec: tf.TensorSpec) -> str:
+    return str([d if d is not None else -1 for d in spec.shape.as_list()])
 
 
 def _check_value(name: str, spec: tf.TensorSpec, value: Any, where: str) -> Any:
     if spec.dtype == tf.string:
         if isinstance(value, dict) and set(value) == {"b64"}:
-            return base64.b64decode(value["b64"])
+            return _base64(name, value["b64"], where)
         if isinstance(value, str):
-            return value.encode()
-        if isinstance(value, bytes):
-            return value
-        raise BadRequestError(f"{where}: input '{name}' expects a string (DT_STRING), got {value!r}")
+            try:
+                return value.encode()
+            except UnicodeEncodeError:
+                raise BadRequestError(
+                    f"{where}: input '{name}' is not valid Unicode text (it holds a lone surrogate "
+                    f"such as \\ud800), got {reprlib.repr(value)}"
+                ) from None
+        raise BadRequestError(
+            f"{where}: input '{name}' expects a string (DT_STRING), got {reprlib.repr(value)}"
+        )
     if spec.dtype.is_floating or spec.dtype.is_integer:
         if isinstance(value, numbers.Number) and not isinstance(value, bool):
             return value
-        raise BadRequestError(f"{where}: input '{name}' expects a number ({spec.dtype.name}), got {value!r}")
+        raise BadRequestError(
+            f"{where}: input '{name}' expects a number ({spec.dtype.name}), got {reprlib.repr(value)}"
+        )
     if spec.dtype == tf.bool and isinstance(value, bool):
         return value
     raise BadRequestError(f"{where}: input '{name}' has unsupported type {spec.dtype.name}")
 
 
+def _base64(name: str, text: Any, where: str) -> bytes:
+    """Strict decoding: a character outside the base64 alphabet is an error, not silently dropped."""
+    if not isinstance(text, str):
+        raise BadRequestError(
+            f'{where}: input \'{name}\' must be {{"b64": "<base64 text>"}}, got "b64": {reprlib.repr(text)}'
+        )
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise BadRequestError(f"{where}: input '{name}' is not valid base64: {reprlib.repr(text)}") from None
+
+
 def _fast_array(spec: tf.TensorSpec, values: list) -> np.ndarray | None:
-    """The common case, flat values all of the expected kind, without a per-value Python call."""
+    """The common case, flat values all of the expected kind, without a per-value check."""
     if spec.dtype == tf.string:
-        return np.array(values, dtype=object) if all(type(v) is str for v in values) else None
+        if not all(type(v) is str for v in values):
+            return None
+        try:
+            return np.array([v.encode() for v in values], dtype=object)
+        except UnicodeEncodeError:
+            return None  # the checked path names the example with the lone surrogate
     numeric = spec.dtype.is_floating or spec.dtype.is_integer
     if numeric and all(type(v) is float or type(v) is int for v in values):
-        return np.asarray(values, dtype=spec.dtype.as_numpy_dtype)
+        with np.errstate(over="ignore"):  # a number beyond float32 becomes infinity, refused by name
+            return np.asarray(values, dtype=spec.dtype.as_numpy_dtype)
     return None
+
+
+def _checked_array(name: str, spec: tf.TensorSpec, values: list, where: str) -> np.ndarray:
+    # An example's own value is the signature's shape less its batch dimension; deeper nesting is
+    # refused before walking it, however deep it goes.
+    depth_allowed = spec.shape.rank - 1 if spec.shape.rank is not None else MAX_RANK
+
+    def check(value, index, depth=0):
+        if isinstance(value, list):
+            if depth >= depth_allowed:
+                raise BadRequestError(
+                    f"{where} {index}: input '{name}' nests lists deeper than the signature's shape "
+                    f"{_shape_text(spec)} allows"
+                )
+            return [check(item, index, depth + 1) for item in value]
+        return _check_value(name, spec, value, f"{where} {index}")
+
+    checked = [check(value, index) for index, value in enumerate(values)]
+    try:
+        with np.errstate(over="ignore"):
+            return np.array(checked, dtype=object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype)
+    except ValueError:
+        raise BadRequestError(
+            f"input '{name}' does not form a regular array: its nested lists differ in length "
+            "or nest too deeply"
+        ) from None
+
+
+def checked_tensor(name: str, spec: tf.TensorSpec, array: np.ndarray, where: str) -> tf.Tensor:
+    """The tensor for one input, once its shape fits the signature and every number is finite.
+
+    The training data refuses infinite values, so a model has never seen one; NaN stays
+    accepted, as the mark of a missing value that the model imputes.
+    """
+    if not spec.shape.is_compatible_with(array.shape):
+        raise BadRequestError(
+            f"input '{name}' has shape {list(array.shape)}, the signature expects {_shape_text(spec)}"
+        )
+    if array.dtype.kind == "f":
+        infinite = np.isinf(array)
+        if infinite.any():
+            at = f"{where} {np.argwhere(infinite)[0][0]}: " if array.ndim else ""
+            raise BadRequestError(
+                f"{at}input '{name}' is infinite or beyond {spec.dtype.name}'s range; "
+                "send a finite number, or NaN for a missing value"
+            )
+    return tf.constant(array, dtype=spec.dtype)
 
 
 def _column_tensor(name: str, spec: tf.TensorSpec, values: list, where: str) -> tf.Tensor:
     array = _fast_array(spec, values)
     if array is None:
-
-        def check(value, index):
-            if isinstance(value, list):
-                return [check(item, index) for item in value]
-            return _check_value(name, spec, value, f"{where} {index}")
-
-        checked = [check(value, index) for index, value in enumerate(values)]
-        array = np.array(checked, dtype=object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype)
-    if not spec.shape.is_compatible_with(array.shape):
-        raise BadRequestError(
-            f"input '{name}' has shape {list(array.shape)}, the signature expects "
-            f"{[d if d is not None else -1 for d in spec.shape.as_list()]}"
-        )
-    return tf.constant(array, dtype=spec.dtype)
+        array = _checked_array(name, spec, values, where)
+    return checked_tensor(name, spec, array, where)
 
 
 def _check_names(given: set[str], specs: dict[str, tf.TensorSpec], where: str) -> None:
@@ -90,7 +183,9 @@ def rows_to_tensors(instances: Any, specs: dict[str, tf.TensorSpec]) -> dict[str
         return {name: _column_tensor(name, spec, instances, "instance")}
     for index, instance in enumerate(instances):
         if not isinstance(instance, dict):
-            raise BadRequestError(f"instance {index} must be an object of named inputs, got {instance!r}")
+            raise BadRequestError(
+                f"instance {index} must be an object of named inputs, got {reprlib.repr(instance)}"
+            )
         _check_names(set(instance), specs, f"instance {index}")
     return {
         name: _column_tensor(name, spec, [instance[name] for instance in instances], "instance")
@@ -104,23 +199,32 @@ def columns_to_tensors(inputs: Any, specs: dict[str, tf.TensorSpec]) -> dict[str
         if len(specs) == 1:
             ((name, spec),) = specs.items()
             return {
-                name: _column_tensor(name, spec, inputs if isinstance(inputs, list) else [inputs], "value")
+                name: _column_tensor(name, spec, inputs if isinstance(inputs, list) else [inputs], "example")
             }
         raise BadRequestError("'inputs' must be an object of named inputs")
     _check_names(set(inputs), specs, "inputs")
     for name, values in inputs.items():
         if not isinstance(values, list):
             raise BadRequestError(f"input '{name}' must be a list of values, one per example")
-    return {name: _column_tensor(name, spec, inputs[name], "value") for name, spec in specs.items()}
+    return {name: _column_tensor(name, spec, inputs[name], "example") for name, spec in specs.items()}
+
+
+def _check_batch(tensors: dict[str, tf.Tensor]) -> None:
+    """Inputs of different lengths would otherwise fail inside the graph, naming none of them."""
+    lengths = {name: tensor.shape[0] for name, tensor in tensors.items() if tensor.shape.rank}
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"'{name}' {length}" for name, length in sorted(lengths.items()))
+        raise BadRequestError(f"inputs must hold the same number of examples, got {listed}")
 
 
 def predict(
     loaded: LoadedVersion, signature_name: str, tensors: dict[str, tf.Tensor]
 ) -> dict[str, np.ndarray]:
+    _check_batch(tensors)
     try:
         outputs = loaded.signature(signature_name)(**tensors)
     except (tf.errors.InvalidArgumentError, ValueError, TypeError) as error:
-        raise BadRequestError(str(error).splitlines()[0]) from error
+        raise BadRequestError(first_line(error)) from error
     return {name: value.numpy() for name, value in outputs.items()}
 
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import httpx
 
 from pipeline.data import bundled_penguins_csv
 
@@ -31,6 +38,63 @@ def penguins(
         check=False,
         env={**os.environ, **env} if env else None,
     )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RunningServer:
+    """`penguins serve` over `workspace` on free loopback ports, once it answers REST requests."""
+
+    STARTUP_SECONDS = 120
+
+    def __init__(self, workspace: Path, *serve_args: str):
+        self.workspace = workspace
+        self.rest_port, self.grpc_port = free_port(), free_port()
+        self.process = subprocess.Popen(
+            [str(PENGUINS), "serve", "--workspace", str(workspace), "--port", str(self.rest_port),
+             "--grpc-port", str(self.grpc_port), "--poll-seconds", "0.2", *serve_args],
+            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        self.rest = f"http://127.0.0.1:{self.rest_port}"
+        self.grpc = f"127.0.0.1:{self.grpc_port}"
+        deadline = time.monotonic() + self.STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.process.communicate()
+            try:
+                if httpx.get(f"{self.rest}/v1/models/penguins", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        raise TimeoutError("server did not start")
+
+    def status(self):
+        return httpx.get(f"{self.rest}/v1/models/penguins").json()["model_version_status"]
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            self.process.kill()
+
+
+@contextlib.contextmanager
+def serve_published(
+    workspace: Path, model_dir: Path, *serve_args: str
+) -> Iterator[tuple[RunningServer, int]]:
+    """`model_dir` published as a version into `workspace`, served until the block ends."""
+    from serving.versions import publish
+
+    version = publish(model_dir, workspace / "serving" / "penguins")
+    server = RunningServer(workspace, *serve_args)
+    try:
+        yield server, version
+    finally:
+        server.stop()
 
 
 def bundled_rows() -> list[dict[str, str]]:

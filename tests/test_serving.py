@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import signal
-import socket
 import subprocess
 import threading
 import time
@@ -26,57 +24,14 @@ from tensorflow_serving.apis import (
 
 from serving.client import PredictionClient, PredictionError
 from serving.versions import list_versions, publish
-from tests.helpers import PENGUINS, REPO, predict_in_process
+from tests.helpers import PENGUINS, REPO, RunningServer, predict_in_process, serve_published
 from tests.test_signatures import PENGUINS as EXAMPLES
-
-STARTUP_SECONDS = 120
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class RunningServer:
-    def __init__(self, workspace):
-        self.workspace = workspace
-        self.rest_port, self.grpc_port = _free_port(), _free_port()
-        self.process = subprocess.Popen(
-            [str(PENGUINS), "serve", "--workspace", str(workspace), "--port", str(self.rest_port),
-             "--grpc-port", str(self.grpc_port), "--poll-seconds", "0.2"],
-            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        self.rest = f"http://127.0.0.1:{self.rest_port}"
-        self.grpc = f"127.0.0.1:{self.grpc_port}"
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.process.communicate()
-            try:
-                if httpx.get(f"{self.rest}/v1/models/penguins", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.3)
-        raise TimeoutError("server did not start")
-
-    def status(self):
-        return httpx.get(f"{self.rest}/v1/models/penguins").json()["model_version_status"]
-
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=30)
-        finally:
-            self.process.kill()
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, exported_model_dir):
-    workspace = tmp_path_factory.mktemp("serving-workspace")
-    version = publish(exported_model_dir, workspace / "serving" / "penguins")
-    server = RunningServer(workspace)
-    yield server, version
-    server.stop()
+    with serve_published(tmp_path_factory.mktemp("serving-workspace"), exported_model_dir) as running:
+        yield running
 
 
 def _tensor_proto(value):
