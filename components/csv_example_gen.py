@@ -16,6 +16,7 @@ import os
 from collections.abc import Iterable, Sequence
 
 import apache_beam as beam
+import pyarrow_hotfix  # noqa: F401 - also in Beam's worker processes (CVE-2023-47248, see pyproject.toml)
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor

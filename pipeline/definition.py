@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow_hotfix  # noqa: F401 - before TFX reads any Arrow data (CVE-2023-47248, see pyproject.toml)
 from tfx.components import (
     Evaluator,
     ExampleValidator,

@@ -1,9 +1,10 @@
 """Parsers for the TF Serving config files the compose service reads.
 
 `models.config` is parsed with ModelServerConfig from tensorflow-serving-api. That package does
-not ship MonitoringConfig or BatchingParameters, so their messages are declared here with TF
-Serving's package, field names, numbers and types: a config that parses here has the fields
-TF Serving expects, though TF Serving's own parser remains the final word.
+not ship MonitoringConfig or BatchingParameters, so their messages are declared here with every
+field of TF Serving 2.16.1's own (monitoring_config.proto and session_bundle_config.proto): the
+same package, names, numbers and types. A config that parses here has the fields TF Serving
+expects, though TF Serving's own parser remains the final word.
 """
 
 from __future__ import annotations
@@ -41,7 +42,11 @@ def _build_pool() -> descriptor_pool.DescriptorPool:
         name="MonitoringConfig",
         field=[_field("prometheus_config", 1, _F.TYPE_MESSAGE, ".tensorflow.serving.PrometheusConfig")],
     )
-    int64, string = ".google.protobuf.Int64Value", ".google.protobuf.StringValue"
+    int64, string, boolean = (
+        ".google.protobuf.Int64Value",
+        ".google.protobuf.StringValue",
+        ".google.protobuf.BoolValue",
+    )
     mirror.message_type.add(
         name="BatchingParameters",
         field=[
@@ -52,6 +57,8 @@ def _build_pool() -> descriptor_pool.DescriptorPool:
             _field("thread_pool_name", 5, _F.TYPE_MESSAGE, string),
             _field("allowed_batch_sizes", 6, _F.TYPE_INT64, repeated=True),
             _field("pad_variable_length_inputs", 7, _F.TYPE_BOOL),
+            _field("enable_large_batch_splitting", 8, _F.TYPE_MESSAGE, boolean),
+            _field("max_execution_batch_size", 9, _F.TYPE_MESSAGE, int64),
         ],
     )
     pool.Add(mirror)

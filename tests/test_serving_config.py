@@ -60,6 +60,28 @@ def test_monitoring_exposes_prometheus():
     assert config.prometheus_config.path.startswith("/monitoring/")
 
 
+def test_every_batching_field_of_tf_serving_parses(tmp_path):
+    """A valid TF Serving batching config is never refused here: all of 2.16.1's fields, by number."""
+    config = tmp_path / "batching.config"
+    config.write_text(
+        "max_batch_size { value: 256 }\n"
+        "batch_timeout_micros { value: 2000 }\n"
+        "max_enqueued_batches { value: 100 }\n"
+        "num_batch_threads { value: 2 }\n"
+        'thread_pool_name { value: "batch" }\n'
+        "allowed_batch_sizes: 64\n"
+        "allowed_batch_sizes: 256\n"
+        "pad_variable_length_inputs: true\n"
+        "enable_large_batch_splitting { value: true }\n"
+        "max_execution_batch_size { value: 64 }\n"
+    )
+    batching = parse_batching_parameters(config)
+    assert batching.enable_large_batch_splitting.value is True
+    assert batching.max_execution_batch_size.value == 64
+    numbers = {field.name: field.number for field in batching.DESCRIPTOR.fields}
+    assert numbers["enable_large_batch_splitting"] == 8 and numbers["max_execution_batch_size"] == 9
+
+
 def test_batching_parameters_are_sane():
     batching = parse_batching_parameters(SERVING_DIR / "batching.config")
     assert batching.max_batch_size.value >= 1
