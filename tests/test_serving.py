@@ -3,6 +3,7 @@ and gRPC, and compared with the same SavedModel called in-process."""
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import subprocess
@@ -223,20 +224,34 @@ def test_rollback_changes_what_the_server_serves(served, exported_model_dir, oth
     _, other = predict_in_process(other_model_dir, EXAMPLES)
     assert not np.allclose(good, other, atol=1e-3)
 
-    _wait_for_version(server, publish(other_model_dir, model_dir))
+    rejected = publish(other_model_dir, model_dir)
+    _wait_for_version(server, rejected)
     np.testing.assert_allclose(_served_probabilities(server), other, rtol=1e-5)
 
     result = subprocess.run(
-        [str(PENGUINS), "rollback", "--workspace", str(server.workspace)],
+        [str(PENGUINS), "rollback", "--workspace", str(server.workspace), "--json"],
         capture_output=True,
         text=True,
         cwd=REPO,
     )
     assert result.returncode == 0, result.stderr
+    rollback = json.loads(result.stdout)
     restored = max(list_versions(model_dir))
-    assert f"Rolled back: version {restored}" in result.stdout
+    assert rollback["version"] == restored and rollback["replaced"] == rejected
+    assert f"Rolled back: version {restored}" in result.stderr
     _wait_for_version(server, restored)
     np.testing.assert_allclose(_served_probabilities(server), good, rtol=1e-5)
+    # Clients pinned to `stable` get the good model too, and the rejected version is not loaded.
+    stable = rollback["labels"]["stable"]
+    response = httpx.post(
+        f"{server.rest}/v1/models/penguins/labels/stable:predict", json={"instances": [EXAMPLES[0]]}
+    )
+    assert response.status_code == 200, response.text
+    np.testing.assert_allclose(response.json()["predictions"][0]["probabilities"], good[0], rtol=1e-5)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and len(server.status()) > 2:  # unloading follows loading
+        time.sleep(0.2)
+    assert {int(s["version"]) for s in server.status() if s["state"] == "AVAILABLE"} == {restored, stable}
 
 
 def test_sigterm_stops_the_server_cleanly(tmp_path, exported_model_dir):
