@@ -37,7 +37,10 @@ _EXIT_MEANINGS = {
 def add_schedule_parser(commands) -> None:
     schedule = commands.add_parser("schedule", help="run `penguins retrain` on a schedule until stopped")
     when = schedule.add_mutually_exclusive_group(required=True)
-    when.add_argument("--cron", help='a crontab expression in local time, e.g. "0 3 * * *" for 03:00 daily')
+    when.add_argument(
+        "--cron",
+        help='a crontab expression in local time (TZ, when set), e.g. "0 3 * * *" for 03:00 daily',
+    )
     when.add_argument(
         "--every", type=float, metavar="SECONDS", help="a fixed interval instead (demos, tests)"
     )
@@ -152,7 +155,7 @@ class RetrainJob:
 
 def command_schedule(args: argparse.Namespace) -> int:
     from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
-    from apscheduler.schedulers.blocking import BlockingScheduler
+    from apscheduler.schedulers.background import BackgroundScheduler
 
     from pipeline.workspace import Workspace
 
@@ -167,9 +170,9 @@ def command_schedule(args: argparse.Namespace) -> int:
     # APScheduler's own warnings are replaced by the lines the listeners below write.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
     job = RetrainJob(retrain_command(args), log_path)
-    scheduler = BlockingScheduler()
+    scheduler = BackgroundScheduler()
     # One retrain at a time: a fire due while one runs is skipped (and logged); fires missed while
-    # the process was not running are merged into one.
+    # the process was suspended (a sleeping laptop) are merged into one.
     scheduler.add_job(job, trigger, id="retrain", max_instances=1, coalesce=True, misfire_grace_time=None)
     scheduler.add_listener(
         lambda event: logger.error("retrain job error: %s", getattr(event, "exception", "missed")),
@@ -183,14 +186,16 @@ def command_schedule(args: argparse.Namespace) -> int:
         EVENT_JOB_MAX_INSTANCES,
     )
 
+    # The clock runs in a thread; this one waits for a stop signal, whenever it comes.
+    stop_requested = threading.Event()
+
     def stop(signum, _frame) -> None:
         logger.info("received %s; stopping", signal.Signals(signum).name)
-        scheduler.shutdown(wait=False)
-        job.stop()
+        stop_requested.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    when = f"every {args.every:g}s" if args.every is not None else f"cron '{args.cron}'"
+    when = f"every {args.every:g}s" if args.every is not None else f"cron '{args.cron}' ({trigger.timezone})"
     new_data = ", only when new data arrived" if args.when_new_data else ""
     logger.info(
         "schedule started: retrain %s%s; workspace %s; child output in %s",
@@ -200,5 +205,9 @@ def command_schedule(args: argparse.Namespace) -> int:
         log_path,
     )
     scheduler.start()
+    while not stop_requested.wait(1):
+        pass
+    scheduler.shutdown(wait=False)
+    job.stop()
     logger.info("schedule stopped")
     return EXIT_OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -66,3 +67,21 @@ def test_a_bad_cron_expression_is_refused_with_the_expected_form(tmp_path):
     result = penguins("schedule", "--cron", "every day at 3", "--workspace", str(tmp_path))
     assert result.returncode == 2
     assert "is not a crontab expression" in result.stderr and '"0 3 * * *"' in result.stderr
+
+
+def test_the_cron_schedule_runs_in_the_time_zone_of_tz(tmp_path):
+    """The container's clock is UTC unless TZ is set (compose passes yours): the log names the zone."""
+    scheduler = subprocess.Popen(
+        [str(PENGUINS), "schedule", "--cron", "0 3 * * *", "--workspace", str(tmp_path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "TZ": "Asia/Tokyo"},
+    )
+    try:
+        started = scheduler.stdout.readline()
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        assert scheduler.wait(timeout=60) == 0
+    assert "schedule started: retrain cron '0 3 * * *' (Asia/Tokyo)" in started

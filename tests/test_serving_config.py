@@ -7,6 +7,7 @@ server is pointed at is checked to be mounted and to parse.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -176,6 +177,8 @@ def test_compose_retrainer_uses_the_same_image_and_shares_the_model_folder_with_
     assert retrainer["image"] == pipeline["image"] and retrainer["build"] == pipeline["build"]
     command = retrainer["command"]
     assert command[:3] == ["schedule", "--cron", "0 3 * * *"] and "--when-new-data" in command
+    # The cron expression is read in TZ, passed from the host, and UTC when the host sets none.
+    assert retrainer["environment"]["TZ"] == os.environ.get("TZ", "UTC")
     workspace = Path(command[command.index("--workspace") + 1])
     host_workspace = _mounts(retrainer)[str(workspace)]
     assert _mounts(services["serving"])["/models"] == host_workspace / "serving"
