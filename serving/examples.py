@@ -9,7 +9,7 @@ ignored. A value that was not recorded is empty, null (JSON) or one of the confi
 
 from __future__ import annotations
 
-import csv
+import functools
 import json
 import math
 import reprlib
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from components.raw_csv import DataError, raw_records, read_header
 from pipeline.settings import Settings
 
 
@@ -78,32 +79,32 @@ def _check_features(found: list[str], settings: Settings, where: str) -> None:
     if missing:
         raise ExampleError(
             f"{where} lacks the feature(s) {missing}; it has {found}, and the config's features are "
-            f"{list(settings.features.inputs)} (other columns are ignored)"
+            f"{list(settings.features.inputs)} (other keys are ignored)"
         )
 
 
+def _column(place: str, name: str) -> str:
+    return f"{place}, column '{name}'"
+
+
 def _csv_examples(path: Path, settings: Settings) -> list[dict[str, Any]]:
-    # utf-8-sig: a byte-order mark, as spreadsheet programs write, is not part of the first column's name.
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader, None)
-            if header is None:
-                raise ExampleError(f"{path} is empty; expected a header row naming the columns")
-            _check_features(header, settings, f"{path}'s header")
-            examples = []
-            for row in reader:
-                place = f"{path}, row {reader.line_num}"
-                if not row:
-                    continue
-                if len(row) != len(header):
-                    raise ExampleError(f"{place}: {len(row)} fields where the header has {len(header)}")
-                values = dict(zip(header, row, strict=True))
-                examples.append(
-                    _instance(values, settings, lambda name, place=place: f"{place}, column '{name}'")
-                )
-        except csv.Error as error:
-            raise ExampleError(f"{path}, row {reader.line_num}: {error}") from None
+    """Read as training data is read (components/raw_csv.py): UTF-8, a BOM or not, each column once."""
+    try:
+        records = raw_records(path)
+        header = read_header(path, records, settings.features.inputs)
+        examples = []
+        for line, row in records:
+            if not row:
+                continue
+            place = f"{path}, row {line}"
+            if len(row) != len(header):
+                raise ExampleError(f"{place}: {len(row)} fields where the header has {len(header)}")
+            values = dict(zip(header, row, strict=True))
+            examples.append(
+                _instance(values, settings, lambda name, place=place: f"{place}, column '{name}'")
+            )
+    except DataError as error:
+        raise ExampleError(str(error)) from None
     return examples
 
 

@@ -96,10 +96,14 @@ USAGE_ERRORS = {
     "unreadable file": ({}, ["--file", "absent.csv"], "cannot read {dir}/absent.csv"),
     "misspelled column": (
         {"a.csv": f"{HEADER.replace('bill_length_mm', 'bill_lenght_mm')}\n{ROW}\n"}, ["--file", "a.csv"],
-        "{dir}/a.csv's header lacks the feature(s) ['bill_length_mm']; it has ['island', 'bill_lenght_mm',",
+        "{dir}/a.csv: missing column(s) ['bill_length_mm']; expected columns",
     ),
+    "column named twice": ({"a.csv": f"{HEADER},sex\n{ROW},male\n"}, ["--file", "a.csv"],
+                           "{dir}/a.csv: column 'sex' appears 2 times in the header"),
+    "binary file": ({"a.csv": "\udc89PNG"}, ["--file", "a.csv"],
+                    "{dir}/a.csv: not a UTF-8 text CSV file (byte 0x89 at offset 0)"),
     "header only": ({"a.csv": f"{HEADER}\n"}, ["--file", "a.csv"], "{dir}/a.csv holds no examples"),
-    "empty file": ({"a.csv": ""}, ["--file", "a.csv"], "{dir}/a.csv is empty"),
+    "empty file": ({"a.csv": ""}, ["--file", "a.csv"], "{dir}/a.csv: the file is empty"),
     "empty JSON list": ({"a.json": "[]"}, ["--file", "a.json"], "{dir}/a.json holds no examples"),
     "JSON item without a feature": (
         {"a.json": json.dumps([{k: v for k, v in PENGUIN.items() if k != "sex"}])}, ["--file", "a.json"],
@@ -122,7 +126,7 @@ USAGE_ERRORS = {
 def test_bad_arguments_are_one_line_and_exit_2(tmp_path, case):
     files, args, message = USAGE_ERRORS[case]
     for name, text in files.items():
-        (tmp_path / name).write_text(text)
+        (tmp_path / name).write_text(text, errors="surrogateescape")  # "\udc89" writes byte 0x89
     args = [str(tmp_path / arg) if arg in files or arg.startswith("absent") else arg for arg in args]
     no_server = ["--url", f"http://127.0.0.1:{free_port()}"] if "--url" not in args else []
     result = penguins("predict", *no_server, *args, timeout=120)
