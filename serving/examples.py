@@ -100,9 +100,7 @@ def _csv_examples(path: Path, settings: Settings) -> list[dict[str, Any]]:
             if len(row) != len(header):
                 raise ExampleError(f"{place}: {len(row)} fields where the header has {len(header)}")
             values = dict(zip(header, row, strict=True))
-            examples.append(
-                _instance(values, settings, lambda name, place=place: f"{place}, column '{name}'")
-            )
+            examples.append(_instance(values, settings, functools.partial(_column, place)))
     except DataError as error:
         raise ExampleError(str(error)) from None
     return examples
