@@ -207,17 +207,22 @@ def test_worse_model_on_changed_data_is_not_pushed(trained, tmp_path):
     assert summary.overall.candidate < summary.overall.baseline
 
 
-def test_sigterm_mid_run_records_the_component_as_failed_and_keeps_the_served_model(trained, tmp_path):
-    workspace, _ = trained
-    served_before = tree_snapshot(_model_dir(workspace))
-    output_path = tmp_path / "run.out"
+def _start_uncached_run(workspace, output_path) -> subprocess.Popen:
+    """`penguins run --no-cache` in the background, its output in `output_path`: Transform will run."""
     with output_path.open("w") as output:
-        run = subprocess.Popen(
+        return subprocess.Popen(
             [str(PENGUINS), "run", "--workspace", str(workspace), "--no-cache"],
             stdout=output,
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
+
+
+def test_sigterm_mid_run_records_the_component_as_failed_and_keeps_the_served_model(trained, tmp_path):
+    workspace, _ = trained
+    served_before = tree_snapshot(_model_dir(workspace))
+    output_path = tmp_path / "run.out"
+    run = _start_uncached_run(workspace, output_path)
     try:
         deadline = time.monotonic() + 300
         # Transform starts as soon as the gate has passed, and runs for several seconds.
@@ -251,13 +256,7 @@ def test_a_running_run_is_shown_running_and_one_killed_is_settled_once_by_the_ne
     workspace, _ = trained
     served_before = tree_snapshot(_model_dir(workspace))
     output_path = tmp_path / "run.out"
-    with output_path.open("w") as output:
-        run = subprocess.Popen(
-            [str(PENGUINS), "run", "--workspace", str(workspace), "--no-cache"],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            cwd=REPO,
-        )
+    run = _start_uncached_run(workspace, output_path)
     try:
         deadline = time.monotonic() + 300
         while not _history(workspace)[0]["status"].startswith("running"):
