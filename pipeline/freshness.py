@@ -64,8 +64,8 @@ def up_to_date_lines(record: dict) -> list[str]:
     trained_by_it = entry["pushed_version"] is not None and int(entry["pushed_version"]) == served
     origin = "the model that run trained" if trained_by_it else "not a model of that run"
     return [
-        "Up to date: data, config, schema, code and libraries are unchanged since the run below, and "
-        "the same model is served. Nothing to do (--rerun runs through TFX's cache anyway).",
+        "Up to date: data, config, schema, code and libraries are unchanged since the run below,",
+        "and the same model is served. Nothing to do (--rerun runs through TFX's cache anyway).",
         f"Served:    version {served}, {origin}" if served is not None else "Served:    nothing",
         "Last run:",
         *(f"  {line}" for line in format_history([entry])),
