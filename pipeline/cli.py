@@ -270,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
         outcome_stream = json_stream() if getattr(args, "json", False) and args.json_outcome else None
         result = _run_handler(args)
         if outcome_stream is not None:
-            write_outcome(outcome_stream, args.command, result)
+            with outcome_stream:
+                write_outcome(outcome_stream, args.command, result)
         return result.exit_code
     except BrokenPipeError:
         # The reader went away (`penguins history | head`); nothing left to say, and nowhere to say it.

@@ -63,4 +63,4 @@ def write_outcome(stream: TextIO, command: str, result: CommandResult) -> None:
         **result.outcome,
     }
     stream.write(json.dumps(document, indent=2, default=str) + "\n")
-    stream.close()
+    stream.flush()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from pipeline.settings import load_settings
 from tests.helpers import bundled_rows, penguins, write_rows
 
@@ -56,3 +58,45 @@ def test_schema_infer_prints_only_its_own_lines(tmp_path):
     assert 'name: "body_mass_g"' in out.read_text()
     # TensorFlow's start-up output went to the log instead.
     assert "tensorflow" in (workspace / "logs" / "schema-infer.log").read_text().lower()
+
+
+def _outcome(result) -> dict:
+    """The one JSON object a `--json` command prints on stdout, whatever happened."""
+    return json.loads(result.stdout)
+
+
+def test_json_outcomes_are_one_object_on_stdout_for_failures_too(tmp_path):
+    missing = tmp_path / "nowhere.csv"
+    no_data = penguins("ingest", "--source", str(missing), "--workspace", str(tmp_path / "ws"), "--json")
+    assert no_data.returncode == 2
+    assert _outcome(no_data) == {
+        "command": "ingest",
+        "exit_code": 2,
+        "status": "usage_error",
+        "error": f"No data: {missing}: no such file or folder; expected a raw CSV file or a folder of them",
+    }
+    bad_config = tmp_path / "bad.yaml"
+    bad_config.write_text("trainig: {}\n")
+    refused = penguins("run", "--config", str(bad_config), "--workspace", str(tmp_path / "ws"), "--json")
+    assert refused.returncode == 2
+    outcome = _outcome(refused)
+    assert (outcome["exit_code"], outcome["status"]) == (2, "usage_error")
+    assert "unknown key 'trainig'" in outcome["error"] and outcome["error"] in refused.stderr
+
+
+def test_ingest_json_names_the_span_and_a_duplicate_is_data_rejected(tmp_path):
+    workspace = tmp_path / "ws"
+    first = penguins("ingest", "--bundled", "--year", "2007", "--workspace", str(workspace), "--json")
+    assert first.returncode == 0, first.stderr
+    outcome = _outcome(first)
+    assert (outcome["status"], outcome["span"], outcome["path"]) == (
+        "completed",
+        1,
+        str(workspace.resolve() / "data" / "spans" / "span-1"),
+    )
+    assert outcome["rows"] == sum(row["year"] == "2007" for row in bundled_rows())
+    assert "Ingested bundled penguins data, year 2007 as span 1" in first.stderr  # for people, on stderr
+    again = penguins("ingest", "--bundled", "--year", "2007", "--workspace", str(workspace), "--json")
+    assert again.returncode == 3
+    assert _outcome(again)["status"] == "data_rejected"
+    assert "already ingested as span 1" in _outcome(again)["error"]
