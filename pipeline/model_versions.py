@@ -43,7 +43,7 @@ def _pushes(records: list[RunRecord]) -> dict[int, _Pushed]:
     pushes = {}
     for record in records:
         if record.states.get(node_ids.PUSHER) != "COMPLETE":
-            continue
+            continue  # nothing was pushed in that run; no need to read its evaluation
         summary = summarize(record)
         if summary.pushed_version and not summary.already_served:
             overall = summary.overall

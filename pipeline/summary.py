@@ -140,7 +140,9 @@ def summarize(record: RunRecord) -> RunSummary:
     measurements = custom_property(drift, MEASUREMENTS_KEY)
     evaluation = _on_disk(record.output(node_ids.EVALUATOR, "evaluation"))
     blessing = record.output(node_ids.EVALUATOR, "blessing")
-    pushed = record.output(node_ids.PUSHER, "pushed_model")
+    # A Pusher taken from TFX's cache (before it was made never to be) pushed nothing in this run.
+    pusher_ran = record.states.get(node_ids.PUSHER) == "COMPLETE"
+    pushed = record.output(node_ids.PUSHER, "pushed_model") if pusher_ran else None
     blessed_value = custom_property(blessing, "blessed")
     return RunSummary(
         examples_by_split=_examples_by_split(statistics.uri) if statistics else {},
