@@ -130,13 +130,29 @@ def _resolve(path_text: str, config_path: Path) -> Path:
     return (config_path.parent / path).resolve()
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping: PyYAML keeps the last silently."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.YAMLError(
+                    f"key '{key}' appears twice in one section (lines {seen[key]} and "
+                    f"{key_node.start_mark.line + 1}); expected each key once"
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_settings(config_path: Path | str | None = None) -> Settings:
     """Reads and checks a config file; the default is the embedded penguins config."""
     path = Path(config_path) if config_path else DEFAULT_CONFIG
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
     except (yaml.YAMLError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     try:

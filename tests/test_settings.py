@@ -192,3 +192,15 @@ def test_run_with_a_bad_config_stops_before_tensorflow_starts(tmp_path):
     assert "yaml" in imported
     assert not {name for name in imported if name.split(".")[0] in ("tensorflow", "tfx")}
     assert not workspace.exists() and result.stdout == ""
+
+
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path):
+    text = DEFAULT_CONFIG.read_text() + "training:\n  epochs: 3\n"
+    path = tmp_path / "twice.yaml"
+    path.write_text(text)
+    first = text.splitlines().index("training:") + 1
+    second = len(text.splitlines()) - 1
+    with pytest.raises(
+        ConfigError, match=f"key 'training' appears twice in one section \\(lines {first} and {second}\\)"
+    ):
+        load_settings(path)
