@@ -40,8 +40,14 @@ class PortUnavailableError(Exception):
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
-    """Listening at once: two sockets with SO_REUSEADDR may share a port until one of them listens."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    """Listening at once: two sockets with SO_REUSEADDR may share a port until one of them listens.
+
+    The protocol is named, not left 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
+    connections whose socket says IPPROTO_TCP, and with it on, a small answer written in two parts
+    waits for the client's delayed acknowledgement, about 40 ms per request.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import json
 import math
+import socket
 
 import grpc
 import numpy as np
@@ -21,6 +22,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from pipeline.exit_codes import EXIT_BUSY, EXIT_USAGE
 from serving.client import PredictionClient
+from serving.server import _listening_socket
 from tests.helpers import free_port, penguins, serve_published
 from tests.test_signatures import PENGUINS as EXAMPLES
 
@@ -237,3 +239,13 @@ def test_ports_that_cannot_be_ours_are_a_usage_error(tmp_path, args, message):
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert message.format(port=port) in result.stderr
     assert "Serving" not in result.stdout
+
+
+def test_the_rest_socket_names_tcp_so_asyncio_turns_nagle_off():
+    """asyncio sets TCP_NODELAY only on sockets made with IPPROTO_TCP; without it every small answer
+    waits about 40 ms for the client's delayed acknowledgement (see benchmarks/serving_speed.py)."""
+    sock = _listening_socket("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
