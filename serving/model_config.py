@@ -16,6 +16,7 @@ from pathlib import Path
 
 from google.protobuf import text_format
 
+from pipeline.atomic import write_text_atomically
 from serving.config_protos import parse_model_server_config
 from serving.versions import list_versions, load_error, was_rolled_back
 
@@ -52,11 +53,7 @@ def render_live_config(serving_root: Path, model_name: str, labels: dict[str, in
     model.version_labels.clear()
     model.version_labels.update(labels)
     model.model_version_policy.specific.versions[:] = sorted(set(labels.values()))
-    path = serving_root / LIVE_CONFIG
-    partial = path.with_suffix(".partial")
-    partial.write_text(text_format.MessageToString(config))
-    partial.replace(path)
-    return path
+    return write_text_atomically(serving_root / LIVE_CONFIG, text_format.MessageToString(config))
 
 
 def _live_model(serving_root: Path, model_name: str):

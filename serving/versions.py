@@ -16,6 +16,8 @@ import shutil
 import time
 from pathlib import Path
 
+from pipeline.atomic import write_json_atomically
+
 SAVED_MODEL_FILE = "saved_model.pb"
 FINGERPRINT_FILE = "fingerprint.pb"
 ROLLED_BACK_FILE = ".rolled-back.json"
@@ -123,6 +125,4 @@ def mark_rolled_back(model_dir: Path, version: int) -> None:
         return
     register = rolled_back_models(model_dir)
     register[found] = {"version": version, "rolled_back_at": int(time.time())}
-    partial = model_dir / f"{ROLLED_BACK_FILE}.partial"
-    partial.write_text(json.dumps(register, indent=2))
-    os.replace(partial, model_dir / ROLLED_BACK_FILE)
+    write_json_atomically(model_dir / ROLLED_BACK_FILE, register)
