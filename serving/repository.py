@@ -2,8 +2,10 @@
 
 A watcher thread polls the folder. A new complete version is loaded in the background and only
 then becomes available, so the version it replaces keeps answering until the switch. The versions
-loaded are the ones the live config lists (see serving/model_config.py). A version that fails to
-load is reported in the model status and skipped; it is never served and never stops the server.
+loaded are the ones the live config lists (see serving/model_config.py). Its labels take effect
+only once the versions they name are loaded, as in TF Serving, so a label never answers 404 while
+its version is still loading. A version that fails to load is reported in the model status and
+skipped; it is never served and never stops the server.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class ModelRepository:
         self._lock = threading.Lock()
         self._loaded: dict[int, LoadedVersion] = {}
         self._failed: dict[int, tuple[float, str]] = {}
+        self._labels: dict[str, int] = {}
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="model-watcher", daemon=True)
 
@@ -97,6 +100,7 @@ class ModelRepository:
             self._failed = {v: failure for v, failure in self._failed.items() if v in present}
         candidates = [v for v in present if not self._failed_unchanged(v)]
         listed = loaded_versions(self.serving_root, self.model_name)
+        labels = read_labels(self.serving_root, self.model_name)
         wanted = [v for v in candidates if v in listed] if listed is not None else candidates[-VERSIONS_KEPT:]
         for version in wanted:
             if version not in self._loaded:
@@ -106,6 +110,7 @@ class ModelRepository:
                 if version not in wanted:
                     LOG.info("unloading version %d of %s", version, self.model_name)
                     del self._loaded[version]
+            self._labels = {label: v for label, v in labels.items() if v in self._loaded}
 
     def _failed_unchanged(self, version: int) -> bool:
         """A version that failed to load is retried only if its files changed since."""
@@ -134,12 +139,11 @@ class ModelRepository:
 
     def get(self, version: int | None = None, label: str | None = None) -> LoadedVersion:
         """The version asked for, by number or label, or the newest available one."""
-        if label is not None:
-            labels = read_labels(self.serving_root, self.model_name)
-            if label not in labels:
-                raise NotFoundError(f"unknown version label '{label}' for model '{self.model_name}'")
-            version = labels[label]
         with self._lock:
+            if label is not None:
+                if label not in self._labels:
+                    raise NotFoundError(f"unknown version label '{label}' for model '{self.model_name}'")
+                version = self._labels[label]
             if version is None:
                 if not self._loaded:
                     raise NotFoundError(f"model '{self.model_name}' has no available version")

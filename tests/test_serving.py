@@ -241,17 +241,19 @@ def test_rollback_changes_what_the_server_serves(served, exported_model_dir, oth
     assert f"Rolled back: version {restored}" in result.stderr
     _wait_for_version(server, restored)
     np.testing.assert_allclose(_served_probabilities(server), good, rtol=1e-5)
-    # Clients pinned to `stable` get the good model too, and the rejected version is not loaded.
+    # The server settles on the labelled versions (loading the older one can take a moment, and
+    # unloading follows loading); the rejected version is no longer loaded.
     stable = rollback["labels"]["stable"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and {int(s["version"]) for s in server.status()} != {restored, stable}:
+        time.sleep(0.2)
+    assert {int(s["version"]) for s in server.status() if s["state"] == "AVAILABLE"} == {restored, stable}
+    # Clients pinned to `stable` get the good model too.
     response = httpx.post(
         f"{server.rest}/v1/models/penguins/labels/stable:predict", json={"instances": [EXAMPLES[0]]}
     )
     assert response.status_code == 200, response.text
     np.testing.assert_allclose(response.json()["predictions"][0]["probabilities"], good[0], rtol=1e-5)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and len(server.status()) > 2:  # unloading follows loading
-        time.sleep(0.2)
-    assert {int(s["version"]) for s in server.status() if s["state"] == "AVAILABLE"} == {restored, stable}
 
 
 def test_sigterm_stops_the_server_cleanly(tmp_path, exported_model_dir):
