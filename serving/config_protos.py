@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format, wrappers_pb2
+from google.protobuf import descriptor_pb2, descriptor_pool, text_format, wrappers_pb2
 from tensorflow_serving.config import model_server_config_pb2
+
+from pipeline.compat import message_class
 
 _F = descriptor_pb2.FieldDescriptorProto
 _FILE_NAME = "penguins_tf_serving_mirror.proto"
@@ -69,9 +71,7 @@ _POOL = _build_pool()
 
 
 def _message_class(name: str):
-    return message_factory.MessageFactory(_POOL).GetPrototype(
-        _POOL.FindMessageTypeByName(f"tensorflow.serving.{name}")
-    )
+    return message_class(_POOL.FindMessageTypeByName(f"tensorflow.serving.{name}"))
 
 
 MonitoringConfig = _message_class("MonitoringConfig")
