@@ -8,6 +8,7 @@ computed so that a model that is good on average but bad on one island is visibl
 from __future__ import annotations
 
 import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.proto import config_pb2
 
 from components.features import transformed_name
 from components.signatures import EXAMPLES_SIGNATURE, TRANSFORM_SIGNATURE
@@ -20,11 +21,11 @@ CONFUSION_MATRIX_PLOT = "MultiClassConfusionMatrixPlot"
 _CHANGE_TOLERANCE = 1e-10
 
 
-def eval_config(settings: Settings) -> tfma.EvalConfig:
+def eval_config(settings: Settings) -> config_pb2.EvalConfig:
     evaluation = settings.evaluation
-    return tfma.EvalConfig(
+    return config_pb2.EvalConfig(
         model_specs=[
-            tfma.ModelSpec(
+            config_pb2.ModelSpec(
                 signature_name=EXAMPLES_SIGNATURE,
                 preprocessing_function_names=[TRANSFORM_SIGNATURE],
                 label_key=transformed_name(settings.features.label),
@@ -32,15 +33,15 @@ def eval_config(settings: Settings) -> tfma.EvalConfig:
                 model_type=tfma.TF_GENERIC,
             )
         ],
-        slicing_specs=[tfma.SlicingSpec()]
-        + [tfma.SlicingSpec(feature_keys=[feature]) for feature in evaluation.slices],
+        slicing_specs=[config_pb2.SlicingSpec()]
+        + [config_pb2.SlicingSpec(feature_keys=[feature]) for feature in evaluation.slices],
         metrics_specs=[
-            tfma.MetricsSpec(
+            config_pb2.MetricsSpec(
                 metrics=[
-                    tfma.MetricConfig(class_name="ExampleCount"),
+                    config_pb2.MetricConfig(class_name="ExampleCount"),
                     # For the run report; TFMA computes it per slice too, which is cheap here.
-                    tfma.MetricConfig(class_name=CONFUSION_MATRIX_PLOT),
-                    tfma.MetricConfig(
+                    config_pb2.MetricConfig(class_name=CONFUSION_MATRIX_PLOT),
+                    config_pb2.MetricConfig(
                         class_name="SparseCategoricalAccuracy",
                         # On the overall slice only: a slice of ten birds is too small to decide on.
                         per_slice_thresholds=[_overall_threshold(evaluation)],
@@ -51,13 +52,13 @@ def eval_config(settings: Settings) -> tfma.EvalConfig:
     )
 
 
-def _overall_threshold(evaluation: Evaluation) -> tfma.PerSliceMetricThreshold:
-    return tfma.PerSliceMetricThreshold(
-        slicing_specs=[tfma.SlicingSpec()],
-        threshold=tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": evaluation.min_accuracy}),
-            change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+def _overall_threshold(evaluation: Evaluation) -> config_pb2.PerSliceMetricThreshold:
+    return config_pb2.PerSliceMetricThreshold(
+        slicing_specs=[config_pb2.SlicingSpec()],
+        threshold=config_pb2.MetricThreshold(
+            value_threshold=config_pb2.GenericValueThreshold(lower_bound={"value": evaluation.min_accuracy}),
+            change_threshold=config_pb2.GenericChangeThreshold(
+                direction=config_pb2.MetricDirection.HIGHER_IS_BETTER,
                 absolute={"value": -evaluation.max_accuracy_drop - _CHANGE_TOLERANCE},
             ),
         ),
