@@ -13,6 +13,8 @@ from apache_beam.options.pipeline_options import (
     PortableOptions,
     StandardOptions,
 )
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.runners.runner import create_runner
 
 from pipeline.beam_options import AUTO, add_beam_options, csv_rows, load_presets, resolve_beam_args
 from pipeline.settings import ConfigError
@@ -37,13 +39,15 @@ def test_the_four_kinds_of_runner_are_presets():
 
 def test_in_process_preset_runs_one_worker_in_this_process():
     options = _beam(resolve_beam_args(_parsed("--beam-preset", "in-process")).args)
-    assert options.view_as(StandardOptions).runner == "DirectRunner"
+    # The local engine itself, on both stacks: never Beam 2.77's Prism download.
+    assert isinstance(create_runner(options.view_as(StandardOptions).runner), FnApiRunner)
     assert options.view_as(DirectOptions).direct_running_mode == "in_memory"
     assert options.view_as(DirectOptions).direct_num_workers == 1
 
 
 def test_multi_processing_preset_uses_every_core():
     options = _beam(resolve_beam_args(_parsed("--beam-preset", "multi-processing")).args)
+    assert isinstance(create_runner(options.view_as(StandardOptions).runner), FnApiRunner)
     assert options.view_as(DirectOptions).direct_running_mode == "multi_processing"
     assert options.view_as(DirectOptions).direct_num_workers == 0  # Beam: one per CPU core
 
