@@ -16,6 +16,7 @@ from pathlib import Path
 from components.raw_csv import DataError, NoDataError
 from pipeline.beam_options import csv_rows, resolve_beam_args
 from pipeline.cli_options import add_config_option, add_runner_options, add_workspace_option
+from pipeline.compat import running_stack
 from pipeline.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from pipeline.lock import WorkspaceBusyError, current_holder, workspace_lock
 from pipeline.outcome import CommandResult, add_json_option, json_stream, write_outcome
@@ -125,7 +126,7 @@ def _run(args) -> CommandResult:
     settings.require_schema()
     workspace = Workspace(args.workspace.resolve()).create()
     log_path = workspace.log_dir / f"run-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
-    print(f"Pipeline '{settings.name}', {args.runner} runner.", flush=True)
+    print(f"Pipeline '{settings.name}', {args.runner} runner, {running_stack()}.", flush=True)
     settle_abandoned_runs(workspace, settings.name)
     try:
         clean_dir = _clean_data(args, settings, workspace)

@@ -8,6 +8,9 @@ means deleting branches in this file only.
 
 from __future__ import annotations
 
+import importlib.metadata
+import platform
+
 from google.protobuf import message_factory
 
 
@@ -16,3 +19,8 @@ def message_class(descriptor):
     if hasattr(message_factory, "GetMessageClass"):
         return message_factory.GetMessageClass(descriptor)
     return message_factory.MessageFactory(descriptor.file.pool).GetPrototype(descriptor)
+
+
+def running_stack() -> str:
+    """Which of the two stacks this process runs, for the run banner and bug reports."""
+    return f"TFX {importlib.metadata.version('tfx')} on Python {platform.python_version()}"
