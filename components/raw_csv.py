@@ -61,6 +61,8 @@ def raw_records(path: Path) -> Iterator[tuple[int, list[str]]]:
         with path.open(newline="", encoding=RAW_ENCODING) as handle:
             reader = csv.reader(handle)
             for record in reader:
+                if "\0" in "".join(record):  # Python 3.13's csv reader no longer refuses NUL itself
+                    raise csv.Error("line contains NUL")
                 yield reader.line_num, record
     except UnicodeDecodeError:
         byte, offset = _first_non_utf8_byte(path)

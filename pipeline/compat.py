@@ -9,9 +9,12 @@ means deleting branches in this file only.
 from __future__ import annotations
 
 import importlib.metadata
+import inspect
+import os
 import platform
+import sys
 
-from google.protobuf import message_factory
+from google.protobuf import json_format, message_factory
 
 
 def message_class(descriptor):
@@ -24,3 +27,35 @@ def message_class(descriptor):
 def running_stack() -> str:
     """Which of the two stacks this process runs, for the run banner and bug reports."""
     return f"TFX {importlib.metadata.version('tfx')} on Python {platform.python_version()}"
+
+
+def message_to_dict_with_defaults(message) -> dict:
+    """A message as a dict with proto field names and fields at their defaults included."""
+    return json_format.MessageToDict(message, preserving_proto_field_name=True, **_PRINT_DEFAULTS)
+
+
+# protobuf 5 renamed `including_default_value_fields` to `always_print_fields_with_no_presence`.
+_PRINT_DEFAULTS = {
+    "always_print_fields_with_no_presence"
+    if "always_print_fields_with_no_presence" in inspect.signature(json_format.MessageToDict).parameters
+    else "including_default_value_fields": True
+}
+
+
+def import_tensorflow_quietly() -> None:
+    """Imports TensorFlow without its start-up lines on stderr, for commands that print to users.
+
+    TF 2.16 honours TF_CPP_MIN_LOG_LEVEL; TF 2.21 logs its start-up through absl before reading
+    it, so file descriptor 2 is pointed at /dev/null while the libraries load. Python errors
+    still propagate once it is restored.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

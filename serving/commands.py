@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import warnings
 from pathlib import Path
 
+from pipeline.compat import import_tensorflow_quietly
 from pipeline.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from pipeline.settings import Settings
 from serving.client import DEFAULT_URLS, PROTOCOLS, PredictionClient, PredictionError
@@ -111,8 +111,8 @@ def _table(predictions) -> str:
 
 def _quiet_tensorflow() -> None:
     """The gRPC client imports TensorFlow for its protos; its start-up chatter is not for users."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     warnings.filterwarnings("ignore", category=FutureWarning)
+    import_tensorflow_quietly()
 
 
 def command_predict(args) -> int:

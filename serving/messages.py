@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from google.protobuf import json_format
 from tensorflow.core.protobuf import error_codes_pb2
 from tensorflow_serving.apis import get_model_metadata_pb2, get_model_status_pb2, model_pb2, status_pb2
 
+from pipeline.compat import message_to_dict_with_defaults
 from serving.repository import LoadedVersion, VersionStatus
 
 _STATE = get_model_status_pb2.ModelVersionStatus.State
@@ -46,9 +46,7 @@ def model_metadata(model_name: str, loaded: LoadedVersion) -> get_model_metadata
 
 def as_json(message) -> dict:
     """JSON as TF Serving's REST API renders its protos: proto field names, defaults included."""
-    return json_format.MessageToDict(
-        message, preserving_proto_field_name=True, including_default_value_fields=True
-    )
+    return message_to_dict_with_defaults(message)
 
 
 def metadata_json(model_name: str, loaded: LoadedVersion) -> dict:
