@@ -46,7 +46,9 @@ def test_scheduler_fires_survives_a_failed_run_and_stops_on_sigterm(tmp_path):
         log = _wait_for(output, "retrain finished", scheduler, timeout=600)
         assert scheduler.poll() is None
         (version,) = list_versions(workspace / "serving" / "penguins")
-        (run,) = json.loads(penguins("history", "--json", "--workspace", str(workspace)).stdout)
+        # The next fire may already have started another retrain; it is still running.
+        runs = json.loads(penguins("history", "--json", "--workspace", str(workspace)).stdout)
+        (run,) = [r for r in runs if not r["status"].startswith("running")]
         # The outcome line comes from the retrain's JSON outcome, naming the run as history does.
         assert (
             "retrain finished in" in log and f"run {run['run_id']}, span 1, pushed version {version}" in log
