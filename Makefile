@@ -5,36 +5,39 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-from-lock
 ARGS ?=
 
+# Which stack .venv gets (README, "Supported platforms"): auto, the newest this machine can run,
+# or tfx-1.21 (Python 3.11-3.13, glibc 2.39+) or tfx-1.16 (Python 3.10), e.g. `make test STACK=tfx-1.16`.
+STACK ?= auto
+
+# `install` runs pipeline/stack.py every time, with any Python 3.8+ on PATH: it prints the stack
+# and names the interpreter. .venv is rebuilt when that choice differs from the one its stamp
+# records (another STACK, or the interpreter moved) or when pyproject.toml or uv.lock changed.
 # Bytecode is compiled at install time: with PYTHONDONTWRITEBYTECODE set (as on these machines)
 # Python would otherwise recompile TensorFlow's sources on every start, tripling import time.
-#
-# The first interpreter that really is Python 3.10: on PATH, or installed through pyenv.
-# (A pyenv shim named python3.10 exists even when it cannot run, so each candidate is tried.)
-FIND_PYTHON310 = for candidate in $$(command -v python3.10 python3 python 2>/dev/null) \
-	$$(ls -d "$$(pyenv root 2>/dev/null)"/versions/3.10.*/bin/python3.10 2>/dev/null | sort -rV); do \
-	"$$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null \
-	&& { echo "$$candidate"; break; }; done
+FIND_BOOT_PYTHON = for candidate in python3 python; do \
+	"$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null && { echo "$$candidate"; break; }; done
 
-.PHONY: install run serve serve-docker pipeline-docker test lint format bench bench-scale clean
+.PHONY: install run serve serve-docker pipeline-docker test test-debian13 lint format bench bench-scale clean
 
-install: $(STAMP)
-
-$(STAMP): pyproject.toml uv.lock
-	@python310="$$($(FIND_PYTHON310))"; \
-	if [ -z "$$python310" ]; then \
-		echo "Python 3.10 is required (TFX 1.16 supports 3.9 and 3.10 only) and none was found on PATH or through pyenv." >&2; \
-		echo "Install it, e.g. 'pyenv install 3.10', then run make again." >&2; exit 1; \
+install:
+	@boot="$$($(FIND_BOOT_PYTHON))"; \
+	if [ -z "$$boot" ]; then echo "make needs python3 (3.8 or newer) on PATH to choose the stack; none was found." >&2; exit 1; fi; \
+	choice="$$("$$boot" pipeline/stack.py --stack='$(STACK)' --record)" || exit 1; \
+	if [ -f $(STAMP) ] && [ "$$(cat $(STAMP))" = "$$choice" ] && [ $(STAMP) -nt pyproject.toml ] && [ $(STAMP) -nt uv.lock ]; then \
+		exit 0; \
 	fi; \
-	echo "Building $(VENV) with $$python310 from uv.lock"; \
-	"$$python310" -m venv $(VENV) && \
+	python="$${choice#* }"; \
+	echo "Building $(VENV) with $$python from uv.lock"; \
+	rm -rf $(VENV) && \
+	"$$python" -m venv $(VENV) && \
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) && \
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --quiet --compile-bytecode --python $(BIN)/python
-	@touch $@
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --frozen --quiet --compile-bytecode --python $(BIN)/python && \
+	echo "$$choice" > $(STAMP)
 
-run: $(STAMP)
+run: install
 	$(BIN)/penguins run $(ARGS)
 
-serve: $(STAMP)
+serve: install
 	$(BIN)/penguins serve $(ARGS)
 
 # The real TF Serving in Docker, on what `make run` pushed (needs a Docker engine).
@@ -49,24 +52,28 @@ pipeline-docker:
 	PENGUINS_UID=$$(id -u) docker compose -f docker/docker-compose.yml build pipeline
 	PENGUINS_UID=$$(id -u) docker compose -f docker/docker-compose.yml run --rm pipeline $(ARGS)
 
-test: $(STAMP) lint
+test: install lint
 	$(BIN)/pytest $(ARGS)
 
-lint: $(STAMP)
+# The whole suite again on Debian 13 (Python 3.13, TFX 1.21) in a chroot; needs root (see .ci/debian13-suite).
+test-debian13:
+	ARGS="$(ARGS)" .ci/debian13-suite
+
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: $(STAMP)
+format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)
+bench: install
 	$(BIN)/python benchmarks/pipeline_speed.py
 	$(BIN)/python benchmarks/serving_speed.py
 
 # 10k, 100k and 1M synthetic rows, in-process and multi-processing Beam, and the notebook way
 # (about an hour on 2 cores).
-bench-scale: $(STAMP)
+bench-scale: install
 	$(BIN)/python benchmarks/scale.py $(ARGS)
 
 clean:

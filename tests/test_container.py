@@ -1,10 +1,14 @@
 """The pipeline image and the scheduling files, checked without a Docker engine or a cluster.
 
 The image is never built here. What is checked for real: the entrypoint is the console script
-the tests run; the Dockerfile's install command, run by the same uv against the same lock
-(dry run), installs exactly the lock's non-dev set at the versions tested here; the layers and
-stages are in the required order; every file it copies exists and passes .dockerignore; and
-each command the crontab, the CronJob and the image run parses with the real `penguins` parser.
+the tests run; the image is Python 3.13 on Debian 13, so it gets the lock's TFX 1.21 stack; the
+Dockerfile's install command, run by the same uv against the same lock (dry run, for Python 3.13
+on the image's platform), installs exactly the lock's non-dev set for that platform, at the
+versions tested here when the tests run on Python 3.13 (the Debian 13 half of CI); the
+Dockerfile names the packages it builds from source (no wheel for the image) and installs g++
+for them before the first sync, in the build stage only; the layers and stages are in the
+required order; every file it copies exists and passes .dockerignore; and each command the
+crontab, the CronJob and the image run parses with the real `penguins` parser.
 """
 
 from __future__ import annotations
@@ -18,15 +22,43 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 from packaging.markers import Marker
+from packaging.specifiers import SpecifierSet
+from packaging.tags import compatible_tags, cpython_tags
+from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from pipeline.stack import CURRENT, find_interpreters, newest
 from tests.helpers import PENGUINS, REPO, parse_penguins_args
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10, where pytest brings tomli
+    import tomli as tomllib
 
 DOCKERFILE = REPO / "docker" / "Dockerfile"
 UV = Path(sys.executable).parent / "uv"
 PROJECT = importlib.metadata.distribution("penguins-tfx")
+
+# The image's platform: CPython 3.13 on Debian 13 (glibc 2.41), x86_64. uv names platforms up to
+# manylinux_2_40, the nearest below 2.41; the lock has nothing between the two.
+IMAGE_PYTHON = (3, 13)
+IMAGE_UV_PLATFORM = "x86_64-manylinux_2_40"
+IMAGE_MARKERS = {
+    "python_version": "3.13",
+    "python_full_version": "3.13.0",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "platform_machine": "x86_64",
+    "os_name": "posix",
+}
+IMAGE_WHEEL_PLATFORMS = [f"manylinux_2_{minor}_x86_64" for minor in range(41, 4, -1)] + [
+    "manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64", "linux_x86_64"
+]  # fmt: skip
 
 
 def _instructions() -> list[tuple[str, str]]:
@@ -66,12 +98,15 @@ def test_entrypoint_is_the_console_script_the_tests_run():
     assert parse_penguins_args(command).command == "run"
 
 
-def test_base_image_is_slim_python_of_the_locked_version():
+def test_base_image_is_slim_python_3_13_on_debian_13_the_newest_stack():
     base = _arg_defaults()["PYTHON_IMAGE"]
-    assert re.fullmatch(r"python:3\.10-slim(-\w+)?", base)
-    assert PROJECT.metadata["Requires-Python"] == "<3.11,>=3.10"
+    assert base == "python:3.13-slim-trixie"  # trixie: glibc 2.41, as TFX 1.21's 2.39 needs
+    assert CURRENT.pythons[0] == IMAGE_PYTHON
+    assert "3.13.0" in SpecifierSet(PROJECT.metadata["Requires-Python"])
     assert all(args == "${PYTHON_IMAGE}" or args.startswith("${PYTHON_IMAGE} ") for kind, args in
                _instructions() if kind == "FROM")  # fmt: skip
+    for sync in _uv_syncs():
+        assert sync[sync.index("--python") + 1] == "/usr/local/bin/python3.13"
 
 
 def test_uv_is_pinned_like_the_makefile_and_syncs_frozen_without_dev_tools():
@@ -84,20 +119,31 @@ def test_uv_is_pinned_like_the_makefile_and_syncs_frozen_without_dev_tools():
 
 
 def _dry_run(command: list[str], environment: Path) -> dict[str, str]:
+    """What the Dockerfile's uv command would install, for Python 3.13 on the image's platform.
+
+    uv needs a real Python 3.13 for that; the image's is replaced by one of this machine's.
+    """
+    python = newest(CURRENT, [i for i in find_interpreters() if i.version[:2] == IMAGE_PYTHON])
+    if python is None:
+        pytest.skip("no Python 3.13 here to run the image's uv command with")
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(environment)}
     args = [a for a in command[1:] if not a.startswith("/usr/local/bin/python")]
-    if "--python" in args:
-        args.remove("--python")
+    args.remove("--python")
+    image = ["--python", python.path, "--python-platform", IMAGE_UV_PLATFORM]
     result = subprocess.run(
-        [str(UV), *args, "--dry-run", "--offline", "--python", sys.executable],
+        [str(UV), *args, "--dry-run", "--offline", *image],
         capture_output=True, text=True, cwd=REPO, env=env, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     return dict(re.findall(r"^ \+ (\S+)==(\S+)$", result.stderr + result.stdout, re.M))
 
 
+def _normalise(names: dict[str, str]) -> dict[str, str]:
+    return {canonicalize_name(name): version for name, version in names.items()}
+
+
 def _locked_non_dev() -> dict[str, str]:
-    """The lock's non-dev packages for this platform (Linux, Python 3.10, as in the image)."""
+    """The lock's non-dev packages for the image's platform (Linux x86_64, Python 3.13)."""
     result = subprocess.run(
         [str(UV), "export", "--frozen", "--no-dev", "--no-hashes", "--no-emit-project", "--no-header",
          "--no-annotate"],
@@ -105,19 +151,50 @@ def _locked_non_dev() -> dict[str, str]:
     )  # fmt: skip
     packages = {}
     for name, version, marker in re.findall(r"^([\w.\-]+)==([^\s;]+)(?: ; (.+))?$", result.stdout, re.M):
-        if not marker or Marker(marker).evaluate():
+        if not marker or Marker(marker).evaluate(IMAGE_MARKERS):
             packages[name] = version
-    return packages
+    return _normalise(packages)
 
 
-def test_dependency_layer_installs_exactly_the_locked_non_dev_set_at_the_tested_versions(tmp_path):
-    dependencies = _dry_run(_uv_syncs()[0], tmp_path / "image-venv")
-    locked = _locked_non_dev()
-    normalise = lambda names: {re.sub(r"[-_.]+", "-", n).lower(): v for n, v in names.items()}  # noqa: E731
-    assert normalise(dependencies) == normalise(locked)
-    for name in ("tfx", "tensorflow", "apache-beam", "tensorflow-transform"):
-        assert normalise(dependencies)[name] == importlib.metadata.version(name)
-    assert not {"pytest", "ruff", "uv"} & set(normalise(dependencies))
+def test_dependency_layer_installs_exactly_the_locked_non_dev_set_for_python_3_13(tmp_path):
+    dependencies = _normalise(_dry_run(_uv_syncs()[0], tmp_path / "image-venv"))
+    assert dependencies == _locked_non_dev()
+    assert dependencies["tfx"].startswith(CURRENT.tfx + ".")
+    if sys.version_info[:2] == IMAGE_PYTHON:  # the image's versions are the ones these tests run with
+        for name in ("tfx", "tensorflow", "apache-beam", "tensorflow-transform"):
+            assert dependencies[name] == importlib.metadata.version(name)
+    assert not {"pytest", "ruff", "uv"} & set(dependencies)
+
+
+def _built_from_source_in_the_image() -> set[str]:
+    """The image's locked packages with no wheel for CPython 3.13 on manylinux x86_64 (an sdist only)."""
+    image_tags = {*cpython_tags(IMAGE_PYTHON, platforms=IMAGE_WHEEL_PLATFORMS),
+                  *compatible_tags(IMAGE_PYTHON, "cp313", IMAGE_WHEEL_PLATFORMS)}  # fmt: skip
+    lock = tomllib.loads((REPO / "uv.lock").read_text())
+    image = _locked_non_dev()
+    built = set()
+    for package in lock["package"]:
+        name = canonicalize_name(package["name"])
+        if image.get(name) != package["version"]:
+            continue
+        wheels = [
+            parse_wheel_filename(wheel["url"].rsplit("/", 1)[1])[3] for wheel in package.get("wheels", [])
+        ]
+        if not any(tags & image_tags for tags in wheels):
+            built.add(name)
+    return built
+
+
+def test_the_build_stage_has_a_compiler_for_what_has_no_wheel_and_the_final_stage_none():
+    built = _built_from_source_in_the_image()
+    assert built, "every package has a wheel for the image: the build stage needs no compiler"
+    dockerfile = DOCKERFILE.read_text()
+    assert all(name in dockerfile for name in built), f"the Dockerfile should name what it builds: {built}"
+    (build, final) = _stages()
+    order = [args for kind, args in build if kind == "RUN"]
+    compiler = next(i for i, args in enumerate(order) if re.search(r"apt-get install .*\bg\+\+", args))
+    assert compiler < next(i for i, args in enumerate(order) if args.startswith("uv sync"))
+    assert not any(re.search(r"\b(apt-get|gcc|g\+\+|clang)\b", args) for kind, args in final if kind == "RUN")
 
 
 def test_dependencies_are_installed_before_the_code_is_copied():
