@@ -8,7 +8,6 @@ a rollback took out of service, so that they are never labelled or pushed again.
 
 from __future__ import annotations
 
-import filecmp
 import functools
 import json
 import os
@@ -41,17 +40,61 @@ def latest_version(model_dir: Path) -> int | None:
 
 
 def fingerprint(saved_model_dir: Path) -> str | None:
-    """TensorFlow's fingerprint of a SavedModel's graph and weights, written with every SavedModel."""
+    """TensorFlow's fingerprint of a SavedModel's graph and weights, written with every SavedModel.
+
+    TF 2.21 adds a random id to it on every save, so the same model saved twice would differ;
+    the id is left out.
+    """
     path = saved_model_dir / FINGERPRINT_FILE
-    return path.read_bytes().hex() if path.is_file() else None
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    try:
+        return _without_field(data, _FINGERPRINT_UUID_FIELD).hex()
+    except (IndexError, ValueError):  # not a protobuf message: it can only equal itself
+        return data.hex()
+
+
+_FINGERPRINT_UUID_FIELD = 7  # FingerprintDef.uuid
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    value, shift = 0, 0
+    while True:
+        byte = data[position]
+        value |= (byte & 0x7F) << shift
+        position, shift = position + 1, shift + 7
+        if not byte & 0x80:
+            return value, position
+
+
+def _without_field(message: bytes, number: int) -> bytes:
+    """A serialized message minus one field, read off protobuf's wire format (importing TF is slow)."""
+    kept, position = bytearray(), 0
+    while position < len(message):
+        start = position
+        key, position = _varint(message, position)
+        wire_type = key & 7
+        if wire_type == 0:
+            _, position = _varint(message, position)
+        elif wire_type == 2:
+            length, position = _varint(message, position)
+            position += length
+        elif wire_type in (1, 5):
+            position += 8 if wire_type == 1 else 4
+        else:
+            raise ValueError(f"unexpected wire type {wire_type}")
+        if position > len(message):
+            raise ValueError("truncated message")
+        if key >> 3 != number:
+            kept += message[start:position]
+    return bytes(kept)
 
 
 def same_saved_model(a: Path, b: Path) -> bool:
     """True when two SavedModel directories hold the same graph and weights, without reading the weights."""
-    fa, fb = a / FINGERPRINT_FILE, b / FINGERPRINT_FILE
-    if fa.is_file() and fb.is_file():
-        return filecmp.cmp(fa, fb, shallow=False)
-    return False
+    fingerprint_a = fingerprint(a)
+    return fingerprint_a is not None and fingerprint_a == fingerprint(b)
 
 
 def load_error(version_dir: Path) -> str | None:

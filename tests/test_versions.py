@@ -1,5 +1,7 @@
 import os
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from serving.model_config import (
 )
 from serving.rollback import VersionError, rollback
 from serving.versions import (
+    fingerprint,
     latest_version,
     list_versions,
     load_error,
@@ -198,3 +201,23 @@ def test_rollback_refuses_what_it_cannot_do(tmp_path, exported_model_dir):
         rollback(tmp_path, "penguins")
     with pytest.raises(VersionError, match=f"no version 5; versions: \\[{only}\\]"):
         rollback(tmp_path, "penguins", 5)
+
+
+def test_the_same_model_saved_twice_is_the_same_and_other_weights_are_not(tmp_path):
+    """TF 2.21 writes a random id into each save's fingerprint; it must not make a model new.
+
+    Each save runs in its own process, as each Trainer run does.
+    """
+    script = (
+        "import sys, tensorflow as tf\n"
+        "module = tf.Module()\n"
+        "module.weight = tf.Variable([1.0, float(sys.argv[2])])\n"
+        "module.predict = tf.function(lambda x: x * module.weight, input_signature=[tf.TensorSpec([2])])\n"
+        "tf.saved_model.save(module, sys.argv[1])\n"
+    )
+    for name, weight in (("first", "2"), ("second", "2"), ("changed", "3")):
+        command = [sys.executable, "-c", script, str(tmp_path / name), weight]
+        subprocess.run(command, check=True, capture_output=True)
+    assert same_saved_model(tmp_path / "first", tmp_path / "second")
+    assert not same_saved_model(tmp_path / "first", tmp_path / "changed")
+    assert fingerprint(tmp_path / "first") == fingerprint(tmp_path / "second")
