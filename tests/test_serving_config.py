@@ -113,7 +113,7 @@ def compose_config():
 
 def test_compose_serving_service_runs_tf_serving_2_16(compose_config):
     serving = compose_config["services"]["serving"]
-    assert serving["image"] == "tensorflow/serving:2.16.1"
+    assert serving["image"] == "tensorflow/serving:2.20.0"
     ports = {(int(p["published"]), int(p["target"])) for p in serving["ports"]}
     assert ports == {(8500, 8500), (8501, 8501)}
     flags = dict(flag.removeprefix("--").split("=", 1) for flag in serving["command"])
