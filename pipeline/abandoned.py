@@ -4,7 +4,8 @@ TFX records an execution as RUNNING when it starts and as COMPLETE or FAILED whe
 process killed in between leaves it RUNNING for ever, with its half-written output folders on
 disk. Only the holder of the workspace lock runs a pipeline, so when the next `run` or `retrain`
 holds the lock, any execution still RUNNING belongs to a dead process: it is marked CANCELED with
-an `abandoned` note, and its output folders are removed.
+an `abandoned` note, and its output folders are removed. A run stopped by a signal settles its
+own executions the same way at once, as FAILED with an `interrupted` note.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pipeline.metadata import NODE_CONTEXT, PIPELINE_CONTEXT, RUN_CONTEXT, open_
 from pipeline.workspace import Workspace
 
 ABANDONED_KEY = "abandoned"
+INTERRUPTED_KEY = "interrupted"
 _RUNNING = metadata_store_pb2.Execution.RUNNING
 
 
@@ -39,6 +41,29 @@ def _partial_outputs(pipeline_root: Path, node_id: str, execution_id: int) -> li
 
 def settle_abandoned(workspace: Workspace, pipeline_name: str) -> list[AbandonedExecution]:
     """Marks executions left RUNNING as abandoned and removes their outputs; call only under the lock."""
+    noted = datetime.datetime.now().isoformat(timespec="seconds")
+    return _settle_running(
+        workspace,
+        pipeline_name,
+        metadata_store_pb2.Execution.CANCELED,
+        ABANDONED_KEY,
+        f"its process ended without finishing; found by the run started at {noted}",
+    )
+
+
+def fail_interrupted(workspace: Workspace, pipeline_name: str, why: str) -> list[AbandonedExecution]:
+    """Marks this run's executions still RUNNING as FAILED, after a stop signal; call under the lock.
+
+    TFX records FAILED itself when the signal lands inside a component's executor; landing just
+    before or after it, between TFX's bookkeeping steps, it would leave the execution RUNNING.
+    """
+    failed = metadata_store_pb2.Execution.FAILED
+    return _settle_running(workspace, pipeline_name, failed, INTERRUPTED_KEY, why)
+
+
+def _settle_running(
+    workspace: Workspace, pipeline_name: str, state, key: str, note: str
+) -> list[AbandonedExecution]:
     if not workspace.metadata_path.is_file():
         return []
     store = open_store(workspace.metadata_path, read_only=False)
@@ -46,17 +71,14 @@ def settle_abandoned(workspace: Workspace, pipeline_name: str) -> list[Abandoned
     if pipeline is None:
         return []
     settled = []
-    noted = datetime.datetime.now().isoformat(timespec="seconds")
     for execution in store.get_executions_by_context(pipeline.id):
         if execution.last_known_state != _RUNNING:
             continue
         contexts = store.get_contexts_by_execution(execution.id)
         node_id = next(c.name for c in contexts if c.type == NODE_CONTEXT).removeprefix(f"{pipeline_name}.")
         run_id = next((c.name for c in contexts if c.type == RUN_CONTEXT), "unknown")
-        execution.last_known_state = metadata_store_pb2.Execution.CANCELED
-        execution.custom_properties[
-            ABANDONED_KEY
-        ].string_value = f"its process ended without finishing; found by the run started at {noted}"
+        execution.last_known_state = state
+        execution.custom_properties[key].string_value = note
         store.put_executions([execution])
         folders = _partial_outputs(workspace.pipeline_root, node_id, execution.id)
         for folder in folders:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from components.validation_gate import DataValidationError
+from pipeline.abandoned import fail_interrupted
 from pipeline.exit_codes import EXIT_DATA_REJECTED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
 from pipeline.history import history_entry
 from pipeline.metadata import RunRecord, open_store, pipeline_runs
@@ -62,6 +63,7 @@ def execute(
     try:
         run_pipeline(tfx_pipeline, runner, lambda line: print(line, file=terminal))
     except RunInterruptedError as interrupted:
+        fail_interrupted(workspace, settings.name, str(interrupted))
         print(f"\n{interrupted}", file=terminal)
         return Outcome(EXIT_INTERRUPTED, None, None, error=str(interrupted))
     except Exception as error:
