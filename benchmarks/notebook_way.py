@@ -3,7 +3,7 @@
 What a data scientist would run before there is a pipeline: read the raw CSV with pandas, drop
 rows without a label, hold out a quarter, impute and z-score numerics with the training mean
 and deviation, index categoricals (unseen and missing values share one extra bucket), train
-`components.model.build_model` with the config's training settings, and report eval accuracy.
+`components.model.classifier.build_model` with the config's training settings, and report eval accuracy.
 No validation, no schema, no lineage, no export. Prints one JSON line with the timings.
 
 Usage: python benchmarks/notebook_way.py RAW_CSV [--config FILE]
@@ -28,8 +28,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from components.features import transformed_name  # noqa: E402
-from components.model import build_model  # noqa: E402
-from pipeline.settings import load_settings  # noqa: E402
+from components.model.classifier import build_model  # noqa: E402
+from pipeline.config.settings import load_settings  # noqa: E402
 
 EVAL_FRACTION = 0.25
 

@@ -33,8 +33,8 @@ import httpx  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
 
-from pipeline.settings import load_settings  # noqa: E402
-from serving.versions import latest_version  # noqa: E402
+from pipeline.config.settings import load_settings  # noqa: E402
+from serving.store.versions import latest_version  # noqa: E402
 from tests.helpers import bundled_rows, free_port  # noqa: E402
 
 PENGUINS = Path(sys.executable).parent / "penguins"

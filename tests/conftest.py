@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from pipeline.settings import load_settings
+from pipeline.config.settings import load_settings
 from tests.helpers import bundled_rows
 
 SMALL_SAMPLE = 60
@@ -47,7 +47,7 @@ def transform_output_dir(tmp_path_factory, settings, raw_instances):
     from tensorflow_metadata.proto.v0 import schema_pb2
     from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 
-    from components.transform import preprocessing_fn
+    from components.model.transform import preprocessing_fn
 
     schema = text_format.Parse(settings.schema_path.read_text(), schema_pb2.Schema())
     metadata = dataset_metadata.DatasetMetadata(schema)
@@ -96,9 +96,9 @@ def _train_and_export(tmp_path_factory, settings, transform_output_dir, transfor
     import tensorflow_transform as tft
 
     from components.features import FeatureConfig, transformed_name
-    from components.model import build_model
-    from components.signatures import export_saved_model
-    from components.trainer import OOV_BUCKETS
+    from components.model.classifier import build_model
+    from components.model.signatures import export_saved_model
+    from components.model.trainer import OOV_BUCKETS
 
     output = tft.TFTransformOutput(str(transform_output_dir))
     features = FeatureConfig.from_custom_config(settings.as_custom_config())

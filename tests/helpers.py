@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from pipeline.data import bundled_penguins_csv
+from pipeline.intake.sources import bundled_penguins_csv
 
 PENGUINS = Path(sys.executable).parent / "penguins"
 REPO = Path(__file__).resolve().parent.parent
@@ -87,7 +87,7 @@ def serve_published(
     workspace: Path, model_dir: Path, *serve_args: str
 ) -> Iterator[tuple[RunningServer, int]]:
     """`model_dir` published as a version into `workspace`, served until the block ends."""
-    from serving.versions import publish
+    from serving.store.versions import publish
 
     version = publish(model_dir, workspace / "serving" / "penguins")
     server = RunningServer(workspace, *serve_args)
@@ -153,7 +153,7 @@ def parse_penguins_args(args: list[str]):
 
     Raises SystemExit, as argparse does, when a subcommand or flag does not exist.
     """
-    from pipeline.cli import build_parser
+    from pipeline.cli.main import build_parser
 
     return build_parser(args).parse_args(args)
 
@@ -162,7 +162,7 @@ def penguins_commands() -> set[str]:
     """The subcommands the `penguins` command has today."""
     import argparse
 
-    from pipeline.cli import build_parser
+    from pipeline.cli.main import build_parser
 
     parser = build_parser([])
     (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

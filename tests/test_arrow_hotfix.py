@@ -35,7 +35,7 @@ else:
 """
 
 
-@pytest.mark.parametrize("module", ["pipeline.definition", "components.csv_example_gen"])
+@pytest.mark.parametrize("module", ["pipeline.definition.pipelines", "components.custom.csv_example_gen"])
 def test_importing_pipeline_code_refuses_pickled_arrow_extension_types(module):
     result = subprocess.run(
         [sys.executable, "-c", _READ_CRAFTED_STREAM.replace("{module}", module)],

@@ -16,8 +16,8 @@ from apache_beam.options.pipeline_options import (
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.runners.runner import create_runner
 
-from pipeline.beam_options import AUTO, add_beam_options, csv_rows, load_presets, resolve_beam_args
-from pipeline.settings import ConfigError
+from pipeline.config.settings import ConfigError
+from pipeline.run.beam_options import AUTO, add_beam_options, csv_rows, load_presets, resolve_beam_args
 
 PRESETS = load_presets()
 

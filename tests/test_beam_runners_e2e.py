@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from serving.versions import list_versions
+from serving.store.versions import list_versions
 from tests.helpers import component_lines, penguins
 
 pytestmark = pytest.mark.e2e

@@ -2,8 +2,8 @@ import csv
 
 import pytest
 
-from components.cleaning import CleaningSpec, content_digest, fingerprint, write_clean_csv
-from components.raw_csv import DataError, NoDataError, find_csv_files
+from pipeline.intake.cleaning import CleaningSpec, content_digest, fingerprint, write_clean_csv
+from pipeline.intake.raw_csv import DataError, NoDataError, find_csv_files
 
 SPEC = CleaningSpec(label="species", numeric=["body_mass_g", "bill_length_mm"], categorical=["island", "sex"])
 HEADER = "species,island,bill_length_mm,body_mass_g,sex,year\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from pipeline.settings import load_settings
+from pipeline.config.settings import load_settings
 from tests.helpers import bundled_rows, penguins, write_rows
 
 

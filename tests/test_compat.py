@@ -7,8 +7,8 @@ import sys
 
 from tensorflow_serving.apis import get_model_status_pb2
 
-from pipeline.compat import message_to_dict_with_defaults, running_stack
-from serving.config_protos import BatchingParameters
+from serving.compat import message_to_dict_with_defaults, running_stack
+from serving.store.config_protos import BatchingParameters
 from tests.helpers import REPO
 
 
@@ -29,7 +29,7 @@ def test_json_of_a_message_keeps_proto_names_and_fields_at_their_defaults():
 def test_tensorflow_is_imported_without_a_line_on_stderr_and_stderr_still_works_after():
     script = (
         "import sys\n"
-        "from pipeline.compat import import_tensorflow_quietly\n"
+        "from serving.compat import import_tensorflow_quietly\n"
         "import_tensorflow_quietly()\n"
         "assert 'tensorflow' in sys.modules\n"
         "print('after', file=sys.stderr)\n"

@@ -92,7 +92,7 @@ def test_entrypoint_is_the_console_script_the_tests_run():
     (entrypoint,) = [yaml.safe_load(args) for kind, args in final if kind == "ENTRYPOINT"]
     assert entrypoint == ["penguins"]
     (script,) = [e for e in PROJECT.entry_points if e.group == "console_scripts" and e.name == "penguins"]
-    assert script.value == "pipeline.cli:main"
+    assert script.value == "pipeline.cli.main:main"
     assert PENGUINS.name == "penguins" and PENGUINS.is_file()  # what tests.helpers.penguins runs
     (command,) = [yaml.safe_load(args) for kind, args in final if kind == "CMD"]
     assert parse_penguins_args(command).command == "run"

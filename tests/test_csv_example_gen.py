@@ -11,10 +11,10 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
-from components import csv_example_gen
-from components.cleaning import write_clean_csv
-from pipeline.data import bundled_penguins_csv, cleaning_spec
-from pipeline.definition import example_column_types, split_config
+from components.custom import csv_example_gen
+from pipeline.definition.pipelines import example_column_types, split_config
+from pipeline.intake.cleaning import write_clean_csv
+from pipeline.intake.sources import bundled_penguins_csv, cleaning_spec
 
 HEADER_LINES = 1
 

@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 import tensorflow_data_validation as tfdv
 
-from components.drift import drift_only, measurements
-from pipeline.settings import load_settings
+from components.custom.drift import drift_only, measurements
+from pipeline.config.settings import load_settings
 from tests.helpers import bundled_rows
 
 

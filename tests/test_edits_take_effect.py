@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.settings import DEFAULT_CONFIG
+from pipeline.config.settings import DEFAULT_CONFIG
 from tests.helpers import REPO, component_lines, penguins
 
 pytestmark = pytest.mark.e2e

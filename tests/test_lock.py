@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from pipeline.lock import WorkspaceBusyError, current_holder, workspace_lock
+from pipeline.run.lock import WorkspaceBusyError, current_holder, workspace_lock
 
 
 def test_a_second_holder_is_refused_with_the_first_one_named(tmp_path):

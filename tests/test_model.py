@@ -1,6 +1,6 @@
 import numpy as np
 
-from components.model import build_model
+from components.model.classifier import build_model
 
 
 def test_model_outputs_a_distribution_over_classes_and_learns():

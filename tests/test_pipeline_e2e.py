@@ -13,12 +13,12 @@ import tensorflow as tf
 import yaml
 from ml_metadata.proto.metadata_store_pb2 import Execution
 
-from pipeline.lock import workspace_lock
-from pipeline.metadata import open_store, pipeline_runs
-from pipeline.settings import DEFAULT_CONFIG
-from pipeline.summary import summarize
-from serving.model_config import read_labels
-from serving.versions import list_versions
+from pipeline.config.settings import DEFAULT_CONFIG
+from pipeline.reporting.metadata import open_store, pipeline_runs
+from pipeline.reporting.summary import summarize
+from pipeline.run.lock import workspace_lock
+from serving.store.model_config import read_labels
+from serving.store.versions import list_versions
 from tests.helpers import (
     PENGUINS,
     REPO,

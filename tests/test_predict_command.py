@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from pipeline.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from pipeline.settings import DEFAULT_CONFIG
+from pipeline.config.settings import DEFAULT_CONFIG
+from pipeline.run.exit_codes import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 from tests.helpers import free_port, penguins, serve_published
 from tests.test_signatures import PENGUINS as EXAMPLES
 

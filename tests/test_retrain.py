@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.metadata import open_store, pipeline_runs
-from serving.versions import list_versions, same_saved_model
+from pipeline.reporting.metadata import open_store, pipeline_runs
+from serving.store.versions import list_versions, same_saved_model
 from tests.helpers import PENGUINS, REPO, bundled_rows, component_lines, penguins, tree_snapshot, write_rows
 
 pytestmark = pytest.mark.e2e

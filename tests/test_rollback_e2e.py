@@ -12,8 +12,8 @@ import shutil
 import pytest
 import yaml
 
-from pipeline.settings import DEFAULT_CONFIG
-from serving.versions import list_versions
+from pipeline.config.settings import DEFAULT_CONFIG
+from serving.store.versions import list_versions
 from tests.helpers import REPO, penguins, tree_snapshot
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from serving.versions import list_versions
+from serving.store.versions import list_versions
 from tests.helpers import PENGUINS, REPO, penguins
 
 

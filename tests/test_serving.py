@@ -24,7 +24,7 @@ from tensorflow_serving.apis import (
 )
 
 from serving.client import PredictionClient, PredictionError
-from serving.versions import list_versions, publish
+from serving.store.versions import list_versions, publish
 from tests.helpers import PENGUINS, REPO, RunningServer, predict_in_process, serve_published
 from tests.test_signatures import PENGUINS as EXAMPLES
 

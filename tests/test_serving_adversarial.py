@@ -20,9 +20,9 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from pipeline.exit_codes import EXIT_BUSY, EXIT_USAGE
+from pipeline.run.exit_codes import EXIT_BUSY, EXIT_USAGE
 from serving.client import PredictionClient
-from serving.server import _listening_socket
+from serving.server.serve import _listening_socket
 from tests.helpers import free_port, penguins, serve_published
 from tests.test_signatures import PENGUINS as EXAMPLES
 

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from serving.config_protos import (
+from serving.store.config_protos import (
     parse_batching_parameters,
     parse_model_server_config,
     parse_monitoring_config,
 )
-from serving.model_config import (
+from serving.store.model_config import (
     CANARY,
     STABLE,
     TEMPLATE,
@@ -29,7 +29,7 @@ from serving.model_config import (
     read_labels,
     render_live_config,
 )
-from serving.versions import publish
+from serving.store.versions import publish
 from tests.helpers import REPO, parse_penguins_args, penguins_commands
 
 COMPOSE_FILE = REPO / "docker" / "docker-compose.yml"

@@ -4,7 +4,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from pipeline.settings import DEFAULT_CONFIG, ConfigError, load_settings
+from pipeline.config.settings import DEFAULT_CONFIG, ConfigError, load_settings
 from tests.helpers import penguins
 
 

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from components.signatures import EXAMPLES_SIGNATURE, RAW_SIGNATURE, TRANSFORM_SIGNATURE
+from components.model.signatures import EXAMPLES_SIGNATURE, RAW_SIGNATURE, TRANSFORM_SIGNATURE
 
 PENGUINS = [
     {"island": "Torgersen", "bill_length_mm": 39.1, "bill_depth_mm": 18.7, "flipper_length_mm": 181.0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
-from pipeline.spans import list_spans
+from pipeline.intake.spans import list_spans
 from tests.helpers import bundled_rows, penguins, write_rows
 
 

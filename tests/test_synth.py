@@ -8,8 +8,8 @@ import statistics
 import numpy as np
 import pytest
 
-from components.cleaning import write_clean_csv
-from pipeline.data import cleaning_spec
+from pipeline.intake.cleaning import write_clean_csv
+from pipeline.intake.sources import cleaning_spec
 from tests.helpers import bundled_rows, penguins
 
 ROWS = 20_000

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from serving.config_protos import parse_model_server_config
-from serving.model_config import (
+from serving.store.config_protos import parse_model_server_config
+from serving.store.model_config import (
     CANARY,
     STABLE,
     choose_labels,
@@ -16,8 +16,8 @@ from serving.model_config import (
     render_live_config,
     served_version,
 )
-from serving.rollback import VersionError, rollback
-from serving.versions import (
+from serving.store.rollback import VersionError, rollback
+from serving.store.versions import (
     fingerprint,
     latest_version,
     list_versions,

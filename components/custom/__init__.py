@@ -1,0 +1,1 @@
+"""Custom TFX components: typed CSV ExampleGen, validation gate, drift check, atomic pusher."""

@@ -1,0 +1,1 @@
+"""Resolver strategies: the span window, the previous span and the served model."""

@@ -1,0 +1,1 @@
+"""The `penguins` command line: parsers and handlers that parse, call and print."""

@@ -1,0 +1,140 @@
+"""The `penguins serve` and `penguins predict` commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+from pipeline.cli.examples import flag, read_examples
+from pipeline.config.settings import Settings
+from pipeline.run.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from serving.client import DEFAULT_URLS, PROTOCOLS, PredictionClient, PredictionError
+from serving.compat import import_tensorflow_quietly
+
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024  # gRPC's own default limit on a received message
+
+
+def _byte_count(text: str) -> int:
+    if not text.isdigit() or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number of bytes, got {text!r}")
+    return int(text)
+
+
+def add_serve_parser(commands, settings: Settings) -> None:
+    serve = commands.add_parser("serve", help="serve pushed models with TF Serving's REST and gRPC API")
+    serve.add_argument(
+        "--workspace", type=Path, default=Path("workspace"), help="whose serving/ folder to serve"
+    )
+    serve.add_argument("--model", default=settings.model_name, help="model name (default: from the config)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
+    serve.add_argument("--port", type=int, default=8501, help="REST port")
+    serve.add_argument("--grpc-port", type=int, default=8500, help="gRPC port")
+    serve.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions")
+    serve.add_argument(
+        "--max-request-bytes",
+        type=_byte_count,
+        default=DEFAULT_MAX_REQUEST_BYTES,
+        help="the largest request accepted, REST body or gRPC message; REST answers 413 beyond it, "
+        "gRPC RESOURCE_EXHAUSTED (default: 4 MiB, gRPC's own default)",
+    )
+    serve.set_defaults(handler=command_serve)
+
+
+def add_predict_parser(commands, settings: Settings) -> None:
+    predict = commands.add_parser(
+        "predict", help="predict with a running server, for one example given as flags or many from a file"
+    )
+    predict.add_argument(
+        "--url",
+        help=f"server address (default: {DEFAULT_URLS['rest']} for rest, {DEFAULT_URLS['grpc']} for grpc)",
+    )
+    predict.add_argument("--protocol", choices=PROTOCOLS, default="rest")
+    predict.add_argument("--model", default=settings.model_name)
+    predict.add_argument(
+        "--file",
+        type=Path,
+        help="a CSV or JSON (list of objects) file of examples, with every feature as a column or key; "
+        "other columns are ignored",
+    )
+    predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    predict.add_argument("--config", type=Path, help="pipeline config naming the features")
+    for name in settings.features.numeric:
+        predict.add_argument(flag(name), dest=name, type=float, help="a number; omit when not measured")
+    for name in settings.features.categorical:
+        predict.add_argument(flag(name), dest=name, help="omit when not recorded")
+    predict.set_defaults(handler=command_predict, settings=settings)
+
+
+def command_serve(args) -> int:
+    from pipeline.config.workspace import Workspace
+    from pipeline.run.console import captured_output
+    from serving.server.serve import PortUnavailableError, serve
+
+    if args.port == args.grpc_port != 0:
+        print(f"Refused: --port and --grpc-port are both {args.port}; they must differ.", file=sys.stderr)
+        return EXIT_USAGE
+    workspace = Workspace(args.workspace.resolve()).create()
+    try:
+        with captured_output(workspace.log_dir / "serve.log") as terminal:
+            serve(
+                workspace.serving_root,
+                args.model,
+                args.host,
+                args.port,
+                args.grpc_port,
+                args.max_request_bytes,
+                args.poll_seconds,
+                lambda message: print(message, file=terminal, flush=True),
+            )
+    except PortUnavailableError as error:
+        print(f"Refused: {error}", file=sys.stderr)
+        return EXIT_BUSY if error.in_use else EXIT_USAGE
+    return EXIT_OK
+
+
+def _table(predictions) -> str:
+    classes = list(predictions[0].probabilities)
+    width = max(len(c) for c in classes + [p.label for p in predictions]) + 2
+    lines = ["#".rjust(4) + "  " + "prediction".ljust(width) + "".join(c.rjust(width) for c in classes)]
+    for index, prediction in enumerate(predictions, 1):
+        lines.append(
+            str(index).rjust(4)
+            + "  "
+            + prediction.label.ljust(width)
+            + "".join(f"{prediction.probabilities[c]:.3f}".rjust(width) for c in classes)
+        )
+    return "\n".join(lines)
+
+
+def _quiet_tensorflow() -> None:
+    """The gRPC client imports TensorFlow for its protos; its start-up chatter is not for users."""
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    import_tensorflow_quietly()
+
+
+def command_predict(args) -> int:
+    settings = args.settings
+    if args.protocol == "grpc":
+        _quiet_tensorflow()
+    try:
+        flags = {name: getattr(args, name) for name in settings.features.inputs}
+        instances = read_examples(args.file, flags, settings)
+        client = PredictionClient(args.url, args.protocol, args.model)
+    except ValueError as error:
+        print(f"Prediction failed: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with client:
+            predictions = client.predict(instances)
+    except PredictionError as error:
+        print(f"Prediction failed: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.json:
+        label = settings.features.label
+        print(json.dumps([{label: p.label, "probabilities": p.probabilities} for p in predictions], indent=2))
+    else:
+        print(_table(predictions))
+    return EXIT_OK

@@ -1,0 +1,52 @@
+"""Where a run keeps everything it writes: one folder, `./workspace` by default.
+
+Keeping all outputs under one root makes a run reproducible, easy to delete, and mountable as
+one volume in a container.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def clean_data(self) -> Path:
+        return self.root / "data" / "clean"
+
+    @property
+    def spans(self) -> Path:
+        return self.root / "data" / "spans"
+
+    @property
+    def schemas(self) -> Path:
+        """Content-addressed copies of the schema, which TFX imports (pipeline/definition/cache_keys.py)."""
+        return self.root / "data" / "schemas"
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.root / "tfx"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.root / "metadata.sqlite"
+
+    @property
+    def serving_root(self) -> Path:
+        return self.root / "serving"
+
+    def model_dir(self, model_name: str) -> Path:
+        return self.serving_root / model_name
+
+    @property
+    def log_dir(self) -> Path:
+        return self.root / "logs"
+
+    def create(self) -> Workspace:
+        for folder in (self.root, self.log_dir, self.serving_root):
+            folder.mkdir(parents=True, exist_ok=True)
+        return self

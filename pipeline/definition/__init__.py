@@ -1,0 +1,1 @@
+"""The TFX pipelines: their nodes and ids, the evaluation config and cache keys."""

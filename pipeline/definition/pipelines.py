@@ -1,0 +1,263 @@
+"""The TFX pipelines, built from settings alone.
+
+`penguins run`: ExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator ->
+ValidationGate -> Transform -> Trainer -> (served model) -> Evaluator -> Pusher.
+`penguins retrain` reads spans instead: ExampleGen takes the newest span, which is validated and
+compared for drift with the previous span; Transform, Trainer and Evaluator then work on a
+rolling window of the newest spans. Both share one pipeline name, so one metadata store holds
+one lineage of blessed models, whichever command produced them.
+Components are imported from their modules rather than `tfx.v1`, which eagerly imports the
+Google Cloud extensions and costs seconds on every run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow_hotfix  # noqa: F401 - before TFX reads any Arrow data (CVE-2023-47248, see pyproject.toml)
+from tfx.components import (
+    Evaluator,
+    ExampleValidator,
+    StatisticsGen,
+    Trainer,
+    Transform,
+)
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.dsl.components.common.resolver import Resolver
+from tfx.orchestration import metadata
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2
+from tfx.types import standard_artifacts
+from tfx.types.channel import Channel
+
+from components.custom.csv_example_gen import TypedCsvExampleGen, column_types
+from components.custom.drift import DriftCheck
+from components.custom.pusher import AtomicPusher
+from components.custom.validation_gate import ValidationGate
+from components.resolvers.served_model import ServedModelStrategy
+from components.resolvers.span_window import PreviousSpanStrategy, SpanWindowStrategy
+from pipeline.config.settings import Settings
+from pipeline.config.workspace import Workspace
+from pipeline.definition import node_ids
+from pipeline.definition.cache_keys import content_addressed_copy, never_cached, pin_to_content
+from pipeline.definition.evaluation import eval_config
+from pipeline.intake.spans import SPAN_PATTERN
+
+PREPROCESSING_FN = "components.model.transform.preprocessing_fn"
+RUN_FN = "components.model.trainer.run_fn"
+
+
+def split_config(settings: Settings) -> example_gen_pb2.Output:
+    return example_gen_pb2.Output(
+        split_config=example_gen_pb2.SplitConfig(
+            splits=[
+                example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=settings.train_buckets),
+                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=settings.eval_buckets),
+            ]
+        )
+    )
+
+
+def example_column_types(settings: Settings):
+    """Cleaning writes numeric features as floats and the label and categorical features as text."""
+    features = settings.features
+    return column_types(features.numeric, [features.label, *features.categorical])
+
+
+def _training(settings: Settings, workspace: Workspace, examples, schema, gate) -> list:
+    """Transform -> Trainer -> (served model as baseline) -> Evaluator -> Pusher, after the gate passed."""
+    custom_config = settings.as_custom_config()
+    transform = Transform(
+        examples=examples,
+        schema=schema,
+        preprocessing_fn=PREPROCESSING_FN,
+        custom_config=custom_config,
+        # StatisticsGen and ExampleValidator already checked the raw data.
+        disable_statistics=True,
+        force_tf_compat_v1=True,
+    ).with_id(node_ids.TRANSFORM)
+    transform.add_upstream_node(gate)
+    trainer = Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema,
+        custom_config=custom_config,
+    ).with_id(node_ids.TRAINER)
+    model_dir = workspace.model_dir(settings.model_name)
+    baseline_resolver = Resolver(
+        strategy_class=ServedModelStrategy,
+        config={"model_dir": str(model_dir)},
+        model=Channel(type=standard_artifacts.Model),
+    ).with_id(node_ids.BASELINE_RESOLVER)
+    evaluator = Evaluator(
+        examples=examples,
+        model=trainer.outputs["model"],
+        baseline_model=baseline_resolver.outputs["model"],
+        eval_config=eval_config(settings),
+    ).with_id(node_ids.EVALUATOR)
+    pusher = AtomicPusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(model_dir))
+        ),
+    ).with_id(node_ids.PUSHER)
+    pin_to_content(transform, [_module_of(PREPROCESSING_FN)])
+    pin_to_content(trainer, [_module_of(RUN_FN)])
+    return [transform, trainer, baseline_resolver, evaluator, never_cached(pusher)]
+
+
+def _module_of(function_path: str) -> str:
+    return function_path.rsplit(".", 1)[0]
+
+
+def _import_schema(settings: Settings, workspace: Workspace) -> ImportSchemaGen:
+    """The schema, imported from a copy named by its content, so that an edit is never served from cache."""
+    copy = content_addressed_copy(settings.schema_path, workspace.schemas)
+    return ImportSchemaGen(schema_file=str(copy)).with_id(node_ids.SCHEMA_GEN)
+
+
+def _statistics_gen(example_gen) -> StatisticsGen:
+    return StatisticsGen(examples=example_gen.outputs["examples"]).with_id(node_ids.STATISTICS_GEN)
+
+
+def _pipeline(settings, workspace, components, beam_args, enable_cache) -> tfx_pipeline.Pipeline:
+    return tfx_pipeline.Pipeline(
+        pipeline_name=settings.name,
+        pipeline_root=str(workspace.pipeline_root),
+        components=[pin_to_content(component) for component in components],
+        enable_cache=enable_cache,
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(str(workspace.metadata_path)),
+        beam_pipeline_args=beam_args,
+    )
+
+
+def create_pipeline(
+    settings: Settings,
+    clean_data_dir: Path,
+    workspace: Workspace,
+    beam_args: list[str],
+    enable_cache: bool = True,
+) -> tfx_pipeline.Pipeline:
+    """The one-shot pipeline of `penguins run`, over one folder of cleaned data."""
+    example_gen = TypedCsvExampleGen(
+        input_base=str(clean_data_dir),
+        custom_config=example_column_types(settings),
+        output_config=split_config(settings),
+    ).with_id(node_ids.EXAMPLE_GEN)
+    statistics_gen = _statistics_gen(example_gen)
+    schema_gen = _import_schema(settings, workspace)
+    example_validator = ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    ).with_id(node_ids.EXAMPLE_VALIDATOR)
+    validation_gate = ValidationGate(anomalies=example_validator.outputs["anomalies"]).with_id(
+        node_ids.VALIDATION_GATE
+    )
+    training = _training(
+        settings, workspace, example_gen.outputs["examples"], schema_gen.outputs["schema"], validation_gate
+    )
+    components = [example_gen, statistics_gen, schema_gen, example_validator, validation_gate, *training]
+    return _pipeline(settings, workspace, components, beam_args, enable_cache)
+
+
+def _span_resolver(node_id: str, strategy, config: dict, after, **channels) -> Resolver:
+    """Resolves over every run's outputs of the given nodes; runs after `after`, so this run's span counts."""
+    resolver = Resolver(
+        strategy_class=strategy,
+        config=config,
+        **{
+            key: Channel(
+                type=producer.outputs[output_key].type,
+                producer_component_id=producer.id,
+                output_key=output_key,
+            )
+            for key, (producer, output_key) in channels.items()
+        },
+    ).with_id(node_id)
+    resolver.add_upstream_node(after)
+    return resolver
+
+
+def _span_example_gen(settings: Settings, workspace: Workspace, span: int) -> TypedCsvExampleGen:
+    """Reads one span. ExampleGen reads one span per run; the window is made of earlier runs' outputs."""
+    return TypedCsvExampleGen(
+        input_base=str(workspace.spans),
+        custom_config=example_column_types(settings),
+        input_config=example_gen_pb2.Input(
+            splits=[example_gen_pb2.Input.Split(name="all", pattern=SPAN_PATTERN)]
+        ),
+        output_config=split_config(settings),
+        range_config=range_config_pb2.RangeConfig(
+            static_range=range_config_pb2.StaticRange(start_span_number=span, end_span_number=span)
+        ),
+    ).with_id(node_ids.SPAN_EXAMPLE_GEN)
+
+
+def create_span_reading_pipeline(
+    settings: Settings, workspace: Workspace, span: int, beam_args: list[str]
+) -> tfx_pipeline.Pipeline:
+    """Reads a span that arrived between retraining runs, so that windows and drift checks can use it."""
+    example_gen = _span_example_gen(settings, workspace, span)
+    statistics_gen = _statistics_gen(example_gen)
+    return _pipeline(settings, workspace, [example_gen, statistics_gen], beam_args, enable_cache=True)
+
+
+def create_retraining_pipeline(
+    settings: Settings,
+    workspace: Workspace,
+    beam_args: list[str],
+    newest_span: int,
+    excluded_spans: list[int],
+    enable_cache: bool = True,
+) -> tfx_pipeline.Pipeline:
+    """The pipeline of `penguins retrain`: validate and drift-check the newest span, train on a window.
+
+    `excluded_spans` were rejected earlier; they are neither trained on nor compared with.
+    """
+    example_gen = _span_example_gen(settings, workspace, newest_span)
+    statistics_gen = _statistics_gen(example_gen)
+    schema_gen = _import_schema(settings, workspace)
+    example_validator = ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    ).with_id(node_ids.EXAMPLE_VALIDATOR)
+    previous_span = _span_resolver(
+        node_ids.PREVIOUS_SPAN_RESOLVER,
+        PreviousSpanStrategy,
+        {"excluded_spans": excluded_spans},
+        after=statistics_gen,
+        examples=(example_gen, "examples"),
+        statistics=(statistics_gen, "statistics"),
+    )
+    drift_check = DriftCheck(
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        previous_statistics=previous_span.outputs["statistics"],
+    ).with_id(node_ids.DRIFT_CHECK)
+    validation_gate = ValidationGate(
+        anomalies=example_validator.outputs["anomalies"],
+        drift=drift_check.outputs["drift"],
+        block_on_drift=settings.retraining.blocks_on_drift,
+    ).with_id(node_ids.VALIDATION_GATE)
+    span_window = _span_resolver(
+        node_ids.SPAN_WINDOW_RESOLVER,
+        SpanWindowStrategy,
+        {"num_spans": settings.retraining.window_spans, "excluded_spans": excluded_spans},
+        after=example_gen,
+        examples=(example_gen, "examples"),
+    )
+    training = _training(
+        settings, workspace, span_window.outputs["examples"], schema_gen.outputs["schema"], validation_gate
+    )
+    components = [
+        example_gen,
+        statistics_gen,
+        schema_gen,
+        example_validator,
+        previous_span,
+        drift_check,
+        validation_gate,
+        span_window,
+        *training,
+    ]
+    return _pipeline(settings, workspace, components, beam_args, enable_cache)

@@ -1,0 +1,1 @@
+"""Data intake: raw CSV files, cleaning, spans, synthetic data and schema inference."""

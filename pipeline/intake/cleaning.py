@@ -1,0 +1,135 @@
+"""Cleaning of raw CSV files into the form the pipeline ingests.
+
+Raw files say "NA" for missing values and write whole-number measurements without a decimal
+point, which would make ExampleGen infer an integer column for a float feature. Cleaning is
+streamed row by row, so memory stays flat whatever the file size, and it stops at the first
+problem with the file, row and column named.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
+from pathlib import Path
+
+from pipeline.intake.raw_csv import DataError, raw_records, read_header
+
+
+@dataclasses.dataclass(frozen=True)
+class CleaningSpec:
+    """Which columns the cleaned data keeps and how to read them."""
+
+    label: str
+    numeric: Sequence[str]
+    categorical: Sequence[str]
+    missing_values: Sequence[str] = ("NA",)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.label, *self.numeric, *self.categorical)
+
+
+def _clean_number(text: str, path: Path, line: int, column: str) -> str:
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise DataError(
+            f"{path}, row {line}, column '{column}': {text!r} is not a number; "
+            "expected a finite number, or NA or an empty field when not recorded"
+        )
+    return repr(number)
+
+
+def clean_rows(path: Path, spec: CleaningSpec) -> Iterator[list[str]]:
+    """Yields the cleaned rows of one raw file, in the order of `spec.columns`."""
+    missing = set(spec.missing_values) | {""}
+    numeric = set(spec.numeric)
+    with closing(raw_records(path)) as records:
+        header = read_header(path, records, spec.columns)
+        positions = {name: header.index(name) for name in spec.columns}
+        rows = 0
+        for line, row in records:
+            if not row:
+                continue
+            if max(positions.values()) >= len(row):
+                raise DataError(
+                    f"{path}, row {line}: {len(row)} fields; expected at least "
+                    f"{max(positions.values()) + 1} as in the header"
+                )
+            cleaned = []
+            for column in spec.columns:
+                value = row[positions[column]].strip()
+                if value in missing:
+                    cleaned.append("")
+                elif column in numeric:
+                    cleaned.append(_clean_number(value, path, line, column))
+                elif "\n" in value or "\r" in value:
+                    # ExampleGen reads the cleaned file line by line, in ranges spread over workers.
+                    raise DataError(
+                        f"{path}, row {line}, column '{column}': {value!r} spans several lines; "
+                        "expected a value on one line"
+                    )
+                else:
+                    cleaned.append(value)
+            rows += 1
+            yield cleaned
+        if rows == 0:
+            raise DataError(f"{path}: the file has a header but no data rows; expected one row per example")
+
+
+def fingerprint(files: Iterable[Path], spec: CleaningSpec) -> str:
+    """A digest of the raw bytes and the cleaning spec: equal digests mean equal cleaned data.
+
+    File names do not count, so a renamed copy maps to the same cleaned data; sizes mark where one
+    file ends and the next begins.
+    """
+    digest = hashlib.sha256(repr(dataclasses.astuple(spec)).encode())
+    for path in files:
+        digest.update(path.stat().st_size.to_bytes(8, "big"))
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def content_digest(clean_csv: Path) -> str:
+    """A digest of the examples a cleaned file holds, whatever their order.
+
+    Sources that differ only in name, line endings, a byte-order mark, missing-value markers or
+    the order of their rows clean to the same examples, and are the same data. Each line's digest
+    is summed: the order of lines does not count, repeated lines do.
+    """
+    total = 0
+    with clean_csv.open("rb") as handle:
+        for line in handle:
+            total += int.from_bytes(hashlib.sha256(line).digest(), "big")
+    return f"{total % 2**256:064x}"
+
+
+def write_clean_csv(files: Sequence[Path], destination: Path, spec: CleaningSpec) -> int:
+    """Cleans `files` into one CSV at `destination`, atomically; returns the number of rows.
+
+    The file appears only once it is complete, so an interrupted or failed clean leaves nothing
+    that a later run could mistake for good data.
+    """
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".partial")
+    rows = 0
+    try:
+        with partial.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(spec.columns)
+            for path in files:
+                for row in clean_rows(path, spec):
+                    writer.writerow(row)
+                    rows += 1
+        partial.replace(destination)
+    finally:
+        partial.unlink(missing_ok=True)
+    return rows

@@ -1,0 +1,118 @@
+"""Data that arrives over time, kept as numbered spans: `workspace/data/spans/span-<N>/data.csv`.
+
+Each span is cleaned on the way in (the same cleaning as `penguins run`), appears atomically by
+a rename, and records a digest of its cleaned examples, so the same data is never ingested twice,
+however the file holding it is named or written.
+ExampleGen reads the spans through its `span-{SPAN}` pattern.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import json
+import os
+import shutil
+from contextlib import closing
+from pathlib import Path
+
+from pipeline.intake.cleaning import CleaningSpec, content_digest, write_clean_csv
+from pipeline.intake.raw_csv import DataError, raw_records, read_header
+from pipeline.intake.sources import CLEAN_FILE
+
+SPAN_PREFIX = "span-"
+SPAN_PATTERN = f"{SPAN_PREFIX}{{SPAN}}/{CLEAN_FILE}"
+RECORD_FILE = "ingested.json"
+REJECTED_FILE = "rejected.json"
+
+
+class DuplicateSpanError(DataError):
+    """The source was ingested before; the message names the span that holds it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    number: int
+    path: Path
+    rows: int
+    source: str
+    digest: str | None  # of the cleaned examples; None for spans ingested before it was recorded
+
+
+def list_spans(spans_root: Path) -> list[Span]:
+    spans = []
+    if spans_root.is_dir():
+        for folder in spans_root.iterdir():
+            number = folder.name.removeprefix(SPAN_PREFIX)
+            if folder.name.startswith(SPAN_PREFIX) and number.isdigit() and (folder / RECORD_FILE).is_file():
+                record = json.loads((folder / RECORD_FILE).read_text())
+                spans.append(
+                    Span(int(number), folder, record["rows"], record["source"], record.get("content_digest"))
+                )
+    return sorted(spans, key=lambda span: span.number)
+
+
+def rejected_spans(spans_root: Path) -> dict[int, dict]:
+    """Spans a retraining run rejected, with why; they stay on disk for a person to look at."""
+    return {
+        span.number: json.loads((span.path / REJECTED_FILE).read_text())
+        for span in list_spans(spans_root)
+        if (span.path / REJECTED_FILE).is_file()
+    }
+
+
+def mark_rejected(span: Span, run_id: str, reason: str) -> None:
+    record = {
+        "run_id": run_id,
+        "reason": reason,
+        "rejected_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+    (span.path / REJECTED_FILE).write_text(json.dumps(record, indent=2))
+
+
+def clear_rejection(span: Span) -> None:
+    (span.path / REJECTED_FILE).unlink(missing_ok=True)
+
+
+def ingest(files: list[Path], source: str, spans_root: Path, spec: CleaningSpec) -> Span:
+    """Cleans `files` into the next span. Refuses data already ingested; leaves nothing on failure."""
+    existing = list_spans(spans_root)
+    number = existing[-1].number + 1 if existing else 1
+    staging = spans_root / f".staging-{SPAN_PREFIX}{number}-{os.getpid()}"
+    try:
+        rows = write_clean_csv(files, staging / CLEAN_FILE, spec)
+        digest = content_digest(staging / CLEAN_FILE)
+        for span in existing:
+            if digest == (span.digest or content_digest(span.path / CLEAN_FILE)):
+                raise DuplicateSpanError(
+                    f"{source}: this data was already ingested as span {span.number} (from {span.source}); "
+                    "nothing was added"
+                )
+        record = {
+            "source": source,
+            "content_digest": digest,
+            "rows": rows,
+            "ingested_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        }
+        (staging / RECORD_FILE).write_text(json.dumps(record, indent=2))
+        os.rename(staging, spans_root / f"{SPAN_PREFIX}{number}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Span(number, spans_root / f"{SPAN_PREFIX}{number}", rows, source, digest)
+
+
+def write_year_subset(raw_csv: Path, year: int, destination: Path, year_column: str = "year") -> Path:
+    """The rows of one year of a raw file, to replay data arriving year by year."""
+    with closing(raw_records(raw_csv)) as records:
+        header = read_header(raw_csv, records, [year_column])
+        at = header.index(year_column)
+        rows = [row for _, row in records if len(row) > at and row[at].strip() == str(year)]
+    if not rows:
+        raise DataError(f"{raw_csv}: no rows for year {year} in column '{year_column}'")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with destination.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return destination

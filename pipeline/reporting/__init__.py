@@ -1,0 +1,1 @@
+"""What runs recorded in MLMD, told as summaries, history, versions and HTML reports."""

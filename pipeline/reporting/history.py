@@ -1,0 +1,82 @@
+"""`penguins history`: the runs recorded in MLMD, newest first, with what each one decided."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+from components.custom.validation_gate import describe_anomalies
+from pipeline.definition import node_ids
+from pipeline.reporting.metadata import ABANDONED_KEY, RunRecord
+from pipeline.reporting.summary import RunSummary, summarize
+
+_DONE = {"COMPLETE", "CACHED"}
+# A retrain that only read a span which arrived between retrains (see pipeline/retraining/retrain.py).
+_SPAN_READING_NODES = {node_ids.SPAN_EXAMPLE_GEN, node_ids.STATISTICS_GEN}
+
+
+def _validation(record: RunRecord) -> str:
+    anomalies = record.output(node_ids.EXAMPLE_VALIDATOR, "anomalies")
+    if anomalies is None:
+        return "not reached"
+    problems = describe_anomalies(anomalies.uri, ["train", "eval"])
+    return f"{len(problems)} anomalies" if problems else "passed"
+
+
+def _drift(summary: RunSummary) -> str:
+    if summary.newest_span is None:
+        return "n/a"
+    if summary.drift_against_span is None:
+        return "not checked (first span)"
+    if not summary.drifted:
+        return f"none vs span {summary.drift_against_span}"
+    found = ", ".join(f"{m['feature']} {m['value']} > {m['threshold']}" for m in summary.drifted)
+    return f"DRIFT vs span {summary.drift_against_span}: {found}"
+
+
+def _status(record: RunRecord, summary: RunSummary, alive: bool) -> str:
+    unfinished = sorted(node for node, state in record.states.items() if state == "RUNNING")
+    if unfinished:
+        where = ", ".join(unfinished)
+        return f"running ({where})" if alive else f"stopped without finishing at {where}"
+    abandoned = sorted(node for node, properties in record.properties.items() if ABANDONED_KEY in properties)
+    if abandoned:
+        return f"stopped without finishing at {', '.join(abandoned)}"
+    if set(record.states) == _SPAN_READING_NODES:
+        return f"read span {summary.newest_span} for later windows"
+    failed = sorted(node for node, state in record.states.items() if state not in _DONE)
+    if failed == [node_ids.VALIDATION_GATE]:
+        return "data rejected"
+    return "completed" if not failed else f"failed at {', '.join(failed)}"
+
+
+def _started(record: RunRecord) -> str:
+    """When the run started, as its id says (TFX names a run by its start time), to the second."""
+    try:
+        started = datetime.datetime.fromisoformat(record.run_id)
+    except ValueError:
+        started = datetime.datetime.fromtimestamp(record.started_ms / 1000)
+    return started.isoformat(timespec="seconds")
+
+
+def history_entry(record: RunRecord, summary: RunSummary | None = None, alive: bool = False) -> dict:
+    """The run as history shows it; `alive` when its process still holds the workspace."""
+    summary = summary or summarize(record)
+    return {
+        "run_id": record.run_id,
+        "started": _started(record),
+        "status": _status(record, summary, alive),
+        "data": record.properties.get(node_ids.EXAMPLE_GEN, {}).get("input_base"),
+        "newest_span": summary.newest_span,
+        "spans": summary.spans,
+        "examples": summary.examples_by_split,
+        "validation": _validation(record),
+        "drift": _drift(summary),
+        "drift_measurements": summary.drift,
+        "accuracy": [dataclasses.asdict(item) for item in summary.accuracy],
+        "blessed": summary.blessed,
+        "not_blessed_because": summary.reasons,
+        "pushed_version": summary.pushed_version,
+        "already_served": summary.already_served,
+        "rolled_back": summary.rolled_back,
+    }

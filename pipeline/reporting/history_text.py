@@ -1,0 +1,50 @@
+"""`penguins history` as text, from the entries that pipeline/reporting/history.py reads out of MLMD.
+
+Apart from the reading, so that commands that only show a stored entry (an up-to-date run) need
+no TensorFlow.
+"""
+
+from __future__ import annotations
+
+
+def _number(value: float | None) -> str:
+    return "  n/a" if value is None else f"{value:.3f}"
+
+
+def _pushed(entry: dict) -> str:
+    if entry["already_served"]:
+        return "already served"
+    if entry["pushed_version"]:
+        return f"pushed {entry['pushed_version']}"
+    if entry.get("rolled_back"):
+        return "rolled back earlier, not pushed"
+    return "nothing pushed"
+
+
+def format_history(entries: list[dict]) -> list[str]:
+    lines = []
+    for entry in entries:
+        if entry["status"].startswith("read span"):
+            lines.append(f"{entry['started']}  {entry['status']}")
+            continue
+        overall = next((a for a in entry["accuracy"] if a["name"] == "overall"), None)
+        blessed = {True: "blessed", False: "not blessed", None: "not evaluated"}[entry["blessed"]]
+        pushed = _pushed(entry)
+        accuracy = ""
+        if overall:
+            accuracy = f"accuracy {_number(overall['candidate'])}"
+            if overall["baseline"] is not None:
+                accuracy += f" (served {_number(overall['baseline'])})"
+        lines.append(
+            f"{entry['started']}  {entry['status']:<10}  data {entry['validation']:<8}  "
+            f"{accuracy}  {blessed}, {pushed}".rstrip()
+        )
+        if entry["newest_span"] is not None:
+            trained = f"; trained on spans {', '.join(map(str, entry['spans']))}" if entry["spans"] else ""
+            lines.append(f"    span {entry['newest_span']}{trained}; drift: {entry['drift']}")
+        for item in entry["accuracy"]:
+            if item["name"] != "overall":
+                baseline = f" (served {_number(item['baseline'])})" if item["baseline"] is not None else ""
+                lines.append(f"    {item['name']:<22} {_number(item['candidate'])}{baseline}")
+        lines.extend(f"    not blessed: {reason}" for reason in entry["not_blessed_because"])
+    return lines

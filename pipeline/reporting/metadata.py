@@ -1,0 +1,131 @@
+"""Reads what a pipeline run recorded in ML Metadata (MLMD).
+
+MLMD is the source of truth for runs: which components executed or were cached, and which
+artifacts each produced. Reports read it rather than guessing paths under the pipeline root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+PIPELINE_CONTEXT = "pipeline"
+RUN_CONTEXT = "pipeline_run"
+NODE_CONTEXT = "node"
+# Properties this project adds to executions that it settles itself (pipeline/run/abandoned.py).
+ABANDONED_KEY = "abandoned"
+INTERRUPTED_KEY = "interrupted"
+
+
+def open_store(metadata_path: Path, read_only: bool = True) -> metadata_store.MetadataStore:
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(metadata_path)
+    config.sqlite.connection_mode = (
+        metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+        if read_only
+        else metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    )
+    return metadata_store.MetadataStore(config)
+
+
+@dataclasses.dataclass
+class RunRecord:
+    """One pipeline run: its id, start time, and each node's outputs by output key."""
+
+    run_id: str
+    started_ms: int
+    outputs: dict[tuple[str, str], list[metadata_store_pb2.Artifact]]
+    states: dict[str, str]  # node id -> COMPLETE, CACHED, FAILED, ...
+    properties: dict[str, dict]  # node id -> execution properties
+
+    def output(self, node_id: str, key: str) -> metadata_store_pb2.Artifact | None:
+        artifacts = self.outputs.get((node_id, key))
+        return artifacts[-1] if artifacts else None
+
+    def all_outputs(self, node_id: str, key: str) -> list[metadata_store_pb2.Artifact]:
+        return self.outputs.get((node_id, key), [])
+
+
+def pipeline_runs(store: metadata_store.MetadataStore, pipeline_name: str) -> list[RunRecord]:
+    """The pipeline's runs, newest first."""
+    pipeline = store.get_context_by_type_and_name(PIPELINE_CONTEXT, pipeline_name)
+    if pipeline is None:
+        return []
+    pipeline_executions = {e.id for e in store.get_executions_by_context(pipeline.id)}
+    records = []
+    for run in store.get_contexts_by_type(RUN_CONTEXT):
+        executions = [e for e in store.get_executions_by_context(run.id) if e.id in pipeline_executions]
+        if executions:
+            nodes = _node_ids(store, pipeline_name, executions)
+            records.append(
+                RunRecord(
+                    run_id=run.name,
+                    started_ms=run.create_time_since_epoch,
+                    outputs=_outputs(store, nodes),
+                    states={nodes[e.id]: _STATES.Name(e.last_known_state) for e in executions},
+                    properties={
+                        nodes[e.id]: {k: _plain(v) for k, v in e.custom_properties.items()}
+                        for e in executions
+                    },
+                )
+            )
+    return sorted(records, key=lambda record: record.started_ms, reverse=True)
+
+
+_STATES = metadata_store_pb2.Execution.State
+_OUTPUT_EVENTS = (
+    metadata_store_pb2.Event.OUTPUT,
+    metadata_store_pb2.Event.DECLARED_OUTPUT,
+    metadata_store_pb2.Event.INTERNAL_OUTPUT,
+)
+
+
+def _node_ids(store, pipeline_name: str, executions) -> dict[int, str]:
+    node_of_execution = {}
+    for execution in executions:
+        for context in store.get_contexts_by_execution(execution.id):
+            if context.type == NODE_CONTEXT:
+                node_of_execution[execution.id] = context.name.removeprefix(f"{pipeline_name}.")
+    return node_of_execution
+
+
+def _outputs(store, node_of_execution: dict[int, str]) -> dict:
+    events = [
+        event
+        for event in store.get_events_by_execution_ids(list(node_of_execution))
+        # Resolvers publish what they resolved as INTERNAL_OUTPUT.
+        if event.type in _OUTPUT_EVENTS
+    ]
+    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    outputs: dict[tuple[str, str], list] = {}
+    for event in events:
+        key = (node_of_execution[event.execution_id], event.path.steps[0].key)
+        outputs.setdefault(key, []).append(artifacts[event.artifact_id])
+    return outputs
+
+
+def _plain(value: metadata_store_pb2.Value):
+    kind = value.WhichOneof("value")
+    return getattr(value, kind) if kind else None
+
+
+def custom_property(artifact: metadata_store_pb2.Artifact | None, name: str):
+    """A custom property's plain value, or None when the artifact or property is absent."""
+    if artifact is None or name not in artifact.custom_properties:
+        return None
+    return _plain(artifact.custom_properties[name])
+
+
+def processed_spans(store: metadata_store.MetadataStore, pipeline_name: str, node_id: str) -> set[int]:
+    """Spans that the ExampleGen `node_id` has turned into Examples, in any run."""
+    node = store.get_context_by_type_and_name(NODE_CONTEXT, f"{pipeline_name}.{node_id}")
+    if node is None:
+        return set()
+    return {
+        artifact.custom_properties["span"].int_value
+        for artifact in store.get_artifacts_by_context(node.id)
+        if artifact.state == metadata_store_pb2.Artifact.LIVE and "span" in artifact.custom_properties
+    }

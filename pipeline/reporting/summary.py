@@ -1,0 +1,232 @@
+"""What a finished run tells its user: data checked, accuracy by slice, blessed or not and why,
+and where the pushed model is. Read from the run's artifacts in MLMD."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import tensorflow_model_analysis as tfma
+from tensorflow_metadata.proto.v0 import statistics_pb2
+
+from components.custom.drift import MEASUREMENTS_KEY
+from components.custom.pusher import ALREADY_SERVED_KEY, ROLLED_BACK_KEY
+from pipeline.definition import node_ids
+from pipeline.definition.evaluation import ACCURACY_METRIC
+from pipeline.reporting.metadata import RunRecord, custom_property
+
+OVERALL = "overall"
+
+
+@dataclasses.dataclass
+class SliceAccuracy:
+    name: str
+    candidate: float | None
+    baseline: float | None
+    examples: int | None
+
+
+@dataclasses.dataclass
+class RunSummary:
+    examples_by_split: dict[str, int]
+    accuracy: list[SliceAccuracy]
+    blessed: bool | None
+    reasons: list[str]
+    pushed_version: str | None
+    pushed_path: str | None
+    already_served: bool
+    rolled_back: bool
+    # Retraining runs only: the spans trained on, and the drift of the newest span.
+    spans: list[int] = dataclasses.field(default_factory=list)
+    newest_span: int | None = None
+    drift_against_span: int | None = None
+    drift: list[dict] = dataclasses.field(default_factory=list)
+
+    @property
+    def drifted(self) -> list[dict]:
+        return [m for m in self.drift if m["drifted"]]
+
+    @property
+    def overall(self) -> SliceAccuracy | None:
+        return next((s for s in self.accuracy if s.name == OVERALL), None)
+
+
+def _examples_by_split(statistics_uri: str) -> dict[str, int]:
+    counts = {}
+    for path in sorted(Path(statistics_uri).glob("Split-*/FeatureStats.pb")):
+        stats = statistics_pb2.DatasetFeatureStatisticsList.FromString(path.read_bytes())
+        counts[path.parent.name.removeprefix("Split-")] = sum(d.num_examples for d in stats.datasets)
+    return counts
+
+
+def _slice_name(slice_key) -> str:
+    if not slice_key.single_slice_keys:
+        return OVERALL
+    parts = []
+    for key in slice_key.single_slice_keys:
+        kind = key.WhichOneof("kind")
+        value = getattr(key, kind)
+        parts.append(f"{key.column}={value.decode() if isinstance(value, bytes) else value}")
+    return ", ".join(parts)
+
+
+def _slice_accuracies(evaluation_uri: str) -> list[SliceAccuracy]:
+    slices = []
+    for metrics in tfma.load_metrics(evaluation_uri):
+        values = {}
+        for entry in metrics.metric_keys_and_values:
+            if entry.key.is_diff:
+                continue
+            role = "baseline" if entry.key.model_name == "baseline" else "candidate"
+            values[(entry.key.name, role)] = entry.value.double_value.value
+        count = values.get(("example_count", "candidate"))
+        slices.append(
+            SliceAccuracy(
+                name=_slice_name(metrics.slice_key),
+                candidate=values.get((ACCURACY_METRIC, "candidate")),
+                baseline=values.get((ACCURACY_METRIC, "baseline")),
+                examples=int(count) if count is not None else None,
+            )
+        )
+    return sorted(slices, key=lambda s: (s.name != OVERALL, s.name))
+
+
+def _failure_reason(slice_name: str, failure) -> str:
+    """E.g. "accuracy 0.870 overall is below the minimum 0.9", from TFMA's bare failure record."""
+    value = failure.metric_value.double_value.value
+    name = "accuracy" if failure.metric_key.name == ACCURACY_METRIC else failure.metric_key.name
+    threshold = failure.metric_threshold
+    where = "overall" if slice_name == OVERALL else f"on {slice_name}"
+    if failure.metric_key.is_diff and threshold.HasField("change_threshold"):
+        allowed = -threshold.change_threshold.absolute.value
+        return (
+            f"{name} {where} changed by {value:+.3f} against the served model; "
+            f"at most {allowed:.3f} lower is allowed"
+        )
+    if threshold.HasField("value_threshold"):
+        return (
+            f"{name} {value:.3f} {where} is below the minimum {threshold.value_threshold.lower_bound.value}"
+        )
+    return failure.message or f"{name} {where} failed its threshold"
+
+
+def _failure_reasons(evaluation_uri: str) -> list[str]:
+    result = tfma.load_validation_result(evaluation_uri)
+    return [
+        _failure_reason(_slice_name(per_slice.slice_key), failure)
+        for per_slice in result.metric_validations_per_slice
+        for failure in per_slice.failures
+    ]
+
+
+def _spans(artifacts) -> list[int]:
+    return sorted(custom_property(artifact, "span") for artifact in artifacts)
+
+
+def _first_span(record: RunRecord, node_id: str) -> int | None:
+    return next(iter(_spans(record.all_outputs(node_id, "examples"))), None)
+
+
+def _on_disk(artifact):
+    return artifact if artifact is not None and Path(artifact.uri).exists() else None
+
+
+def summarize(record: RunRecord) -> RunSummary:
+    # Files of old runs may have been deleted to save space; their properties in MLMD remain.
+    statistics = _on_disk(record.output(node_ids.STATISTICS_GEN, "statistics"))
+    drift = record.output(node_ids.DRIFT_CHECK, "drift")
+    model = record.output(node_ids.TRAINER, "model")
+    measurements = custom_property(drift, MEASUREMENTS_KEY)
+    evaluation = _on_disk(record.output(node_ids.EVALUATOR, "evaluation"))
+    blessing = record.output(node_ids.EVALUATOR, "blessing")
+    # A Pusher taken from TFX's cache (before it was made never to be) pushed nothing in this run.
+    pusher_ran = record.states.get(node_ids.PUSHER) == "COMPLETE"
+    pushed = record.output(node_ids.PUSHER, "pushed_model") if pusher_ran else None
+    blessed_value = custom_property(blessing, "blessed")
+    return RunSummary(
+        examples_by_split=_examples_by_split(statistics.uri) if statistics else {},
+        accuracy=_slice_accuracies(evaluation.uri) if evaluation else [],
+        blessed=None if blessed_value is None else bool(blessed_value),
+        reasons=_failure_reasons(evaluation.uri) if evaluation and not blessed_value else [],
+        pushed_version=custom_property(pushed, "pushed_version")
+        if custom_property(pushed, "pushed")
+        else None,
+        pushed_path=custom_property(pushed, "pushed_destination"),
+        already_served=bool(custom_property(pushed, ALREADY_SERVED_KEY)),
+        rolled_back=bool(custom_property(pushed, ROLLED_BACK_KEY)),
+        # The window is resolved before the gate; only a run that trained used it.
+        spans=_spans(record.all_outputs(node_ids.SPAN_WINDOW_RESOLVER, "examples")) if model else [],
+        newest_span=next(iter(_spans(record.all_outputs(node_ids.SPAN_EXAMPLE_GEN, "examples"))), None),
+        drift_against_span=next(
+            iter(_spans(record.all_outputs(node_ids.PREVIOUS_SPAN_RESOLVER, "examples"))), None
+        ),
+        drift=json.loads(measurements) if measurements else [],
+    )
+
+
+def _accuracy_text(item: SliceAccuracy) -> str:
+    text = f"{item.candidate:.3f}" if item.candidate is not None else "n/a"
+    if item.baseline is not None:
+        text += f" (served model {item.baseline:.3f})"
+    if item.examples is not None:
+        text += f"  n={item.examples}"
+    return text
+
+
+def drift_lines(summary: RunSummary) -> list[str]:
+    """Drift of the newest span in a few lines: the drifted features with value and threshold."""
+    if summary.newest_span is None:
+        return []
+    if summary.drift_against_span is None:
+        return [f"Drift:     not checked; no span before span {summary.newest_span} to compare with"]
+    if not summary.drifted:
+        largest = max(summary.drift, key=lambda m: m["value"] / m["threshold"], default=None)
+        closest = (
+            f"; closest: {largest['feature']} {largest['measure']} {largest['value']} "
+            f"(threshold {largest['threshold']})"
+            if largest
+            else ""
+        )
+        return [f"Drift:     none against span {summary.drift_against_span}{closest}"]
+    lines = [f"Drift:     against span {summary.drift_against_span}, beyond threshold:"]
+    lines.extend(
+        f"           - {m['feature']}: {m['measure']} {m['value']} > {m['threshold']}"
+        for m in summary.drifted
+    )
+    return lines
+
+
+def format_summary(summary: RunSummary, schema_path: Path, min_accuracy: float, max_drop: float) -> list[str]:
+    splits = ", ".join(f"{count} {split}" for split, count in summary.examples_by_split.items())
+    span = f"span {summary.newest_span} " if summary.newest_span is not None else ""
+    lines = [f"Data:      {span}validated against {schema_path}: no anomalies ({splits} examples)"]
+    lines.extend(drift_lines(summary))
+    if summary.spans:
+        lines.append(f"Trained on spans {', '.join(map(str, summary.spans))}")
+    overall = summary.overall
+    if overall:
+        lines.append(f"Accuracy:  {_accuracy_text(overall)} on the eval split")
+        for item in summary.accuracy:
+            if item is not overall:
+                lines.append(f"           {item.name:<22} {_accuracy_text(item)}")
+    if summary.blessed:
+        has_baseline = overall is not None and overall.baseline is not None
+        why = f"accuracy >= {min_accuracy}" + (
+            f" and no more than {max_drop} below the served model"
+            if has_baseline
+            else "; no model was served yet"
+        )
+        lines.append(f"Blessed:   yes ({why})")
+    elif summary.blessed is False:
+        lines.append("Blessed:   no")
+        lines.extend(f"           - {reason}" for reason in summary.reasons)
+    if summary.pushed_version and summary.already_served:
+        lines.append(f"Pushed:    nothing new; this model is already served as {summary.pushed_path}")
+    elif summary.pushed_version:
+        lines.append(f"Pushed:    version {summary.pushed_version} to {summary.pushed_path}")
+    elif summary.rolled_back:
+        lines.append("Pushed:    nothing; this model was rolled back out of service earlier")
+    else:
+        lines.append("Pushed:    nothing; the served model is unchanged")
+    return lines

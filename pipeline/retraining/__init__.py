@@ -1,0 +1,1 @@
+"""Retraining on newly arrived spans, on demand or on a schedule."""

@@ -1,0 +1,1 @@
+"""Running a built pipeline: the orchestrator, progress lines, locks, signals and outcomes."""

@@ -1,0 +1,117 @@
+"""TF Serving's gRPC API: PredictionService (Predict, GetModelMetadata) and ModelService
+(GetModelStatus), from the tensorflow-serving-api protos, over the same model repository."""
+
+from __future__ import annotations
+
+import grpc
+import tensorflow as tf
+from tensorflow_serving.apis import (
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
+
+from serving.server.predict import (
+    BadRequestError,
+    checked_tensor,
+    first_line,
+    input_specs,
+    predict,
+    reading_request,
+)
+from serving.server.repository import DEFAULT_SIGNATURE, ModelRepository, NotFoundError
+from serving.server.serve import messages
+
+SIGNATURE_DEF_FIELD = "signature_def"
+
+
+def _resolve(repository: ModelRepository, model_spec, context):
+    if model_spec.name != repository.model_name:
+        context.abort(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: model '{model_spec.name}'")
+    try:
+        choice = model_spec.WhichOneof("version_choice")
+        if choice == "version":
+            return repository.get(version=model_spec.version.value)
+        if choice == "version_label":
+            return repository.get(label=model_spec.version_label)
+        return repository.get()
+    except NotFoundError as error:
+        context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+
+
+def _request_tensors(inputs, specs: dict[str, tf.TensorSpec]) -> dict[str, tf.Tensor]:
+    unknown = sorted(set(inputs) - set(specs))
+    missing = sorted(set(specs) - set(inputs))
+    if unknown or missing:
+        raise BadRequestError(
+            f"unknown input(s) {unknown}, missing input(s) {missing}; the signature takes {sorted(specs)}"
+        )
+    tensors = {}
+    for name, spec in specs.items():
+        proto = inputs[name]
+        given = tf.as_dtype(proto.dtype)
+        if given != spec.dtype:
+            raise BadRequestError(f"input '{name}' expects {spec.dtype.name}, got {given.name}")
+        try:
+            array = tf.make_ndarray(proto)
+        except ValueError as error:
+            shape = [dim.size for dim in proto.tensor_shape.dim]
+            raise BadRequestError(
+                f"input '{name}' does not fit its tensor_shape {shape}: {first_line(error)}"
+            ) from None
+        tensors[name] = checked_tensor(name, spec, array, "example")
+    return tensors
+
+
+class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
+    def __init__(self, repository: ModelRepository):
+        self._repository = repository
+
+    def Predict(self, request, context):  # noqa: N802 - gRPC method name
+        loaded = _resolve(self._repository, request.model_spec, context)
+        signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+        try:
+            with reading_request():
+                tensors = _request_tensors(request.inputs, input_specs(loaded, signature_name))
+            outputs = predict(loaded, signature_name, tensors)
+        except (BadRequestError, NotFoundError) as error:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        response = predict_pb2.PredictResponse(
+            model_spec=messages.model_spec(self._repository.model_name, loaded, signature_name)
+        )
+        for name, value in outputs.items():
+            response.outputs[name].CopyFrom(tf.make_tensor_proto(value))
+        return response
+
+    def GetModelMetadata(self, request, context):  # noqa: N802 - gRPC method name
+        loaded = _resolve(self._repository, request.model_spec, context)
+        unsupported = sorted(set(request.metadata_field) - {SIGNATURE_DEF_FIELD})
+        if unsupported or not request.metadata_field:
+            context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"metadata_field must be ['{SIGNATURE_DEF_FIELD}'], got {list(request.metadata_field)}",
+            )
+        return messages.model_metadata(self._repository.model_name, loaded)
+
+
+class ModelService(model_service_pb2_grpc.ModelServiceServicer):
+    def __init__(self, repository: ModelRepository):
+        self._repository = repository
+
+    def GetModelStatus(self, request, context):  # noqa: N802 - gRPC method name
+        spec = request.model_spec
+        if spec.name != self._repository.model_name:
+            context.abort(grpc.StatusCode.NOT_FOUND, f"Servable not found for request: model '{spec.name}'")
+        try:
+            version = spec.version.value if spec.HasField("version") else None
+            if spec.WhichOneof("version_choice") == "version_label":
+                version = self._repository.get(label=spec.version_label).version
+            return messages.model_status(self._repository.status(version))
+        except NotFoundError as error:
+            context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+
+
+def add_services(server: grpc.Server, repository: ModelRepository) -> None:
+    """The services go onto a server already bound to its port, so a port conflict is known first."""
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(repository), server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository), server)

@@ -1,0 +1,249 @@
+"""Prediction with TF Serving's request semantics, shared by the REST and gRPC front ends.
+
+Requests are checked against the signature before TensorFlow sees them, so that an unknown
+input, a missing one or a value of the wrong type gets a message that names it, as TF Serving's
+own errors do, instead of a stack trace from inside a graph.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import numbers
+import reprlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from serving.server.repository import LoadedVersion, NotFoundError
+
+MAX_RANK = 32  # numpy's limit on an array's dimensions
+
+
+class BadRequestError(ValueError):
+    """The request does not fit the signature; REST answers 400, gRPC INVALID_ARGUMENT."""
+
+
+def first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [""])[0] or type(error).__name__
+
+
+@contextlib.contextmanager
+def reading_request() -> Iterator[None]:
+    """Whatever fails while a request is read and checked is the request's fault, not the server's.
+
+    The checks name what they can; this catches the inputs nobody thought of (a structure too
+    deep to walk, a value no conversion accepts), so that they too get a bad-request answer.
+    """
+    try:
+        yield
+    except (BadRequestError, NotFoundError):
+        raise
+    except Exception as error:
+        raise BadRequestError(
+            f"the request cannot be read: {type(error).__name__}: {first_line(error)}"
+        ) from error
+
+
+def input_specs(loaded: LoadedVersion, signature_name: Any) -> dict[str, tf.TensorSpec]:
+    if not isinstance(signature_name, str):
+        raise BadRequestError(f"'signature_name' must be a string, got {reprlib.repr(signature_name)}")
+    return dict(loaded.signature(signature_name).structured_input_signature[1])
+
+
+def _shape_text(spec: tf.TensorSpec) -> str:
+    return str([d if d is not None else -1 for d in spec.shape.as_list()])
+
+
+def _check_value(name: str, spec: tf.TensorSpec, value: Any, where: str) -> Any:
+    if spec.dtype == tf.string:
+        if isinstance(value, dict) and set(value) == {"b64"}:
+            return _base64(name, value["b64"], where)
+        if isinstance(value, str):
+            try:
+                return value.encode()
+            except UnicodeEncodeError:
+                raise BadRequestError(
+                    f"{where}: input '{name}' is not valid Unicode text (it holds a lone surrogate "
+                    f"such as \\ud800), got {reprlib.repr(value)}"
+                ) from None
+        raise BadRequestError(
+            f"{where}: input '{name}' expects a string (DT_STRING), got {reprlib.repr(value)}"
+        )
+    if spec.dtype.is_floating or spec.dtype.is_integer:
+        if isinstance(value, numbers.Number) and not isinstance(value, bool):
+            return value
+        raise BadRequestError(
+            f"{where}: input '{name}' expects a number ({spec.dtype.name}), got {reprlib.repr(value)}"
+        )
+    if spec.dtype == tf.bool and isinstance(value, bool):
+        return value
+    raise BadRequestError(f"{where}: input '{name}' has unsupported type {spec.dtype.name}")
+
+
+def _base64(name: str, text: Any, where: str) -> bytes:
+    """Strict decoding: a character outside the base64 alphabet is an error, not silently dropped."""
+    if not isinstance(text, str):
+        raise BadRequestError(
+            f'{where}: input \'{name}\' must be {{"b64": "<base64 text>"}}, got "b64": {reprlib.repr(text)}'
+        )
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise BadRequestError(f"{where}: input '{name}' is not valid base64: {reprlib.repr(text)}") from None
+
+
+def _fast_array(spec: tf.TensorSpec, values: list) -> np.ndarray | None:
+    """The common case, flat values all of the expected kind, without a per-value check."""
+    if spec.dtype == tf.string:
+        if not all(type(v) is str for v in values):
+            return None
+        try:
+            return np.array([v.encode() for v in values], dtype=object)
+        except UnicodeEncodeError:
+            return None  # the checked path names the example with the lone surrogate
+    numeric = spec.dtype.is_floating or spec.dtype.is_integer
+    if numeric and all(type(v) is float or type(v) is int for v in values):
+        with np.errstate(over="ignore"):  # a number beyond float32 becomes infinity, refused by name
+            return np.asarray(values, dtype=spec.dtype.as_numpy_dtype)
+    return None
+
+
+def _checked_array(name: str, spec: tf.TensorSpec, values: list, where: str) -> np.ndarray:
+    # An example's own value is the signature's shape less its batch dimension; deeper nesting is
+    # refused before walking it, however deep it goes.
+    depth_allowed = spec.shape.rank - 1 if spec.shape.rank is not None else MAX_RANK
+
+    def check(value, index, depth=0):
+        if isinstance(value, list):
+            if depth >= depth_allowed:
+                raise BadRequestError(
+                    f"{where} {index}: input '{name}' nests lists deeper than the signature's shape "
+                    f"{_shape_text(spec)} allows"
+                )
+            return [check(item, index, depth + 1) for item in value]
+        return _check_value(name, spec, value, f"{where} {index}")
+
+    checked = [check(value, index) for index, value in enumerate(values)]
+    try:
+        with np.errstate(over="ignore"):
+            return np.array(checked, dtype=object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype)
+    except ValueError:
+        raise BadRequestError(
+            f"input '{name}' does not form a regular array: its nested lists differ in length "
+            "or nest too deeply"
+        ) from None
+
+
+def checked_tensor(name: str, spec: tf.TensorSpec, array: np.ndarray, where: str) -> tf.Tensor:
+    """The tensor for one input, once its shape fits the signature and every number is finite.
+
+    The training data refuses infinite values, so a model has never seen one; NaN stays
+    accepted, as the mark of a missing value that the model imputes.
+    """
+    if not spec.shape.is_compatible_with(array.shape):
+        raise BadRequestError(
+            f"input '{name}' has shape {list(array.shape)}, the signature expects {_shape_text(spec)}"
+        )
+    if array.dtype.kind == "f":
+        infinite = np.isinf(array)
+        if infinite.any():
+            at = f"{where} {np.argwhere(infinite)[0][0]}: " if array.ndim else ""
+            raise BadRequestError(
+                f"{at}input '{name}' is infinite or beyond {spec.dtype.name}'s range; "
+                "send a finite number, or NaN for a missing value"
+            )
+    return tf.constant(array, dtype=spec.dtype)
+
+
+def _column_tensor(name: str, spec: tf.TensorSpec, values: list, where: str) -> tf.Tensor:
+    array = _fast_array(spec, values)
+    if array is None:
+        array = _checked_array(name, spec, values, where)
+    return checked_tensor(name, spec, array, where)
+
+
+def _check_names(given: set[str], specs: dict[str, tf.TensorSpec], where: str) -> None:
+    unknown = sorted(given - set(specs))
+    if unknown:
+        raise BadRequestError(f"{where}: unknown input(s) {unknown}; the signature takes {sorted(specs)}")
+    missing = sorted(set(specs) - given)
+    if missing:
+        raise BadRequestError(f"{where}: missing input(s) {missing}; the signature takes {sorted(specs)}")
+
+
+def rows_to_tensors(instances: Any, specs: dict[str, tf.TensorSpec]) -> dict[str, tf.Tensor]:
+    """TF Serving's row format: a list of instances, each an object of named inputs."""
+    if not isinstance(instances, list) or not instances:
+        raise BadRequestError("'instances' must be a non-empty list")
+    if len(specs) == 1 and not all(isinstance(i, dict) for i in instances):
+        ((name, spec),) = specs.items()
+        return {name: _column_tensor(name, spec, instances, "instance")}
+    for index, instance in enumerate(instances):
+        if not isinstance(instance, dict):
+            raise BadRequestError(
+                f"instance {index} must be an object of named inputs, got {reprlib.repr(instance)}"
+            )
+        _check_names(set(instance), specs, f"instance {index}")
+    return {
+        name: _column_tensor(name, spec, [instance[name] for instance in instances], "instance")
+        for name, spec in specs.items()
+    }
+
+
+def columns_to_tensors(inputs: Any, specs: dict[str, tf.TensorSpec]) -> dict[str, tf.Tensor]:
+    """TF Serving's columnar format: an object of named inputs, each a list over the batch."""
+    if not isinstance(inputs, dict):
+        if len(specs) == 1:
+            ((name, spec),) = specs.items()
+            return {
+                name: _column_tensor(name, spec, inputs if isinstance(inputs, list) else [inputs], "example")
+            }
+        raise BadRequestError("'inputs' must be an object of named inputs")
+    _check_names(set(inputs), specs, "inputs")
+    for name, values in inputs.items():
+        if not isinstance(values, list):
+            raise BadRequestError(f"input '{name}' must be a list of values, one per example")
+    return {name: _column_tensor(name, spec, inputs[name], "example") for name, spec in specs.items()}
+
+
+def _check_batch(tensors: dict[str, tf.Tensor]) -> None:
+    """Inputs of different lengths would otherwise fail inside the graph, naming none of them."""
+    lengths = {name: tensor.shape[0] for name, tensor in tensors.items() if tensor.shape.rank}
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"'{name}' {length}" for name, length in sorted(lengths.items()))
+        raise BadRequestError(f"inputs must hold the same number of examples, got {listed}")
+
+
+def predict(
+    loaded: LoadedVersion, signature_name: str, tensors: dict[str, tf.Tensor]
+) -> dict[str, np.ndarray]:
+    _check_batch(tensors)
+    try:
+        outputs = loaded.signature(signature_name)(**tensors)
+    except (tf.errors.InvalidArgumentError, ValueError, TypeError) as error:
+        raise BadRequestError(first_line(error)) from error
+    return {name: value.numpy() for name, value in outputs.items()}
+
+
+def to_json_value(array: np.ndarray) -> Any:
+    """Strings decoded as TF Serving does for DT_STRING outputs; numbers stay numpy for orjson."""
+    if array.dtype == object:
+        return np.char.decode(array.astype(np.bytes_), "utf-8", "replace").tolist()
+    return array
+
+
+def outputs_as_rows(outputs: dict[str, np.ndarray]) -> list:
+    if len(outputs) == 1:
+        return to_json_value(next(iter(outputs.values())))
+    columns = {name: to_json_value(value) for name, value in outputs.items()}
+    batch = len(next(iter(columns.values())))
+    return [{name: column[row] for name, column in columns.items()} for row in range(batch)]
+
+
+def outputs_as_columns(outputs: dict[str, np.ndarray]) -> Any:
+    if len(outputs) == 1:
+        return to_json_value(next(iter(outputs.values())))
+    return {name: to_json_value(value) for name, value in outputs.items()}

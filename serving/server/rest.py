@@ -1,0 +1,189 @@
+"""TF Serving's REST API on Starlette: model status, metadata and predict, with its URL scheme
+and its error shape, `{"error": "..."}` with 400 for a bad request, 404 for what is not there and
+413 for a body over the size limit.
+
+Every answer, errors included, is JSON and leaves the keep-alive connection open: Starlette's own
+handling of an unexpected exception sends plain text and makes uvicorn drop the connection, which
+fails the client's next request too.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+
+import orjson
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from serving.server.predict import (
+    BadRequestError,
+    columns_to_tensors,
+    first_line,
+    input_specs,
+    outputs_as_columns,
+    outputs_as_rows,
+    predict,
+    reading_request,
+    rows_to_tensors,
+)
+from serving.server.repository import DEFAULT_SIGNATURE, LoadedVersion, ModelRepository, NotFoundError
+from serving.server.serve import messages
+
+LOG = logging.getLogger(__name__)
+_PATH = re.compile(
+    r"^(?P<model>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?(?P<suffix>/metadata|:predict)?$"
+)
+# An integer literal longer than this is beyond any integer type; it is read as a float, as orjson
+# reads it, so that one too large even for a float becomes infinity and is refused by name.
+_LONGEST_INTEGER = 20
+
+
+class BodyTooLargeError(ValueError):
+    """The request body is over the server's limit; answered 413."""
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def _json(payload) -> Response:
+    """orjson writes numpy arrays directly: no per-number Python objects on large batches."""
+    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
+
+
+def _integer(text: str) -> int | float:
+    return int(text) if len(text) <= _LONGEST_INTEGER else float(text)
+
+
+def _parse_body(raw: bytes):
+    """orjson first; the standard parser for what only it accepts, such as NaN for a missing value."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass
+    try:
+        return json.loads(raw, parse_int=_integer)
+    except RecursionError:
+        raise BadRequestError("the request body is not valid JSON: it is nested too deeply") from None
+    except ValueError as error:
+        raise BadRequestError(f"the request body is not valid JSON: {error}") from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused beyond `limit` bytes: at once when its declared length is over, else as it
+    streams in (a chunked body declares none)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and int(declared) > limit:
+        raise BodyTooLargeError(
+            f"the request body of {declared} bytes is over this server's limit of {limit} bytes "
+            "(penguins serve --max-request-bytes)"
+        )
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError(
+                f"the request body is over this server's limit of {limit} bytes "
+                "(penguins serve --max-request-bytes)"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _request_tensors(raw: bytes, loaded: LoadedVersion) -> tuple[str, dict, bool]:
+    """The signature name, its input tensors, and whether the request used the row format."""
+    body = _parse_body(raw)
+    if not isinstance(body, dict):
+        raise BadRequestError("the request body must be a JSON object")
+    signature_name = body.get("signature_name", DEFAULT_SIGNATURE)
+    specs = input_specs(loaded, signature_name)
+    if ("instances" in body) == ("inputs" in body):
+        raise BadRequestError("the request must have exactly one of 'instances' or 'inputs'")
+    if "instances" in body:
+        return signature_name, rows_to_tensors(body["instances"], specs), True
+    return signature_name, columns_to_tensors(body["inputs"], specs), False
+
+
+def _json_on_failure(endpoint):
+    """A fault of the server's own is answered 500 in the JSON error shape, and logged."""
+
+    @functools.wraps(endpoint)
+    async def answer(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except Exception as error:
+            LOG.exception("%s %s failed", request.method, request.url.path)
+            return _error(
+                500, f"the server failed on this request ({type(error).__name__}: {first_line(error)})"
+            )
+
+    return answer
+
+
+async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
+    """Starlette's answers for an unknown path or method, in TF Serving's error shape."""
+    return _error(error.status_code, f"{error.detail}: {request.method} {request.url.path}", error.headers)
+
+
+def build_app(repository: ModelRepository, max_request_bytes: int) -> Starlette:
+    def resolve(request: Request):
+        match = _PATH.match(request.path_params["rest"])
+        if not match:
+            raise NotFoundError(f"no such endpoint: {request.url.path}")
+        if match["model"] != repository.model_name:
+            raise NotFoundError(f"Servable not found for request: model '{match['model']}'")
+        version = int(match["version"]) if match["version"] else None
+        return match, version, match["label"]
+
+    async def get(request: Request) -> JSONResponse:
+        try:
+            match, version, label = resolve(request)
+            if match["suffix"] == "/metadata":
+                loaded = repository.get(version, label)
+                return JSONResponse(messages.metadata_json(repository.model_name, loaded))
+            if match["suffix"]:
+                return _error(405, f"{match['suffix']} takes POST")
+            if label is not None:
+                version = repository.get(label=label).version
+            return JSONResponse(messages.as_json(messages.model_status(repository.status(version))))
+        except NotFoundError as error:
+            return _error(404, str(error))
+
+    async def post(request: Request) -> Response:
+        try:
+            match, version, label = resolve(request)
+            if match["suffix"] != ":predict":
+                return _error(405, "only :predict takes POST")
+            loaded = repository.get(version, label)
+        except NotFoundError as error:
+            return _error(404, str(error))
+        try:
+            raw = await _read_body(request, max_request_bytes)
+        except BodyTooLargeError as error:
+            return _error(413, str(error))
+        try:
+            with reading_request():
+                signature_name, tensors, row_format = _request_tensors(raw, loaded)
+            outputs = await run_in_threadpool(predict, loaded, signature_name, tensors)
+        except (BadRequestError, NotFoundError) as error:
+            return _error(400, str(error))
+        if row_format:
+            return _json({"predictions": outputs_as_rows(outputs)})
+        return _json({"outputs": outputs_as_columns(outputs)})
+
+    @_json_on_failure
+    async def endpoint(request: Request) -> Response:
+        """One route for both methods, so that a 405 lists both as allowed."""
+        return await (post(request) if request.method == "POST" else get(request))
+
+    return Starlette(
+        routes=[Route("/v1/models/{rest:path}", endpoint, methods=["GET", "POST"])],
+        exception_handlers={HTTPException: _http_error},
+    )

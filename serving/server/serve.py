@@ -1,0 +1,147 @@
+"""`penguins serve`: the local model server, REST (uvicorn) and gRPC in one process.
+
+Both ports are bound, and listening, before TensorFlow is even imported: a port that another
+process holds is then reported at once, in one line, instead of after the models load. The REST
+socket is bound here and handed to uvicorn, because uvicorn reports its own bind failure only to
+the log and exits as if it had started. The gRPC port is bound exclusively: grpcio otherwise sets
+SO_REUSEPORT, and two servers on one port would silently split its connections between them.
+
+uvicorn handles SIGINT and SIGTERM by finishing in-flight requests, then re-raises the signal
+to whatever handler was installed before it. Installing a handler that only records the
+request turns that into a normal return, so the gRPC server and the folder watcher are
+stopped in turn and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import signal
+import socket
+import threading
+from collections.abc import Callable
+from concurrent import futures
+from pathlib import Path
+
+import grpc
+import uvicorn
+
+GRPC_GRACE_SECONDS = 5
+GRPC_WORKERS = 8
+LISTEN_BACKLOG = 2048  # uvicorn's default
+
+
+class PortUnavailableError(Exception):
+    """A port cannot be listened on; `in_use` when another process holds it."""
+
+    def __init__(self, message: str, in_use: bool):
+        super().__init__(message)
+        self.in_use = in_use
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """Listening at once: two sockets with SO_REUSEADDR may share a port until one of them listens.
+
+    The protocol is named, not left 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
+    connections whose socket says IPPROTO_TCP, and with it on, a small answer written in two parts
+    waits for the client's delayed acknowledgement, about 40 ms per request.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(LISTEN_BACKLOG)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def _unavailable(api: str, flag: str, host: str, port: int, error: OSError | None) -> PortUnavailableError:
+    if error is not None and error.errno == errno.EADDRINUSE:
+        return PortUnavailableError(
+            f"the {api} port {port} on {host} is already in use by another process; "
+            f"stop that process or choose another port with {flag}",
+            in_use=True,
+        )
+    reason = (error.strerror or str(error)) if error is not None else "grpcio gave no reason"
+    return PortUnavailableError(
+        f"cannot listen on {host}:{port} for {api} ({reason}); check {flag} and --host", False
+    )
+
+
+def _rest_socket(host: str, port: int) -> socket.socket:
+    try:
+        return _listening_socket(host, port)
+    except OSError as error:
+        raise _unavailable("REST", "--port", host, port, error) from None
+
+
+def _grpc_server(host: str, port: int, max_request_bytes: int) -> grpc.Server:
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS),
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", max_request_bytes)],
+    )
+    try:
+        server.add_insecure_port(f"{host}:{port}")
+    except RuntimeError:
+        # grpcio does not say why; binding a plain socket there does.
+        try:
+            _listening_socket(host, port).close()
+            reason = None
+        except OSError as error:
+            reason = error
+        raise _unavailable("gRPC", "--grpc-port", host, port, reason) from None
+    return server
+
+
+def serve(
+    serving_root: Path,
+    model_name: str,
+    host: str,
+    port: int,
+    grpc_port: int,
+    max_request_bytes: int,
+    poll_seconds: float,
+    announce: Callable[[str], None],
+) -> None:
+    rest_socket = _rest_socket(host, port)
+    grpc_server = _grpc_server(host, grpc_port, max_request_bytes)
+    from serving.server.grpc_service import add_services  # TensorFlow, imported once both ports are ours
+    from serving.server.repository import ModelRepository
+    from serving.server.rest import build_app
+
+    stop_requested = threading.Event()
+    previous_handlers = {
+        sig: signal.signal(sig, lambda *_: stop_requested.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    repository = ModelRepository(serving_root, model_name, poll_seconds).start()
+    add_services(grpc_server, repository)
+    grpc_server.start()
+    rest_server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(repository, max_request_bytes),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
+    versions = ", ".join(str(s.version) for s in repository.status() if s.state == "AVAILABLE") or "none yet"
+    announce(
+        f"Serving model '{model_name}' from {serving_root / model_name} (versions: {versions})\n"
+        f"  REST  http://{host}:{port}/v1/models/{model_name}\n"
+        f"  gRPC  {host}:{grpc_port}\n"
+        "New versions are picked up as they are pushed. Ctrl-C or SIGTERM stops."
+    )
+    try:
+        if not stop_requested.is_set():
+            rest_server.run(sockets=[rest_socket])
+    finally:
+        grpc_server.stop(GRPC_GRACE_SECONDS).wait()
+        repository.stop()
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
+        logging.getLogger(__name__).info("server stopped")
+        announce("Server stopped.")
