@@ -16,8 +16,9 @@ from apache_beam.options.pipeline_options import (
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.runners.runner import create_runner
 
+from pipeline.cli.options import add_beam_options
 from pipeline.config.settings import ConfigError
-from pipeline.run.beam_options import AUTO, add_beam_options, csv_rows, load_presets, resolve_beam_args
+from pipeline.run.beam_options import AUTO, csv_rows, load_presets, resolve_beam_args
 
 PRESETS = load_presets()
 
@@ -26,6 +27,10 @@ def _parsed(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     add_beam_options(parser)
     return parser.parse_args(list(argv))
+
+
+def _resolve(args: argparse.Namespace, data_rows: int | None = None):
+    return resolve_beam_args(args.beam_preset, args.beam_arg, data_rows)
 
 
 def _beam(args: list[str]) -> PipelineOptions:
@@ -38,7 +43,7 @@ def test_the_four_kinds_of_runner_are_presets():
 
 
 def test_in_process_preset_runs_one_worker_in_this_process():
-    options = _beam(resolve_beam_args(_parsed("--beam-preset", "in-process")).args)
+    options = _beam(_resolve(_parsed("--beam-preset", "in-process")).args)
     # The local engine itself, on both stacks: never Beam 2.77's Prism download.
     assert isinstance(create_runner(options.view_as(StandardOptions).runner), FnApiRunner)
     assert options.view_as(DirectOptions).direct_running_mode == "in_memory"
@@ -46,7 +51,7 @@ def test_in_process_preset_runs_one_worker_in_this_process():
 
 
 def test_multi_processing_preset_uses_every_core():
-    options = _beam(resolve_beam_args(_parsed("--beam-preset", "multi-processing")).args)
+    options = _beam(_resolve(_parsed("--beam-preset", "multi-processing")).args)
     assert isinstance(create_runner(options.view_as(StandardOptions).runner), FnApiRunner)
     assert options.view_as(DirectOptions).direct_running_mode == "multi_processing"
     assert options.view_as(DirectOptions).direct_num_workers == 0  # Beam: one per CPU core
@@ -54,20 +59,20 @@ def test_multi_processing_preset_uses_every_core():
 
 def test_auto_chooses_by_data_size_at_the_configured_crossover():
     threshold = PRESETS.multi_processing_from_rows
-    below = resolve_beam_args(_parsed(), data_rows=threshold - 1)
-    above = resolve_beam_args(_parsed(), data_rows=threshold)
+    below = _resolve(_parsed(), data_rows=threshold - 1)
+    above = _resolve(_parsed(), data_rows=threshold)
     assert (
         (below.preset, above.preset) == (PRESETS.small, PRESETS.large) == ("in-process", "multi-processing")
     )
-    assert below.args == resolve_beam_args(_parsed("--beam-preset", "in-process")).args
+    assert below.args == _resolve(_parsed("--beam-preset", "in-process")).args
     assert f"{threshold - 1:,} rows <" in below.reason
-    assert resolve_beam_args(_parsed()).preset == "in-process"  # size unknown
+    assert _resolve(_parsed()).preset == "in-process"  # size unknown
 
 
 def test_a_beam_arg_overrides_the_preset_and_unknown_options_pass_through():
     preset = ("--beam-preset", "multi-processing")
     passed = ("--beam-arg=--direct_num_workers=2", "--beam-arg=--experiments=use_runner_v2")
-    choice = resolve_beam_args(_parsed(*preset, *passed))
+    choice = _resolve(_parsed(*preset, *passed))
     options = _beam(choice.args)
     assert options.view_as(DirectOptions).direct_num_workers == 2
     assert options.view_as(DirectOptions).direct_running_mode == "multi_processing"
@@ -76,7 +81,7 @@ def test_a_beam_arg_overrides_the_preset_and_unknown_options_pass_through():
 
 def test_a_beam_arg_replaces_the_presets_experiment_of_the_same_name():
     passed = "--beam-arg=--experiments=pre_optimize=none"
-    choice = resolve_beam_args(_parsed("--beam-preset", "portable", "--beam-arg=--job_endpoint=x:1", passed))
+    choice = _resolve(_parsed("--beam-preset", "portable", "--beam-arg=--job_endpoint=x:1", passed))
     debug = _beam(choice.args).view_as(DebugOptions)
     assert debug.lookup_experiment("pre_optimize") == "none"  # Beam reads the first of two
     assert debug.experiments.count("pre_optimize=none") == 1 and "pre_optimize=all" not in debug.experiments
@@ -84,7 +89,7 @@ def test_a_beam_arg_replaces_the_presets_experiment_of_the_same_name():
 
 def test_portable_preset_sets_what_tfx_needs_and_reads_the_endpoint_from_the_environment(monkeypatch):
     monkeypatch.setenv("BEAM_JOB_ENDPOINT", "flink-jobserver:8099")
-    options = _beam(resolve_beam_args(_parsed("--beam-preset", "portable")).args)
+    options = _beam(_resolve(_parsed("--beam-preset", "portable")).args)
     assert options.view_as(StandardOptions).runner == "PortableRunner"
     portable = options.view_as(PortableOptions)
     assert portable.job_endpoint == "flink-jobserver:8099"
@@ -95,8 +100,8 @@ def test_portable_preset_sets_what_tfx_needs_and_reads_the_endpoint_from_the_env
 def test_a_preset_missing_a_required_option_is_a_config_error(monkeypatch):
     monkeypatch.delenv("BEAM_JOB_ENDPOINT", raising=False)
     with pytest.raises(ConfigError, match="needs --job_endpoint"):
-        resolve_beam_args(_parsed("--beam-preset", "portable"))
-    given = resolve_beam_args(_parsed("--beam-preset", "portable", "--beam-arg=--job_endpoint=localhost:1"))
+        _resolve(_parsed("--beam-preset", "portable"))
+    given = _resolve(_parsed("--beam-preset", "portable", "--beam-arg=--job_endpoint=localhost:1"))
     assert _beam(given.args).view_as(PortableOptions).job_endpoint == "localhost:1"
 
 
@@ -104,11 +109,11 @@ def test_dataflow_preset_needs_project_region_and_temp_location(monkeypatch):
     for name in ("GOOGLE_CLOUD_PROJECT", "DATAFLOW_REGION", "DATAFLOW_TEMP_LOCATION"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigError, match="--project, --region, --temp_location"):
-        resolve_beam_args(_parsed("--beam-preset", "dataflow"))
+        _resolve(_parsed("--beam-preset", "dataflow"))
     monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "my-project")
     monkeypatch.setenv("DATAFLOW_REGION", "europe-west1")
     monkeypatch.setenv("DATAFLOW_TEMP_LOCATION", "gs://my-bucket/tmp")
-    options = _beam(resolve_beam_args(_parsed("--beam-preset", "dataflow")).args)
+    options = _beam(_resolve(_parsed("--beam-preset", "dataflow")).args)
     assert options.view_as(StandardOptions).runner == "DataflowRunner"
     cloud = options.view_as(GoogleCloudOptions)
     assert (cloud.project, cloud.region, cloud.temp_location) == (

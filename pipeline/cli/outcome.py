@@ -7,35 +7,12 @@ from the sentences printed for people; with `--json`, those sentences go to stde
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import sys
-from typing import Any, TextIO
+from typing import TextIO
 
-from pipeline.run.exit_codes import (
-    EXIT_BUSY,
-    EXIT_DATA_REJECTED,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-)
-
-STATUS = {
-    EXIT_OK: "completed",
-    EXIT_FAILED: "failed",
-    EXIT_USAGE: "usage_error",
-    EXIT_DATA_REJECTED: "data_rejected",
-    EXIT_BUSY: "busy",
-    EXIT_INTERRUPTED: "interrupted",
-}
-
-
-@dataclasses.dataclass
-class CommandResult:
-    exit_code: int
-    outcome: dict[str, Any] = dataclasses.field(default_factory=dict)
+from pipeline.run.exit_codes import STATUS, CommandResult
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:

@@ -14,12 +14,15 @@ import datetime
 import json
 import os
 import shutil
+import tempfile
 from contextlib import closing
 from pathlib import Path
 
+from pipeline.config.settings import Settings
 from pipeline.intake.cleaning import CleaningSpec, content_digest, write_clean_csv
 from pipeline.intake.raw_csv import DataError, raw_records, read_header
-from pipeline.intake.sources import CLEAN_FILE
+from pipeline.intake.sources import CLEAN_FILE, bundled_penguins_csv, cleaning_spec, raw_files
+from serving.store.atomic import write_json_atomically
 
 SPAN_PREFIX = "span-"
 SPAN_PATTERN = f"{SPAN_PREFIX}{{SPAN}}/{CLEAN_FILE}"
@@ -68,7 +71,7 @@ def mark_rejected(span: Span, run_id: str, reason: str) -> None:
         "reason": reason,
         "rejected_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
-    (span.path / REJECTED_FILE).write_text(json.dumps(record, indent=2))
+    write_json_atomically(span.path / REJECTED_FILE, record)
 
 
 def clear_rejection(span: Span) -> None:
@@ -116,3 +119,18 @@ def write_year_subset(raw_csv: Path, year: int, destination: Path, year_column: 
         writer.writerow(header)
         writer.writerows(rows)
     return destination
+
+
+def ingest_source(
+    settings: Settings, spans_root: Path, source: Path | None, year: int | None
+) -> tuple[Span, str]:
+    """`penguins ingest`: a raw file or folder (None: the bundled data), or a year of it, as the next span."""
+    files = [bundled_penguins_csv()] if source is None else raw_files(source)
+    label = "bundled penguins data" if source is None else str(source)
+    with tempfile.TemporaryDirectory() as scratch:
+        if year is not None:
+            if len(files) != 1:
+                raise DataError(f"{source}: --year needs a single CSV file, found {len(files)}")
+            files = [write_year_subset(files[0], year, Path(scratch) / f"{year}.csv")]
+            label += f", year {year}"
+        return ingest(files, label, spans_root, cleaning_spec(settings)), label

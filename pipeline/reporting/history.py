@@ -6,8 +6,9 @@ import dataclasses
 import datetime
 
 from components.custom.validation_gate import describe_anomalies
+from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
-from pipeline.reporting.metadata import ABANDONED_KEY, RunRecord
+from pipeline.reporting.metadata import ABANDONED_KEY, RunRecord, open_store, pipeline_runs
 from pipeline.reporting.summary import RunSummary, summarize
 
 _DONE = {"COMPLETE", "CACHED"}
@@ -80,3 +81,15 @@ def history_entry(record: RunRecord, summary: RunSummary | None = None, alive: b
         "already_served": summary.already_served,
         "rolled_back": summary.rolled_back,
     }
+
+
+def recorded_history(
+    workspace: Workspace, pipeline_name: str, limit: int, run_in_progress: bool
+) -> list[dict]:
+    """The newest `limit` runs as history entries; `run_in_progress` when a run or retrain holds the lock."""
+    records = pipeline_runs(open_store(workspace.metadata_path), pipeline_name)[:limit]
+    # The lock names the process of a run going on now: the newest run with a RUNNING component.
+    live_run = (
+        next((r.run_id for r in records if "RUNNING" in r.states.values()), None) if run_in_progress else None
+    )
+    return [history_entry(record, alive=record.run_id == live_run) for record in records]

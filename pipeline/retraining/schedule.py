@@ -1,4 +1,4 @@
-"""`penguins schedule`: runs `penguins retrain` on a cron schedule in one long-lived process.
+"""Runs `penguins retrain` on a schedule in one long-lived process (`penguins schedule`).
 
 APScheduler keeps the clock; each retrain runs as a child process, so a crash, a memory leak in
 TensorFlow or a hung Beam worker ends with that run and never with the scheduler. Every run's
@@ -9,7 +9,6 @@ stopped retrain pushes nothing and records its interrupted component as failed.
 
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import logging
@@ -20,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from pipeline.cli.options import add_config_option, add_runner_options, add_workspace_option
+from pipeline.config.workspace import Workspace
 from pipeline.run.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 logger = logging.getLogger("penguins.schedule")
@@ -32,55 +31,6 @@ _EXIT_MEANINGS = {
     EXIT_USAGE: "could not start",
     EXIT_INTERRUPTED: "stopped",
 }
-
-
-def add_schedule_parser(commands) -> None:
-    schedule = commands.add_parser("schedule", help="run `penguins retrain` on a schedule until stopped")
-    when = schedule.add_mutually_exclusive_group(required=True)
-    when.add_argument(
-        "--cron",
-        help='a crontab expression in local time (TZ, when set), e.g. "0 3 * * *" for 03:00 daily',
-    )
-    when.add_argument(
-        "--every", type=float, metavar="SECONDS", help="a fixed interval instead (demos, tests)"
-    )
-    schedule.add_argument(
-        "--when-new-data", action="store_true", help="retrain only when a span arrived since the last retrain"
-    )
-    add_config_option(schedule)
-    add_workspace_option(schedule, "spans and outputs")
-    add_runner_options(schedule)
-    schedule.set_defaults(handler=command_schedule)
-
-
-def _trigger(args: argparse.Namespace):
-    from apscheduler.triggers.cron import CronTrigger
-    from apscheduler.triggers.interval import IntervalTrigger
-
-    if args.every is not None:
-        if args.every <= 0:
-            raise argparse.ArgumentTypeError(
-                f"--every must be a positive number of seconds, got {args.every}"
-            )
-        return IntervalTrigger(seconds=args.every)
-    try:
-        return CronTrigger.from_crontab(args.cron)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(
-            f"--cron {args.cron!r} is not a crontab expression ({error}); expected five fields, "
-            'minute hour day month weekday, e.g. "0 3 * * *"'
-        ) from error
-
-
-def retrain_command(args: argparse.Namespace) -> list[str]:
-    command = [sys.executable, "-m", "pipeline.cli", "retrain", "--json", "--workspace", str(args.workspace)]
-    command += ["--runner", args.runner, "--beam-preset", args.beam_preset]
-    command += [f"--beam-arg={arg}" for arg in args.beam_arg]
-    if args.config:
-        command += ["--config", str(args.config)]
-    if args.when_new_data:
-        command.append("--when-new-data")
-    return command
 
 
 def describe_outcome(output: str) -> str:
@@ -153,23 +103,17 @@ class RetrainJob:
                 child.kill()
 
 
-def command_schedule(args: argparse.Namespace) -> int:
+def run_schedule(trigger, when: str, command: list[str], workspace: Workspace) -> None:
+    """Runs `command` at each fire of `trigger` until SIGTERM or SIGINT, logging one line per run."""
     from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    from pipeline.config.workspace import Workspace
-
-    try:
-        trigger = _trigger(args)
-    except argparse.ArgumentTypeError as error:
-        print(f"Schedule refused: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    workspace = Workspace(args.workspace.resolve()).create()
+    workspace.create()
     log_path = workspace.log_dir / "schedule.log"
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stdout, force=True)
     # APScheduler's own warnings are replaced by the lines the listeners below write.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    job = RetrainJob(retrain_command(args), log_path)
+    job = RetrainJob(command, log_path)
     scheduler = BackgroundScheduler()
     # One retrain at a time: a fire due while one runs is skipped (and logged); fires missed while
     # the process was suspended (a sleeping laptop) are merged into one.
@@ -195,14 +139,8 @@ def command_schedule(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    when = f"every {args.every:g}s" if args.every is not None else f"cron '{args.cron}' ({trigger.timezone})"
-    new_data = ", only when new data arrived" if args.when_new_data else ""
     logger.info(
-        "schedule started: retrain %s%s; workspace %s; child output in %s",
-        when,
-        new_data,
-        workspace.root,
-        log_path,
+        "schedule started: retrain %s; workspace %s; child output in %s", when, workspace.root, log_path
     )
     scheduler.start()
     while not stop_requested.wait(1):
@@ -210,4 +148,3 @@ def command_schedule(args: argparse.Namespace) -> int:
     scheduler.shutdown(wait=False)
     job.stop()
     logger.info("schedule stopped")
-    return EXIT_OK

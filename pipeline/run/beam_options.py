@@ -8,11 +8,10 @@ deployment knowledge, not pipeline logic.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import yaml
@@ -71,28 +70,6 @@ def load_presets(path: Path = BEAM_CONFIG) -> BeamPresets:
     return choice
 
 
-def add_beam_options(parser: argparse.ArgumentParser) -> None:
-    """Adds --beam-preset and --beam-arg to a command that runs a pipeline."""
-    presets = load_presets()
-    listing = "; ".join(f"{p.name}: {p.description}" for p in presets.presets.values())
-    parser.add_argument(
-        "--beam-preset",
-        choices=(AUTO, *presets.presets),
-        default=AUTO,
-        help=f"Beam options for the Beam-powered components (default {AUTO}: {presets.small} below "
-        f"{presets.multi_processing_from_rows:,} rows of data, else {presets.large}). {listing}. "
-        f"Defined in {BEAM_CONFIG.relative_to(BEAM_CONFIG.parents[2])}",
-    )
-    parser.add_argument(
-        "--beam-arg",
-        action="append",
-        default=[],
-        metavar="ARG",
-        help="a Beam pipeline option passed through; it replaces the preset's option (or experiment) "
-        "of the same name, e.g. --beam-arg=--direct_num_workers=2",
-    )
-
-
 def csv_rows(files: Iterable[Path]) -> int:
     """Data rows in CSV files with one header line each, counted without parsing."""
     rows = 0
@@ -123,13 +100,13 @@ def _option_value(args: list[str], option: str) -> str | None:
     return value
 
 
-def resolve_beam_args(args: argparse.Namespace, data_rows: int | None = None) -> BeamChoice:
-    """The final beam_pipeline_args for parsed --beam-preset/--beam-arg and the data's size.
+def resolve_beam_args(preset_name: str, passed: Sequence[str], data_rows: int | None = None) -> BeamChoice:
+    """The final beam_pipeline_args for a preset (or `auto`), the --beam-args passed, and the data's size.
 
     `data_rows` (e.g. from `csv_rows`) decides the `auto` preset; without it `auto` stays in-process.
     """
     presets = load_presets()
-    name = args.beam_preset
+    name = preset_name
     if name == AUTO:
         large = data_rows is not None and data_rows >= presets.multi_processing_from_rows
         name = presets.large if large else presets.small
@@ -141,9 +118,9 @@ def resolve_beam_args(args: argparse.Namespace, data_rows: int | None = None) ->
     preset = presets.presets[name]
     # Beam takes the last of two equal options but the first of two equal experiments, so a
     # --beam-arg replaces what the preset sets, rather than relying on Beam's order.
-    given = {_option_key(arg) for arg in args.beam_arg}
+    given = {_option_key(arg) for arg in passed}
     kept = [_expand(arg) for arg in preset.args if _option_key(arg) not in given]
-    final = kept + list(args.beam_arg)
+    final = kept + list(passed)
     missing = [option for option in preset.required if not _option_value(final, option)]
     if missing:
         raise ConfigError(

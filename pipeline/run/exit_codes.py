@@ -1,4 +1,14 @@
-"""Exit codes of the `penguins` command, shared by every command and documented in the README."""
+"""Exit codes of the `penguins` command, and the result every command hands back.
+
+Shared by every command and documented in the README. A command's work returns a
+`CommandResult`, so that the CLI prints its outcome as JSON for scripts and `penguins schedule`,
+never as sentences to be scraped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # a component failed (the served model unchanged), or predict found no server or was refused
@@ -6,3 +16,20 @@ EXIT_USAGE = 2  # bad arguments or config, or nothing to work on
 EXIT_DATA_REJECTED = 3  # the data failed cleaning, the schema, or the drift check
 EXIT_BUSY = 4  # another process holds the workspace or the port
 EXIT_INTERRUPTED = 130  # stopped by Ctrl-C or SIGTERM; recorded as failed, the served model unchanged
+
+STATUS = {
+    EXIT_OK: "completed",
+    EXIT_FAILED: "failed",
+    EXIT_USAGE: "usage_error",
+    EXIT_DATA_REJECTED: "data_rejected",
+    EXIT_BUSY: "busy",
+    EXIT_INTERRUPTED: "interrupted",
+}
+
+
+@dataclasses.dataclass
+class CommandResult:
+    """An exit code, and what happened as data for `--json`."""
+
+    exit_code: int
+    outcome: dict[str, Any] = dataclasses.field(default_factory=dict)

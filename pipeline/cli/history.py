@@ -1,0 +1,42 @@
+"""`penguins history`: the pipeline's runs from the metadata store, newest first."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from pipeline.cli.options import add_config_option, add_workspace_option
+from pipeline.config.settings import load_settings
+from pipeline.config.workspace import Workspace
+from pipeline.run.exit_codes import EXIT_OK
+from pipeline.run.lock import current_holder
+
+
+def add_history_parser(commands) -> None:
+    history = commands.add_parser("history", help="the pipeline's runs from the metadata store, newest first")
+    add_config_option(history)
+    add_workspace_option(history)
+    history.add_argument("--json", action="store_true", help="print JSON instead of text")
+    history.add_argument("--limit", type=int, default=20, help="at most this many runs")
+    history.set_defaults(handler=command_history)
+
+
+def command_history(args: argparse.Namespace) -> int:
+    from pipeline.run.console import captured_output
+
+    settings = load_settings(args.config)
+    workspace = Workspace(args.workspace.resolve())
+    if not workspace.metadata_path.is_file():
+        print(f"No runs yet: {workspace.metadata_path} does not exist.", file=sys.stderr)
+        return EXIT_OK
+    with captured_output(workspace.log_dir / "history.log") as terminal:
+        from pipeline.reporting.history import recorded_history
+        from pipeline.reporting.history_text import format_history
+
+        holder = current_holder(workspace.root)
+        in_progress = holder is not None and holder["command"] in ("run", "retrain")
+        entries = recorded_history(workspace, settings.name, args.limit, in_progress)
+        output = json.dumps(entries, indent=2) if args.json else "\n".join(format_history(entries))
+        print(output or "No runs yet.", file=terminal)
+    return EXIT_OK

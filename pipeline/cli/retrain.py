@@ -1,0 +1,61 @@
+"""`penguins retrain`: retrain on the newest spans, one retrain per workspace at a time."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from pipeline.cli.options import add_config_option, add_runner_options, add_workspace_option
+from pipeline.cli.outcome import add_json_option
+from pipeline.config.settings import Settings, load_settings
+from pipeline.config.workspace import Workspace
+from pipeline.retraining.retrain import retrain
+from pipeline.run.exit_codes import CommandResult
+from pipeline.run.lock import workspace_lock
+
+
+def add_retrain_parser(commands) -> None:
+    parser = commands.add_parser(
+        "retrain",
+        help="retrain on the newest spans: validate, check drift, train, evaluate, push only if better",
+    )
+    add_config_option(parser)
+    add_workspace_option(parser, "spans and outputs")
+    add_runner_options(parser)
+    parser.add_argument(
+        "--when-new-data",
+        action="store_true",
+        help="do nothing unless a span arrived since the last retrain",
+    )
+    parser.add_argument(
+        "--accept-drift",
+        action="store_true",
+        help="report drift without blocking, for this run (e.g. after reviewing a rejected span)",
+    )
+    parser.add_argument("--no-cache", action="store_true", help="run every component even if unchanged")
+    add_json_option(parser)
+    parser.set_defaults(handler=command_retrain)
+
+
+def _settings_for_run(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config)
+    settings.require_schema()
+    if args.accept_drift:
+        settings = dataclasses.replace(
+            settings, retraining=settings.retraining.model_copy(update={"drift_action": "report"})
+        )
+    return settings
+
+
+def command_retrain(args: argparse.Namespace) -> CommandResult:
+    with workspace_lock(args.workspace.resolve(), "retrain"):
+        settings = _settings_for_run(args)
+        return retrain(
+            settings,
+            Workspace(args.workspace.resolve()).create(),
+            runner=args.runner,
+            beam_preset=args.beam_preset,
+            beam_args=args.beam_arg,
+            when_new_data=args.when_new_data,
+            enable_cache=not args.no_cache,
+        )
