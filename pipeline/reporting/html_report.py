@@ -25,6 +25,7 @@ from pipeline.definition import node_ids
 from pipeline.intake.sources import CLEAN_FILE
 from pipeline.reporting.metadata import RunRecord
 from pipeline.reporting.summary import RunSummary
+from serving.store.atomic import write_text_atomically
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
@@ -229,8 +230,7 @@ def write_report(
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(settings.name)} retraining "
         f"{html.escape(record.run_id)}</title><style>{_STYLE}</style></head><body>{''.join(sections)}</body></html>"
     )
-    reports = workspace.root / "reports"
-    reports.mkdir(parents=True, exist_ok=True)
-    path = reports / f"retrain-{re.sub(r'[^0-9A-Za-z]+', '-', record.run_id).strip('-')}.html"
-    path.write_text(page)
-    return path
+    path = (
+        workspace.root / "reports" / f"retrain-{re.sub(r'[^0-9A-Za-z]+', '-', record.run_id).strip('-')}.html"
+    )
+    return write_text_atomically(path, page)

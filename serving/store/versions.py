@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 
-from serving.store.atomic import write_json_atomically
+from serving.store.atomic import staged_directory, write_json_atomically
 
 SAVED_MODEL_FILE = "saved_model.pb"
 FINGERPRINT_FILE = "fingerprint.pb"
@@ -141,12 +140,8 @@ def publish(saved_model_dir: Path, model_dir: Path) -> int:
     model_dir.mkdir(parents=True, exist_ok=True)
     newest = latest_version(model_dir) or 0
     version = max(int(time.time()), newest + 1)
-    staging = model_dir / f".staging-{version}-{os.getpid()}"
-    try:
+    with staged_directory(model_dir / str(version)) as staging:
         shutil.copytree(saved_model_dir, staging)
-        os.rename(staging, model_dir / str(version))
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return version
 
 
