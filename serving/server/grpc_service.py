@@ -11,6 +11,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from serving.server import messages
 from serving.server.predict import (
     BadRequestError,
     checked_tensor,
@@ -20,7 +21,6 @@ from serving.server.predict import (
     reading_request,
 )
 from serving.server.repository import DEFAULT_SIGNATURE, ModelRepository, NotFoundError
-from serving.server.serve import messages
 
 SIGNATURE_DEF_FIELD = "signature_def"
 

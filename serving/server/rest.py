@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from serving.server import messages
 from serving.server.predict import (
     BadRequestError,
     columns_to_tensors,
@@ -34,7 +35,6 @@ from serving.server.predict import (
     rows_to_tensors,
 )
 from serving.server.repository import DEFAULT_SIGNATURE, LoadedVersion, ModelRepository, NotFoundError
-from serving.server.serve import messages
 
 LOG = logging.getLogger(__name__)
 _PATH = re.compile(
