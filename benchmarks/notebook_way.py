@@ -55,7 +55,7 @@ def main() -> None:
     training, label = settings.training, settings.features.label
     imported = time.monotonic()
 
-    frame = pd.read_csv(args.csv, na_values=list(settings.missing_values)).dropna(subset=[label])
+    frame = pd.read_csv(args.csv, na_values=list(settings.features.missing_values)).dropna(subset=[label])
     rng = np.random.default_rng(training.seed)
     held_out = rng.random(len(frame)) < EVAL_FRACTION
     train, evaluation = frame[~held_out], frame[held_out]

@@ -48,8 +48,9 @@ def _instances(count: int) -> list[dict]:
     out = []
     for index in range(count):
         row = rows[index % len(rows)]
-        instance = {n: (math.nan if row[n] == "NA" else float(row[n])) for n in features.numeric}
-        instance.update({n: ("" if row[n] == "NA" else row[n]) for n in features.categorical})
+        missing = features.missing_values
+        instance = {n: (math.nan if row[n] in missing else float(row[n])) for n in features.numeric}
+        instance.update({n: ("" if row[n] in missing else row[n]) for n in features.categorical})
         out.append(instance)
     return out
 

@@ -18,8 +18,8 @@ def settings():
     return load_settings()
 
 
-def _feature_value(text: str, numeric: bool):
-    if text in ("", "NA"):
+def _feature_value(text: str, numeric: bool, missing_values: tuple[str, ...]):
+    if text in ("", *missing_values):
         return []
     return [float(text)] if numeric else [text.encode()]
 
@@ -31,9 +31,10 @@ def raw_instances(settings):
     rows = bundled_rows()[3::6][:SMALL_SAMPLE]
     instances = []
     for row in rows:
-        instance = {name: _feature_value(row[name], True) for name in features.numeric}
-        instance.update({name: _feature_value(row[name], False) for name in features.categorical})
-        instance[features.label] = _feature_value(row[features.label], False)
+        missing = features.missing_values
+        instance = {name: _feature_value(row[name], True, missing) for name in features.numeric}
+        instance.update({name: _feature_value(row[name], False, missing) for name in features.categorical})
+        instance[features.label] = _feature_value(row[features.label], False, missing)
         instances.append(instance)
     return instances
 
@@ -95,13 +96,13 @@ def _train_and_export(tmp_path_factory, settings, transform_output_dir, transfor
     import keras
     import tensorflow_transform as tft
 
-    from components.features import FeatureConfig, transformed_name
+    from components.features import FeatureSpec, transformed_name
     from components.model.classifier import build_model
     from components.model.signatures import export_saved_model
     from components.model.trainer import OOV_BUCKETS
 
     output = tft.TFTransformOutput(str(transform_output_dir))
-    features = FeatureConfig.from_custom_config(settings.as_custom_config())
+    features = FeatureSpec.from_custom_config(settings.as_custom_config())
     keras.utils.set_random_seed(seed)
     model = build_model(
         features.numeric,

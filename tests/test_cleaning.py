@@ -2,10 +2,11 @@ import csv
 
 import pytest
 
-from pipeline.intake.cleaning import CleaningSpec, content_digest, fingerprint, write_clean_csv
+from components.features import FeatureSpec
+from pipeline.intake.cleaning import content_digest, fingerprint, write_clean_csv
 from pipeline.intake.raw_csv import DataError, NoDataError, find_csv_files
 
-SPEC = CleaningSpec(label="species", numeric=["body_mass_g", "bill_length_mm"], categorical=["island", "sex"])
+SPEC = FeatureSpec(label="species", numeric=("body_mass_g", "bill_length_mm"), categorical=("island", "sex"))
 HEADER = "species,island,bill_length_mm,body_mass_g,sex,year\n"
 
 

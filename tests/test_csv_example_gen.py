@@ -12,9 +12,9 @@ from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.custom import csv_example_gen
-from pipeline.definition.pipelines import example_column_types, split_config
+from pipeline.definition.pipelines import split_config
 from pipeline.intake.cleaning import write_clean_csv
-from pipeline.intake.sources import bundled_penguins_csv, cleaning_spec
+from pipeline.intake.sources import bundled_penguins_csv
 
 HEADER_LINES = 1
 
@@ -29,7 +29,9 @@ def _run_executor(executor, input_base: Path, out: Path, settings) -> dict[str, 
             example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*")])
         ),
         standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(split_config(settings)),
-        standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(example_column_types(settings)),
+        standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
+            csv_example_gen.column_types(settings.features)
+        ),
     }
     executor.Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
     splits = {}
@@ -45,7 +47,7 @@ def _run_executor(executor, input_base: Path, out: Path, settings) -> dict[str, 
 @pytest.fixture(scope="module")
 def clean_penguins(tmp_path_factory, settings) -> Path:
     folder = tmp_path_factory.mktemp("clean")
-    write_clean_csv([bundled_penguins_csv()], folder / "data.csv", cleaning_spec(settings))
+    write_clean_csv([bundled_penguins_csv()], folder / "data.csv", settings.features)
     return folder
 
 

@@ -158,7 +158,7 @@ def test_defaults_when_optional_sections_and_keys_are_absent(tmp_path):
 
     settings = load_settings(_write(tmp_path, mutate))
     assert settings.retraining.window_spans == 3 and settings.retraining.blocks_on_drift
-    assert settings.data_source == "bundled" and settings.missing_values == ("NA",)
+    assert settings.data_source == "bundled" and settings.features.missing_values == ("NA",)
     assert settings.training.seed == 0
 
 

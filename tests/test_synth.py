@@ -8,8 +8,9 @@ import statistics
 import numpy as np
 import pytest
 
+from pipeline.config.settings import DEFAULT_CONFIG, load_settings
 from pipeline.intake.cleaning import write_clean_csv
-from pipeline.intake.sources import cleaning_spec
+from pipeline.intake.sources import bundled_penguins_csv
 from tests.helpers import bundled_rows, penguins
 
 ROWS = 20_000
@@ -72,7 +73,7 @@ def test_values_are_within_the_schema_and_clean(synthetic, settings, tmp_path):
     for column, (low, high) in SCHEMA_RANGES.items():
         values = [float(r[column]) for r in rows if r[column] != "NA"]
         assert low <= min(values) and max(values) <= high
-    assert write_clean_csv([path], tmp_path / "clean.csv", cleaning_spec(settings)) == ROWS
+    assert write_clean_csv([path], tmp_path / "clean.csv", settings.features) == ROWS
 
 
 def test_the_same_seed_writes_the_same_bytes_and_another_seed_does_not(synthetic, tmp_path):
@@ -89,3 +90,21 @@ def test_rows_must_be_positive(tmp_path):
     assert result.returncode == 2
     assert "--rows must be at least 1" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_missing_measurements_are_written_with_the_configured_marker(tmp_path):
+    """Data that marks a missing value with "?" gets synthetic rows that its config can clean."""
+    config = tmp_path / "config.yaml"
+    config.write_text(DEFAULT_CONFIG.read_text().replace('missing_values: ["NA"]', 'missing_values: ["?"]'))
+    raw = tmp_path / "raw.csv"
+    raw.write_text(bundled_penguins_csv().read_text().replace("NA", "?"))
+    result = penguins(
+        "synth", "--rows", "5000", "--out", str(tmp_path), "--config", str(config), "--data", str(raw)
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    path = tmp_path / "synthetic.csv"
+    with path.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert all("?" in {row[column] for row in rows} for column in NUMERIC)
+    assert not any("NA" in row.values() for row in rows)
+    assert write_clean_csv([path], tmp_path / "clean.csv", load_settings(config).features) == 5000

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import apache_beam as beam
 import pyarrow_hotfix  # noqa: F401 - also in Beam's worker processes (CVE-2023-47248, see pyproject.toml)
@@ -26,16 +26,23 @@ from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 
+from components.features import FeatureSpec
+
 FLOAT_COLUMNS = "float_columns"
 TEXT_COLUMNS = "text_columns"
 # Units of work that Beam hands to its workers: a 1M-row file is about a dozen of them.
 _RANGE_BYTES = 4 << 20
 
 
-def column_types(float_columns: Sequence[str], text_columns: Sequence[str]) -> example_gen_pb2.CustomConfig:
-    """The executor's custom config: which columns hold numbers and which hold text."""
+def column_types(features: FeatureSpec) -> example_gen_pb2.CustomConfig:
+    """The executor's custom config: which columns hold numbers and which hold text.
+
+    Cleaning writes numeric features as floats and the label and categorical features as text.
+    """
     types = struct_pb2.Struct()
-    types.update({FLOAT_COLUMNS: list(float_columns), TEXT_COLUMNS: list(text_columns)})
+    types.update(
+        {FLOAT_COLUMNS: list(features.numeric), TEXT_COLUMNS: [features.label, *features.categorical]}
+    )
     config = example_gen_pb2.CustomConfig()
     config.custom_config.Pack(types)
     return config

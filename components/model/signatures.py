@@ -14,7 +14,7 @@ import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.features import FeatureConfig
+from components.features import FeatureSpec
 from components.model.transform import label_vocabulary_name
 
 RAW_SIGNATURE = "serving_default"
@@ -35,7 +35,7 @@ def _as_raw_feature(value: tf.Tensor, spec) -> tf.Tensor | tf.SparseTensor:
 class ExportModule(tf.Module):
     """Holds the model, the transform layer and the class names so that SavedModel tracks them."""
 
-    def __init__(self, model: keras.Model, transform_output: tft.TFTransformOutput, features: FeatureConfig):
+    def __init__(self, model: keras.Model, transform_output: tft.TFTransformOutput, features: FeatureSpec):
         super().__init__()
         self.model = model
         self.transform_layer = transform_output.transform_features_layer()
@@ -84,7 +84,7 @@ class ExportModule(tf.Module):
 
 
 def export_saved_model(
-    model: keras.Model, transform_output: tft.TFTransformOutput, features: FeatureConfig, path: str
+    model: keras.Model, transform_output: tft.TFTransformOutput, features: FeatureSpec, path: str
 ) -> None:
     """Writes the SavedModel that TF Serving and TFMA load."""
     module = ExportModule(model, transform_output, features)

@@ -12,7 +12,7 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
-from components.features import FeatureConfig, transformed_name
+from components.features import FeatureSpec, transformed_name
 from components.model.classifier import build_model
 from components.model.signatures import export_saved_model
 from components.model.transform import label_vocabulary_name
@@ -42,7 +42,7 @@ def _dataset(
 
 
 def run_fn(fn_args: FnArgs) -> None:
-    features = FeatureConfig.from_custom_config(fn_args.custom_config)
+    features = FeatureSpec.from_custom_config(fn_args.custom_config)
     training = fn_args.custom_config["training"]
     keras.utils.set_random_seed(training["seed"])
     transform_output = tft.TFTransformOutput(fn_args.transform_output)

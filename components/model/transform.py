@@ -14,7 +14,7 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.features import FeatureConfig, transformed_name
+from components.features import FeatureSpec, transformed_name
 
 MISSING_CATEGORY = ""
 
@@ -32,7 +32,7 @@ def label_vocabulary_name(label: str) -> str:
 
 def preprocessing_fn(inputs: Mapping[str, Any], custom_config: Mapping[str, Any]) -> dict:
     """Called by TFX Transform with the raw features; returns the model's features."""
-    features = FeatureConfig.from_custom_config(custom_config)
+    features = FeatureSpec.from_custom_config(custom_config)
     outputs = {}
     for name in features.numeric:
         # Scaling the present values, then filling the gaps with 0, equals imputing the mean and

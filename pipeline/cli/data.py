@@ -42,7 +42,9 @@ def command_ingest(args: argparse.Namespace) -> CommandResult:
 
     settings = load_settings(args.config)
     workspace = Workspace(args.workspace.resolve()).create()
-    span, label = ingest_source(settings, workspace.spans, None if args.bundled else args.source, args.year)
+    span, label = ingest_source(
+        settings.features, workspace.spans, None if args.bundled else args.source, args.year
+    )
     print(f"Ingested {label} as span {span.number}: {span.rows} rows in {span.path}")
     return CommandResult(
         EXIT_OK, {"span": span.number, "rows": span.rows, "path": str(span.path), "source": label}

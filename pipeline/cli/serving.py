@@ -65,7 +65,7 @@ def add_predict_parser(commands, settings: Settings) -> None:
         predict.add_argument(flag(name), dest=name, type=float, help="a number; omit when not measured")
     for name in settings.features.categorical:
         predict.add_argument(flag(name), dest=name, help="omit when not recorded")
-    predict.set_defaults(handler=command_predict, settings=settings)
+    predict.set_defaults(handler=command_predict, feature_spec=settings.features)
 
 
 def command_serve(args) -> int:
@@ -116,12 +116,12 @@ def _quiet_tensorflow() -> None:
 
 
 def command_predict(args) -> int:
-    settings = args.settings
+    features = args.feature_spec
     if args.protocol == "grpc":
         _quiet_tensorflow()
     try:
-        flags = {name: getattr(args, name) for name in settings.features.inputs}
-        instances = read_examples(args.file, flags, settings)
+        flags = {name: getattr(args, name) for name in features.inputs}
+        instances = read_examples(args.file, flags, features)
         client = PredictionClient(args.url, args.protocol, args.model)
     except ValueError as error:
         print(f"Prediction failed: {error}", file=sys.stderr)
@@ -133,7 +133,7 @@ def command_predict(args) -> int:
         print(f"Prediction failed: {error}", file=sys.stderr)
         return EXIT_FAILED
     if args.json:
-        label = settings.features.label
+        label = features.label
         print(json.dumps([{label: p.label, "probabilities": p.probabilities} for p in predictions], indent=2))
     else:
         print(_table(predictions))

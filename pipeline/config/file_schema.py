@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from components.features import DEFAULT_MISSING_VALUES, FeatureSpec
+
 BUNDLED_SOURCE = "bundled"
 
 Text = Annotated[str, Field(min_length=1, description="a non-empty text")]
@@ -30,7 +32,7 @@ class Data(_Section):
     source: Text = Field(
         BUNDLED_SOURCE, description=f"'{BUNDLED_SOURCE}', or a raw CSV file or a folder of them"
     )
-    missing_values: Names = ("NA",)
+    missing_values: Names = DEFAULT_MISSING_VALUES
 
 
 class Features(_Section):
@@ -38,23 +40,15 @@ class Features(_Section):
     numeric: Names = ()
     categorical: Names = ()
 
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        """Feature columns a prediction request carries, in a stable order."""
-        return self.numeric + self.categorical
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        """Every column the cleaned data holds: the label first, then the inputs."""
-        return (self.label, *self.inputs)
-
     @model_validator(mode="after")
     def _inputs_listed_once(self) -> Features:
-        if not self.inputs:
+        # The spec defines which columns are inputs and in what order; the markers do not count here.
+        spec = FeatureSpec(self.label, self.numeric, self.categorical)
+        if not spec.inputs:
             raise ValueError(
                 "key 'features' must list at least one feature under 'numeric' or 'categorical', found none"
             )
-        repeated = sorted({c for c in self.columns if self.columns.count(c) > 1})
+        repeated = sorted({c for c in spec.columns if spec.columns.count(c) > 1})
         if repeated:
             raise ValueError(
                 f"key 'features' names {repeated} more than once (label, numeric and categorical "
@@ -112,14 +106,21 @@ class ConfigFile(_Section):
     retraining: Retraining = Retraining()
     serving: Serving
 
+    @property
+    def feature_spec(self) -> FeatureSpec:
+        """The features as the pipeline uses them: two sections of the file make one spec."""
+        features = self.features
+        return FeatureSpec(features.label, features.numeric, features.categorical, self.data.missing_values)
+
     @model_validator(mode="after")
     def _slices_are_features(self) -> ConfigFile:
         slices = self.evaluation.slices
-        unknown = sorted(set(slices) - set(self.features.inputs))
+        inputs = self.feature_spec.inputs
+        unknown = sorted(set(slices) - set(inputs))
         if unknown:
             raise ValueError(
                 f"key 'evaluation.slices' names {unknown}, which are not features; "
-                f"expected some of {list(self.features.inputs)}"
+                f"expected some of {list(inputs)}"
             )
         repeated = sorted({s for s in slices if slices.count(s) > 1})
         if repeated:

@@ -19,7 +19,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from pipeline.config.file_schema import BUNDLED_SOURCE, ConfigFile, Evaluation, Features, Retraining, Training
+from components.features import FeatureSpec
+from pipeline.config.file_schema import BUNDLED_SOURCE, ConfigFile, Evaluation, Retraining, Training
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "pipeline" / "configs" / "penguins.yaml"
@@ -31,14 +32,14 @@ class ConfigError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """The config as the pipeline uses it: one-value sections flattened, paths resolved."""
+    """The config as the pipeline uses it: one-value sections flattened, paths resolved, and the
+    features joined with the data's missing-value markers into the one spec the code passes around."""
 
     name: str
     config_path: Path
     data_source: str
-    missing_values: tuple[str, ...]
     schema_path: Path
-    features: Features
+    features: FeatureSpec
     train_buckets: int
     eval_buckets: int
     training: Training
@@ -56,12 +57,7 @@ class Settings:
 
     def as_custom_config(self) -> dict[str, Any]:
         """The JSON-serialisable part that Transform and Trainer receive through TFX."""
-        return {
-            "label": self.features.label,
-            "numeric": list(self.features.numeric),
-            "categorical": list(self.features.categorical),
-            "training": self.training.model_dump(mode="json"),
-        }
+        return {**self.features.as_custom_config(), "training": self.training.model_dump(mode="json")}
 
 
 # Values quoted in errors are shortened: a wrong section can hold a whole list of rows.
@@ -167,9 +163,8 @@ def load_settings(config_path: Path | str | None = None) -> Settings:
         name=config.name,
         config_path=path.resolve(),
         data_source=source if source == BUNDLED_SOURCE else str(_resolve(source, path)),
-        missing_values=config.data.missing_values,
         schema_path=_resolve(config.schema_file, path),
-        features=config.features,
+        features=config.feature_spec,
         train_buckets=config.split.train_buckets,
         eval_buckets=config.split.eval_buckets,
         training=config.training,

@@ -58,12 +58,6 @@ def split_config(settings: Settings) -> example_gen_pb2.Output:
     )
 
 
-def example_column_types(settings: Settings):
-    """Cleaning writes numeric features as floats and the label and categorical features as text."""
-    features = settings.features
-    return column_types(features.numeric, [features.label, *features.categorical])
-
-
 def _training(settings: Settings, workspace: Workspace, examples, schema, gate) -> list:
     """Transform -> Trainer -> (served model as baseline) -> Evaluator -> Pusher, after the gate passed."""
     custom_config = settings.as_custom_config()
@@ -143,7 +137,7 @@ def create_pipeline(
     """The one-shot pipeline of `penguins run`, over one folder of cleaned data."""
     example_gen = TypedCsvExampleGen(
         input_base=str(clean_data_dir),
-        custom_config=example_column_types(settings),
+        custom_config=column_types(settings.features),
         output_config=split_config(settings),
     ).with_id(node_ids.EXAMPLE_GEN)
     statistics_gen = _statistics_gen(example_gen)
@@ -183,7 +177,7 @@ def _span_example_gen(settings: Settings, workspace: Workspace, span: int) -> Ty
     """Reads one span. ExampleGen reads one span per run; the window is made of earlier runs' outputs."""
     return TypedCsvExampleGen(
         input_base=str(workspace.spans),
-        custom_config=example_column_types(settings),
+        custom_config=column_types(settings.features),
         input_config=example_gen_pb2.Input(
             splits=[example_gen_pb2.Input.Split(name="all", pattern=SPAN_PATTERN)]
         ),

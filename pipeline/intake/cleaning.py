@@ -1,9 +1,9 @@
 """Cleaning of raw CSV files into the form the pipeline ingests.
 
-Raw files say "NA" for missing values and write whole-number measurements without a decimal
-point, which would make ExampleGen infer an integer column for a float feature. Cleaning is
-streamed row by row, so memory stays flat whatever the file size, and it stops at the first
-problem with the file, row and column named.
+Raw files mark values that were not recorded with tokens (the config's `data.missing_values`)
+and write whole-number measurements without a decimal point, which would make ExampleGen infer
+an integer column for a float feature. Cleaning is streamed row by row, so memory stays flat
+whatever the file size, and it stops at the first problem with the file, row and column named.
 """
 
 from __future__ import annotations
@@ -16,21 +16,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from pathlib import Path
 
+from components.features import FeatureSpec
 from pipeline.intake.raw_csv import DataError, raw_records, read_header
-
-
-@dataclasses.dataclass(frozen=True)
-class CleaningSpec:
-    """Which columns the cleaned data keeps and how to read them."""
-
-    label: str
-    numeric: Sequence[str]
-    categorical: Sequence[str]
-    missing_values: Sequence[str] = ("NA",)
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return (self.label, *self.numeric, *self.categorical)
 
 
 def _clean_number(text: str, path: Path, line: int, column: str) -> str:
@@ -46,7 +33,7 @@ def _clean_number(text: str, path: Path, line: int, column: str) -> str:
     return repr(number)
 
 
-def clean_rows(path: Path, spec: CleaningSpec) -> Iterator[list[str]]:
+def clean_rows(path: Path, spec: FeatureSpec) -> Iterator[list[str]]:
     """Yields the cleaned rows of one raw file, in the order of `spec.columns`."""
     missing = set(spec.missing_values) | {""}
     numeric = set(spec.numeric)
@@ -83,7 +70,7 @@ def clean_rows(path: Path, spec: CleaningSpec) -> Iterator[list[str]]:
             raise DataError(f"{path}: the file has a header but no data rows; expected one row per example")
 
 
-def fingerprint(files: Iterable[Path], spec: CleaningSpec) -> str:
+def fingerprint(files: Iterable[Path], spec: FeatureSpec) -> str:
     """A digest of the raw bytes and the cleaning spec: equal digests mean equal cleaned data.
 
     File names do not count, so a renamed copy maps to the same cleaned data; sizes mark where one
@@ -112,7 +99,7 @@ def content_digest(clean_csv: Path) -> str:
     return f"{total % 2**256:064x}"
 
 
-def write_clean_csv(files: Sequence[Path], destination: Path, spec: CleaningSpec) -> int:
+def write_clean_csv(files: Sequence[Path], destination: Path, spec: FeatureSpec) -> int:
     """Cleans `files` into one CSV at `destination`, atomically; returns the number of rows.
 
     The file appears only once it is complete, so an interrupted or failed clean leaves nothing

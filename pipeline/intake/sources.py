@@ -10,9 +10,9 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from components.features import FeatureSpec
 from pipeline.config.file_schema import BUNDLED_SOURCE
-from pipeline.config.settings import Settings
-from pipeline.intake.cleaning import CleaningSpec, fingerprint, write_clean_csv
+from pipeline.intake.cleaning import fingerprint, write_clean_csv
 from pipeline.intake.raw_csv import find_csv_files
 
 CLEAN_FILE = "data.csv"
@@ -26,22 +26,13 @@ def bundled_penguins_csv() -> Path:
     return Path(spec.submodule_search_locations[0]) / "data" / "penguins.csv"
 
 
-def cleaning_spec(settings: Settings) -> CleaningSpec:
-    return CleaningSpec(
-        label=settings.features.label,
-        numeric=settings.features.numeric,
-        categorical=settings.features.categorical,
-        missing_values=settings.missing_values,
-    )
-
-
 def raw_files(source: str | Path) -> list[Path]:
     if str(source) == BUNDLED_SOURCE:
         return [bundled_penguins_csv()]
     return find_csv_files(Path(source))
 
 
-def prepare_clean_data(files: list[Path], clean_root: Path, spec: CleaningSpec) -> Path:
+def prepare_clean_data(files: list[Path], clean_root: Path, spec: FeatureSpec) -> Path:
     """Returns the folder holding the cleaned data, cleaning only when it is not there yet."""
     folder = clean_root / fingerprint(files, spec)[:16]
     if not (folder / CLEAN_FILE).is_file():

@@ -18,10 +18,10 @@ import tempfile
 from contextlib import closing
 from pathlib import Path
 
-from pipeline.config.settings import Settings
-from pipeline.intake.cleaning import CleaningSpec, content_digest, write_clean_csv
+from components.features import FeatureSpec
+from pipeline.intake.cleaning import content_digest, write_clean_csv
 from pipeline.intake.raw_csv import DataError, raw_records, read_header
-from pipeline.intake.sources import CLEAN_FILE, bundled_penguins_csv, cleaning_spec, raw_files
+from pipeline.intake.sources import CLEAN_FILE, bundled_penguins_csv, raw_files
 from serving.store.atomic import write_json_atomically
 
 SPAN_PREFIX = "span-"
@@ -78,7 +78,7 @@ def clear_rejection(span: Span) -> None:
     (span.path / REJECTED_FILE).unlink(missing_ok=True)
 
 
-def ingest(files: list[Path], source: str, spans_root: Path, spec: CleaningSpec) -> Span:
+def ingest(files: list[Path], source: str, spans_root: Path, spec: FeatureSpec) -> Span:
     """Cleans `files` into the next span. Refuses data already ingested; leaves nothing on failure."""
     existing = list_spans(spans_root)
     number = existing[-1].number + 1 if existing else 1
@@ -122,7 +122,7 @@ def write_year_subset(raw_csv: Path, year: int, destination: Path, year_column: 
 
 
 def ingest_source(
-    settings: Settings, spans_root: Path, source: Path | None, year: int | None
+    features: FeatureSpec, spans_root: Path, source: Path | None, year: int | None
 ) -> tuple[Span, str]:
     """`penguins ingest`: a raw file or folder (None: the bundled data), or a year of it, as the next span."""
     files = [bundled_penguins_csv()] if source is None else raw_files(source)
@@ -133,4 +133,4 @@ def ingest_source(
                 raise DataError(f"{source}: --year needs a single CSV file, found {len(files)}")
             files = [write_year_subset(files[0], year, Path(scratch) / f"{year}.csv")]
             label += f", year {year}"
-        return ingest(files, label, spans_root, cleaning_spec(settings)), label
+        return ingest(files, label, spans_root, features), label

@@ -2,10 +2,10 @@
 
 Each label class gets its own distributions fitted to the real data: a multivariate normal over
 the numeric features (so bill, flipper and mass stay correlated as in real birds), the
-frequency of every value of every other column (island, sex, year, "NA" included), and how
-often each measurement is missing. Numbers are written with the precision and within the range
-seen in the real data, so synthetic rows pass the same schema. Rows are drawn and written in
-chunks: memory stays flat whatever the size.
+frequency of every value of every other column (island, sex, year, missing-value markers
+included), and how often each measurement is missing. Numbers are written with the precision
+and within the range seen in the real data, so synthetic rows pass the same schema. Rows are
+drawn and written in chunks: memory stays flat whatever the size.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from components.features import FeatureSpec
 from pipeline.config.settings import Settings, load_settings
 from pipeline.intake.raw_csv import DataError, raw_records, read_header
 
@@ -42,6 +43,7 @@ class DataModel:
     header: list[str]
     label: str
     numeric: tuple[str, ...]
+    missing_marker: str  # written for a missing measurement, one the config reads as missing
     decimals: tuple[int, ...]
     low: np.ndarray
     high: np.ndarray
@@ -52,15 +54,15 @@ def _decimals(text: str) -> int:
     return len(text.split(".")[1]) if "." in text else 0
 
 
-def fit(path: Path, settings: Settings) -> DataModel:
+def fit(path: Path, features: FeatureSpec) -> DataModel:
     """Per-class distributions of a raw CSV (small: the whole file is read)."""
-    label, numeric = settings.features.label, settings.features.numeric
+    label, numeric = features.label, features.numeric
     with closing(raw_records(path)) as records:
         header = read_header(path, records, (label, *numeric))
         rows = [dict(zip(header, row, strict=False)) for _, row in records if row]
     if not rows:
         raise DataError(f"{path}: the file has a header but no rows; expected rows to fit a synthetic model")
-    absent = {"", *settings.missing_values}
+    absent = {"", *features.missing_values}
     values = np.array(
         [[np.nan if row[c] in absent else float(row[c]) for c in numeric] for row in rows], dtype=float
     )
@@ -91,7 +93,15 @@ def fit(path: Path, settings: Settings) -> DataModel:
     shares = sum(c.share for c in classes.values())
     classes = {k: dataclasses.replace(c, share=c.share / shares) for k, c in classes.items()}
     return DataModel(
-        header, label, numeric, decimals, np.nanmin(values, axis=0), np.nanmax(values, axis=0), classes
+        header,
+        label,
+        numeric,
+        # Cleaning reads any configured marker as missing: the first is written, else an empty field.
+        next(iter(features.missing_values), ""),
+        decimals,
+        np.nanmin(values, axis=0),
+        np.nanmax(values, axis=0),
+        classes,
     )
 
 
@@ -107,7 +117,7 @@ def _chunk(model: DataModel, size: int, rng: np.random.Generator) -> list[list[s
         for index, column in enumerate(model.numeric):
             digits = model.decimals[index]
             columns[column] = [
-                "NA" if gone else f"{value:.{digits}f}"
+                model.missing_marker if gone else f"{value:.{digits}f}"
                 for value, gone in zip(numbers[:, index], absent[:, index], strict=True)
             ]
         for column, (kinds, probabilities) in spec.others.items():
@@ -156,7 +166,7 @@ def command_synth(args) -> int:
     files: Sequence[Path] = raw_files(args.data or settings.data_source)
     if len(files) != 1:
         raise DataError(f"{args.data}: synth fits one raw CSV file, found {len(files)}")
-    model = fit(files[0], settings)
+    model = fit(files[0], settings.features)
     path = write_synthetic_csv(model, args.rows, args.out / OUTPUT_FILE, args.seed)
     shares = ", ".join(f"{name} {spec.share:.0%}" for name, spec in model.classes.items())
     print(f"Wrote {args.rows} synthetic rows to {path} ({shares}), fitted to {files[0]}")

@@ -15,7 +15,7 @@ from pathlib import Path
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.intake.raw_csv import DataError
-from pipeline.intake.sources import cleaning_spec, prepare_clean_data, raw_files
+from pipeline.intake.sources import prepare_clean_data, raw_files
 from pipeline.run.abandoned import settle_abandoned_runs
 from pipeline.run.beam_options import csv_rows, resolve_beam_args
 from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK, CommandResult
@@ -27,7 +27,7 @@ from serving.store.model_config import served_version
 def clean_source(settings: Settings, workspace: Workspace, data: str | None) -> Path:
     """The cleaned copy of `data` (default: the config's source), as ExampleGen reads it."""
     return prepare_clean_data(
-        raw_files(data or settings.data_source), workspace.clean_data, cleaning_spec(settings)
+        raw_files(data or settings.data_source), workspace.clean_data, settings.features
     )
 
 
