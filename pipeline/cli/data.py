@@ -1,15 +1,17 @@
-"""`penguins ingest` and `penguins schema infer`: data into the workspace, and a schema to review."""
+"""`penguins ingest`, `schema infer` and `synth`: data in, a schema to review, and data at scale."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from pipeline.cli.options import add_config_option, add_source_options, add_workspace_option
 from pipeline.cli.outcome import add_json_option
-from pipeline.config.settings import load_settings
+from pipeline.config.settings import Settings, load_settings
 from pipeline.config.workspace import Workspace
-from pipeline.run.exit_codes import EXIT_OK, CommandResult
+from pipeline.intake.synth import OUTPUT_FILE, synthesize
+from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE, CommandResult
 
 
 def add_data_parsers(commands) -> None:
@@ -67,4 +69,28 @@ def command_schema_infer(args: argparse.Namespace) -> int:
     print(
         f"Inferred schema written to {out}\nReview it against {settings.schema_path} before adopting changes."
     )
+    return EXIT_OK
+
+
+def add_synth_parser(commands, settings: Settings) -> None:
+    synth = commands.add_parser(
+        "synth", help="write synthetic raw data of any size, drawn from distributions fitted to real data"
+    )
+    synth.add_argument("--rows", type=int, required=True, help="how many rows to write")
+    synth.add_argument("--out", type=Path, required=True, help=f"the folder to write {OUTPUT_FILE} into")
+    synth.add_argument("--config", type=Path, help="pipeline config naming label and numeric features")
+    synth.add_argument("--data", help=f"the real raw CSV to fit (default: {settings.data_source})")
+    synth.add_argument("--seed", type=int, default=0, help="the same seed writes the same rows")
+    synth.set_defaults(handler=command_synth)
+
+
+def command_synth(args: argparse.Namespace) -> int:
+    if args.rows < 1:
+        print("--rows must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    settings = load_settings(args.config)
+    source = args.data or settings.data_source
+    path, model, fitted = synthesize(settings.features, source, args.rows, args.out, args.seed)
+    shares = ", ".join(f"{name} {spec.share:.0%}" for name, spec in model.classes.items())
+    print(f"Wrote {args.rows} synthetic rows to {path} ({shares}), fitted to {fitted}")
     return EXIT_OK

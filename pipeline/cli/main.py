@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.cli.data import add_data_parsers
+from pipeline.cli.data import add_data_parsers, add_synth_parser
 from pipeline.cli.history import add_history_parser
 from pipeline.cli.outcome import json_stream, write_outcome
 from pipeline.cli.retrain import add_retrain_parser
@@ -21,7 +21,6 @@ from pipeline.cli.serving import add_predict_parser, add_serve_parser
 from pipeline.cli.versions import add_version_parsers
 from pipeline.config.settings import ConfigError, load_settings
 from pipeline.intake.raw_csv import DataError, NoDataError
-from pipeline.intake.synth import add_synth_parser
 from pipeline.run.exit_codes import (
     EXIT_BUSY,
     EXIT_DATA_REJECTED,

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from components.features import FeatureSpec
 from pipeline.intake.raw_csv import DataError, raw_records, read_header
+from serving.store.atomic import atomic_file
 
 
 def _clean_number(text: str, path: Path, line: int, column: str) -> str:
@@ -106,17 +107,12 @@ def write_clean_csv(files: Sequence[Path], destination: Path, spec: FeatureSpec)
     that a later run could mistake for good data.
     """
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".partial")
     rows = 0
-    try:
-        with partial.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(spec.columns)
-            for path in files:
-                for row in clean_rows(path, spec):
-                    writer.writerow(row)
-                    rows += 1
-        partial.replace(destination)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_file(destination, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(spec.columns)
+        for path in files:
+            for row in clean_rows(path, spec):
+                writer.writerow(row)
+                rows += 1
     return rows

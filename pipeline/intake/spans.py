@@ -12,8 +12,6 @@ import csv
 import dataclasses
 import datetime
 import json
-import os
-import shutil
 import tempfile
 from contextlib import closing
 from pathlib import Path
@@ -22,7 +20,7 @@ from components.features import FeatureSpec
 from pipeline.intake.cleaning import content_digest, write_clean_csv
 from pipeline.intake.raw_csv import DataError, raw_records, read_header
 from pipeline.intake.sources import CLEAN_FILE, bundled_penguins_csv, raw_files
-from serving.store.atomic import write_json_atomically
+from serving.store.atomic import staged_directory, write_json_atomically
 
 SPAN_PREFIX = "span-"
 SPAN_PATTERN = f"{SPAN_PREFIX}{{SPAN}}/{CLEAN_FILE}"
@@ -82,8 +80,7 @@ def ingest(files: list[Path], source: str, spans_root: Path, spec: FeatureSpec) 
     """Cleans `files` into the next span. Refuses data already ingested; leaves nothing on failure."""
     existing = list_spans(spans_root)
     number = existing[-1].number + 1 if existing else 1
-    staging = spans_root / f".staging-{SPAN_PREFIX}{number}-{os.getpid()}"
-    try:
+    with staged_directory(spans_root / f"{SPAN_PREFIX}{number}") as staging:
         rows = write_clean_csv(files, staging / CLEAN_FILE, spec)
         digest = content_digest(staging / CLEAN_FILE)
         for span in existing:
@@ -98,10 +95,7 @@ def ingest(files: list[Path], source: str, spans_root: Path, spec: FeatureSpec) 
             "rows": rows,
             "ingested_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         }
-        (staging / RECORD_FILE).write_text(json.dumps(record, indent=2))
-        os.rename(staging, spans_root / f"{SPAN_PREFIX}{number}")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        write_json_atomically(staging / RECORD_FILE, record)
     return Span(number, spans_root / f"{SPAN_PREFIX}{number}", rows, source, digest)
 
 

@@ -1,4 +1,4 @@
-"""`penguins synth`: any number of synthetic rows in the raw CSV format, for scale tests.
+"""Any number of synthetic rows in the raw CSV format, for scale tests (`penguins synth`).
 
 Each label class gets its own distributions fitted to the real data: a multivariate normal over
 the numeric features (so bill, flipper and mass stay correlated as in real birds), the
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import sys
 from collections.abc import Sequence
 from contextlib import closing
 from pathlib import Path
@@ -20,8 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from components.features import FeatureSpec
-from pipeline.config.settings import Settings, load_settings
 from pipeline.intake.raw_csv import DataError, raw_records, read_header
+from pipeline.intake.sources import raw_files
+from serving.store.atomic import atomic_file
 
 CHUNK_ROWS = 50_000
 OUTPUT_FILE = "synthetic.csv"
@@ -131,43 +131,20 @@ def write_synthetic_csv(model: DataModel, rows: int, destination: Path, seed: in
     """Writes `rows` synthetic rows to `destination` atomically, one chunk in memory at a time."""
     rng = np.random.default_rng(seed)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    partial = destination.with_name(destination.name + ".partial")
-    try:
-        with partial.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(model.header)
-            for start in range(0, rows, CHUNK_ROWS):
-                writer.writerows(_chunk(model, min(CHUNK_ROWS, rows - start), rng))
-        partial.replace(destination)
-    finally:
-        partial.unlink(missing_ok=True)
+    with atomic_file(destination, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(model.header)
+        for start in range(0, rows, CHUNK_ROWS):
+            writer.writerows(_chunk(model, min(CHUNK_ROWS, rows - start), rng))
     return destination
 
 
-def add_synth_parser(commands, settings: Settings) -> None:
-    synth = commands.add_parser(
-        "synth", help="write synthetic raw data of any size, drawn from distributions fitted to real data"
-    )
-    synth.add_argument("--rows", type=int, required=True, help="how many rows to write")
-    synth.add_argument("--out", type=Path, required=True, help=f"the folder to write {OUTPUT_FILE} into")
-    synth.add_argument("--config", type=Path, help="pipeline config naming label and numeric features")
-    synth.add_argument("--data", help=f"the real raw CSV to fit (default: {settings.data_source})")
-    synth.add_argument("--seed", type=int, default=0, help="the same seed writes the same rows")
-    synth.set_defaults(handler=command_synth)
-
-
-def command_synth(args) -> int:
-    from pipeline.intake.sources import raw_files
-
-    if args.rows < 1:
-        print("--rows must be at least 1", file=sys.stderr)
-        return 2
-    settings = load_settings(args.config)
-    files: Sequence[Path] = raw_files(args.data or settings.data_source)
+def synthesize(
+    features: FeatureSpec, source: str, rows: int, out_dir: Path, seed: int
+) -> tuple[Path, DataModel, Path]:
+    """Fits one real raw CSV file and writes `rows` synthetic rows: returns the file, the fit, the source."""
+    files: Sequence[Path] = raw_files(source)
     if len(files) != 1:
-        raise DataError(f"{args.data}: synth fits one raw CSV file, found {len(files)}")
-    model = fit(files[0], settings.features)
-    path = write_synthetic_csv(model, args.rows, args.out / OUTPUT_FILE, args.seed)
-    shares = ", ".join(f"{name} {spec.share:.0%}" for name, spec in model.classes.items())
-    print(f"Wrote {args.rows} synthetic rows to {path} ({shares}), fitted to {files[0]}")
-    return 0
+        raise DataError(f"{source}: synth fits one raw CSV file, found {len(files)}")
+    model = fit(files[0], features)
+    return write_synthetic_csv(model, rows, out_dir / OUTPUT_FILE, seed), model, files[0]
