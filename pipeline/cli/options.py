@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from pipeline.run.beam_options import AUTO, BEAM_CONFIG, load_presets
+from pipeline.run.run_options import RunOptions
 
 RUNNERS = ("local", "beam")
 
@@ -57,3 +58,8 @@ def add_beam_options(parser: argparse.ArgumentParser) -> None:
         help="a Beam pipeline option passed through; it replaces the preset's option (or experiment) "
         "of the same name, e.g. --beam-arg=--direct_num_workers=2",
     )
+
+
+def run_options(args: argparse.Namespace) -> RunOptions:
+    """What --runner, --beam-preset, --beam-arg and --no-cache asked for."""
+    return RunOptions(args.runner, args.beam_preset, tuple(args.beam_arg), not args.no_cache)

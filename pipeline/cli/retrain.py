@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from pipeline.cli.options import add_config_option, add_runner_options, add_workspace_option
+from pipeline.cli.options import add_config_option, add_runner_options, add_workspace_option, run_options
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import Settings, load_settings
 from pipeline.config.workspace import Workspace
@@ -50,12 +50,5 @@ def _settings_for_run(args: argparse.Namespace) -> Settings:
 def command_retrain(args: argparse.Namespace) -> CommandResult:
     with workspace_lock(args.workspace.resolve(), "retrain"):
         settings = _settings_for_run(args)
-        return retrain(
-            settings,
-            Workspace(args.workspace.resolve()).create(),
-            runner=args.runner,
-            beam_preset=args.beam_preset,
-            beam_args=args.beam_arg,
-            when_new_data=args.when_new_data,
-            enable_cache=not args.no_cache,
-        )
+        workspace = Workspace(args.workspace.resolve()).create()
+        return retrain(settings, workspace, run_options(args), when_new_data=args.when_new_data)

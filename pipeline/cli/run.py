@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pipeline.cli.options import add_runner_options, add_source_options
+from pipeline.cli.options import add_runner_options, add_source_options, run_options
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import load_settings
 from pipeline.config.workspace import Workspace
@@ -34,13 +34,5 @@ def command_run(args: argparse.Namespace) -> CommandResult:
     with workspace_lock(args.workspace.resolve(), "run"):
         settings = load_settings(args.config)
         settings.require_schema()
-        return run_once(
-            settings,
-            Workspace(args.workspace.resolve()).create(),
-            data=args.data,
-            runner=args.runner,
-            beam_preset=args.beam_preset,
-            beam_args=args.beam_arg,
-            rerun=args.rerun,
-            enable_cache=not args.no_cache,
-        )
+        workspace = Workspace(args.workspace.resolve()).create()
+        return run_once(settings, workspace, args.data, run_options(args), rerun=args.rerun)

@@ -20,7 +20,7 @@ from pipeline.definition import node_ids
 from pipeline.intake.spans import Span, clear_rejection, list_spans, mark_rejected, rejected_spans
 from pipeline.retraining.planning import RetrainPlan, already_handled, plan_retrain, spans_to_read
 from pipeline.run.abandoned import settle_abandoned_runs
-from pipeline.run.beam_options import BeamChoice, resolve_beam_args
+from pipeline.run.beam_options import BeamChoice
 from pipeline.run.exit_codes import (
     EXIT_DATA_REJECTED,
     EXIT_FAILED,
@@ -29,6 +29,7 @@ from pipeline.run.exit_codes import (
     EXIT_USAGE,
     CommandResult,
 )
+from pipeline.run.run_options import RunOptions
 from serving.store.atomic import write_json_atomically
 from serving.store.model_config import served_version
 
@@ -54,12 +55,9 @@ def _refuse(exit_code: int, message: str) -> CommandResult:
 def retrain(
     settings: Settings,
     workspace: Workspace,
+    options: RunOptions,
     *,
-    runner: str,
-    beam_preset: str,
-    beam_args: list[str],
     when_new_data: bool = False,
-    enable_cache: bool = True,
 ) -> CommandResult:
     """Plans a retrain from the spans on disk, then runs and records it (the caller holds the lock)."""
     started = time.monotonic()
@@ -79,12 +77,12 @@ def retrain(
         )
         return CommandResult(EXIT_OK, {"no_new_data": True, "newest_span": plan.newest.number})
 
-    beam = resolve_beam_args(beam_preset, beam_args, plan.window_rows)
+    beam = options.beam(plan.window_rows)
     log_path = workspace.log_dir / f"retrain-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
-    _announce(settings, plan, runner, beam)
+    _announce(settings, plan, options.runner, beam)
     settle_abandoned_runs(workspace, settings.name)
     print(f"  Full log: {log_path}", flush=True)
-    return _run(settings, workspace, plan, runner, beam, enable_cache, log_path, started)
+    return _run(settings, workspace, plan, options.runner, beam, options.enable_cache, log_path, started)
 
 
 def _announce(settings: Settings, plan: RetrainPlan, runner: str, beam: BeamChoice) -> None:

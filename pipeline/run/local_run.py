@@ -17,9 +17,10 @@ from pipeline.config.workspace import Workspace
 from pipeline.intake.raw_csv import DataError
 from pipeline.intake.sources import prepare_clean_data, raw_files
 from pipeline.run.abandoned import settle_abandoned_runs
-from pipeline.run.beam_options import csv_rows, resolve_beam_args
+from pipeline.run.beam_options import csv_rows
 from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK, CommandResult
 from pipeline.run.freshness import remember_run, run_key, unchanged_run, up_to_date_lines
+from pipeline.run.run_options import RunOptions
 from serving.compat import running_stack
 from serving.store.model_config import served_version
 
@@ -34,18 +35,15 @@ def clean_source(settings: Settings, workspace: Workspace, data: str | None) -> 
 def run_once(
     settings: Settings,
     workspace: Workspace,
-    *,
     data: str | None,
-    runner: str,
-    beam_preset: str,
-    beam_args: list[str],
+    options: RunOptions,
+    *,
     rerun: bool = False,
-    enable_cache: bool = True,
 ) -> CommandResult:
     """Runs the pipeline unless data, config, code and served model are as the last run left them."""
     started = time.monotonic()
     log_path = workspace.log_dir / f"run-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
-    print(f"Pipeline '{settings.name}', {runner} runner, {running_stack()}.", flush=True)
+    print(f"Pipeline '{settings.name}', {options.runner} runner, {running_stack()}.", flush=True)
     settle_abandoned_runs(workspace, settings.name)
     try:
         clean_dir = clean_source(settings, workspace, data)
@@ -54,12 +52,12 @@ def run_once(
         print(message, file=sys.stderr)
         return CommandResult(EXIT_DATA_REJECTED, {"error": message})
     print(f"  {'Cleaning':<32} {'done':<8} {time.monotonic() - started:6.1f}s", flush=True)
-    beam = resolve_beam_args(beam_preset, beam_args, csv_rows(clean_dir.glob("*.csv")))
+    beam = options.beam(csv_rows(clean_dir.glob("*.csv")))
     print(f"  Beam preset: {beam.preset} ({beam.reason})", flush=True)
 
-    key = run_key(settings, clean_dir, runner, beam.args)
+    key = run_key(settings, clean_dir, options.runner, beam.args)
     served = served_version(workspace.serving_root, settings.model_name)
-    previous = None if rerun or not enable_cache else unchanged_run(workspace, key, served)
+    previous = None if rerun or not options.enable_cache else unchanged_run(workspace, key, served)
     if previous:
         print("\n" + "\n".join(up_to_date_lines(previous)))
         return CommandResult(
@@ -73,8 +71,10 @@ def run_once(
         from pipeline.definition.pipelines import create_pipeline
         from pipeline.run.execution import execute
 
-        tfx_pipeline = create_pipeline(settings, clean_dir, workspace, beam.args, enable_cache=enable_cache)
-        outcome = execute(tfx_pipeline, settings, workspace, runner, terminal, log_path)
+        tfx_pipeline = create_pipeline(
+            settings, clean_dir, workspace, beam.args, enable_cache=options.enable_cache
+        )
+        outcome = execute(tfx_pipeline, settings, workspace, options.runner, terminal, log_path)
         served = served_version(workspace.serving_root, settings.model_name)
         if outcome.exit_code == EXIT_OK:
             remember_run(workspace, key, outcome.entry, served)
