@@ -1,1 +1,1 @@
-"""The ML code the pipeline runs: cleaning, transform, model, signatures and custom components."""
+"""What TFX loads and runs: the feature spec, the model code, custom components and resolvers."""

@@ -1,1 +1,3 @@
-"""Dataset-agnostic orchestration: config, the TFX pipeline definition, running and reporting."""
+"""The product's commands and the TFX pipeline they run: config, data intake, the pipeline definition,
+running it, retraining and reporting (README, "Architecture").
+"""

@@ -1,1 +1,1 @@
-"""The model repository that TF Serving reads, and the ways to serve and call it."""
+"""The model store that TF Serving reads, the local server over it, and the client (no TFX here)."""

@@ -65,6 +65,11 @@ def run_once(
         )
 
     print(f"  Full log: {log_path}", flush=True)
+    return _execute(settings, workspace, clean_dir, options, beam.args, key, log_path, started)
+
+
+def _execute(settings, workspace, clean_dir, options, beam_args, key, log_path, started) -> CommandResult:
+    """The TFX run itself, and the record the next `penguins run` compares with."""
     from pipeline.run.console import captured_output
 
     with captured_output(log_path) as terminal:
@@ -72,7 +77,7 @@ def run_once(
         from pipeline.run.execution import execute
 
         tfx_pipeline = create_pipeline(
-            settings, clean_dir, workspace, beam.args, enable_cache=options.enable_cache
+            settings, clean_dir, workspace, beam_args, enable_cache=options.enable_cache
         )
         outcome = execute(tfx_pipeline, settings, workspace, options.runner, terminal, log_path)
         served = served_version(workspace.serving_root, settings.model_name)
