@@ -58,7 +58,7 @@ def test_an_edit_to_the_preprocessing_code_runs_transform_and_trainer_again(work
     statuses = component_lines(unchanged.stdout)
     assert statuses["Transform"] == statuses["Trainer"] == "cached", unchanged.stdout
 
-    transform = code / "components" / "transform.py"
+    transform = code / "components" / "model" / "transform.py"
     source = transform.read_text()
     assert _TRANSFORM_LINE in source
     transform.write_text(
