@@ -29,24 +29,37 @@ class RunInterruptedError(Exception):
         )
 
 
-@contextlib.contextmanager
-def _stop_signals_raise_interrupted():
-    """SIGINT and SIGTERM raise RunInterruptedError once; a second one acts as usual, to force a stop.
+# A stop raised into code that catches every exception and goes on is raised again this often.
+RERAISE_SECONDS = 2.0
 
-    Raised inside TensorFlow's C++ code, the exception can come back wrapped in another one; what
-    leaves this block after a stop signal is always RunInterruptedError.
+
+@contextlib.contextmanager
+def stop_signals_raise_interrupted():
+    """SIGINT and SIGTERM raise RunInterruptedError; a second one acts as usual, to force a stop.
+
+    The error is raised wherever the main thread is, and code there may catch every exception
+    and go on: once, under load, a SIGTERM was lost that way and the run finished as if never
+    stopped. So after the first stop signal a timer raises it again every RERAISE_SECONDS
+    until the run has left this block. Raised inside TensorFlow's C++ code, the exception can
+    come back wrapped in another one; what leaves this block after a stop signal is always
+    RunInterruptedError.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     stop_signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.getsignal(signum) for signum in stop_signals}
+    previous = {signum: signal.getsignal(signum) for signum in (*stop_signals, signal.SIGALRM)}
     received = []
+
+    def raise_again(_signum, _frame):
+        raise RunInterruptedError(received[0])
 
     def interrupt(signum, _frame):
         for each in stop_signals:
             signal.signal(each, previous[each])
         received.append(signum)
+        signal.signal(signal.SIGALRM, raise_again)
+        signal.setitimer(signal.ITIMER_REAL, RERAISE_SECONDS, RERAISE_SECONDS)
         raise RunInterruptedError(signum)
 
     for signum in stop_signals:
@@ -58,8 +71,9 @@ def _stop_signals_raise_interrupted():
             raise RunInterruptedError(received[0]) from error
         raise
     finally:
-        for signum in stop_signals:
-            signal.signal(signum, previous[signum])
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _orchestrator(runner: str):
@@ -82,7 +96,7 @@ def run_pipeline(tfx_pipeline, runner: str, emit_line: Callable[[str], None]) ->
     root = logging.getLogger()
     root.addHandler(reporter)
     try:
-        with _stop_signals_raise_interrupted():
+        with stop_signals_raise_interrupted():
             orchestrator.run(tfx_pipeline)
     except BaseException:
         reporter.fail_running()
