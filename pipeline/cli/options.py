@@ -7,8 +7,7 @@ from pathlib import Path
 
 from pipeline.run.beam_options import AUTO, BEAM_CONFIG, load_presets
 from pipeline.run.run_options import RunOptions
-
-RUNNERS = ("local", "beam")
+from pipeline.run.runner import RUNNERS
 
 
 def add_config_option(parser: argparse.ArgumentParser) -> None:
