@@ -41,8 +41,16 @@ def _log_text(workspace) -> str:
 
 
 def test_multi_processing_run_trains_and_pushes_with_worker_processes(tmp_path):
-    workspace = tmp_path / "workspace"
-    result = penguins("run", "--workspace", str(workspace), "--beam-preset", "multi-processing")
+    workspace, temporary = tmp_path / "workspace", tmp_path / "tmp"
+    temporary.mkdir()
+    result = penguins(
+        "run",
+        "--workspace",
+        str(workspace),
+        "--beam-preset",
+        "multi-processing",
+        env={"TMPDIR": str(temporary)},
+    )
 
     _assert_trained_and_pushed(result, workspace)
     assert "Beam preset: multi-processing (chosen)" in result.stdout
@@ -50,6 +58,8 @@ def test_multi_processing_run_trains_and_pushes_with_worker_processes(tmp_path):
     assert '"--direct_running_mode=multi_processing"' in log
     # At least one worker process per Beam-powered component ran and ended.
     assert log.count(WORKER_EXIT) >= len(BEAM_COMPONENTS)
+    # Neither the components nor their workers leave anything in the temporary directory.
+    assert not list(temporary.iterdir())
 
 
 @pytest.fixture

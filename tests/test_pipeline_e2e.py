@@ -45,10 +45,16 @@ TRAINING_COMPONENTS = {"Transform", "Trainer", "Evaluator", "AtomicPusher"}
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def run_tmpdir(tmp_path_factory):
+    """The TMPDIR of the shared cold run."""
+    return tmp_path_factory.mktemp("tmp")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, run_tmpdir):
     """One cold run on the bundled data, shared by the tests that build on a served model."""
     workspace = tmp_path_factory.mktemp("workspace")
-    result = penguins("run", "--workspace", str(workspace))
+    result = penguins("run", "--workspace", str(workspace), env={"TMPDIR": str(run_tmpdir)})
     assert result.returncode == 0, result.stdout + result.stderr
     return workspace, result
 
@@ -72,6 +78,11 @@ def test_bundled_run_validates_trains_evaluates_and_pushes(trained):
     assert "tensorflow" not in (result.stdout + result.stderr).lower()
     assert "WARNING" not in result.stdout + result.stderr
     assert list((workspace / "logs").glob("run-*.log"))
+
+
+def test_a_run_leaves_nothing_in_the_temporary_directory(trained, run_tmpdir):
+    """TFX used to repackage itself there for every Beam-powered component: 49 MB each, never deleted."""
+    assert not list(run_tmpdir.iterdir())
 
 
 def test_pushed_model_loaded_fresh_predicts_known_penguins(trained):

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from absl import logging as absl_logging
 
 from pipeline.run.progress import ComponentResult, ProgressReporter
+from pipeline.run.worker_dependencies import workers_use_this_environment
 
 RUNNERS = ("local", "beam")
 
@@ -96,7 +97,7 @@ def run_pipeline(tfx_pipeline, runner: str, emit_line: Callable[[str], None]) ->
     root = logging.getLogger()
     root.addHandler(reporter)
     try:
-        with stop_signals_raise_interrupted():
+        with stop_signals_raise_interrupted(), workers_use_this_environment():
             orchestrator.run(tfx_pipeline)
     except BaseException:
         reporter.fail_running()
