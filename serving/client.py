@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 import httpx
@@ -19,6 +20,8 @@ import httpx
 PROBABILITIES, CLASSES = "probabilities", "classes"
 PROTOCOLS = ("rest", "grpc")
 REQUEST_ID_KEY = "x-request-id"  # the REST header (any case) and the gRPC metadata key
+# What both an HTTP header and gRPC metadata carry unchanged: printable ASCII without spaces.
+_REQUEST_ID = re.compile(r"[!-~]{1,128}")
 DEFAULT_URLS = {"rest": "http://127.0.0.1:8501", "grpc": "127.0.0.1:8500"}
 
 
@@ -102,7 +105,14 @@ class PredictionClient:
     def predict(
         self, instances: list[dict[str, Any]], version: int | None = None, request_id: str | None = None
     ) -> list[Prediction]:
-        """The predictions for `instances`, sent as one request with `request_id` if given."""
+        """The predictions for `instances`, sent as one request with `request_id` if given.
+
+        Raises ValueError for a request id that a header or gRPC metadata cannot carry as it is.
+        """
+        if request_id is not None and not _REQUEST_ID.fullmatch(request_id):
+            raise ValueError(
+                f"a request id is 1 to 128 printable ASCII characters without spaces, got {request_id!r}"
+            )
         if not instances:
             return []
         outputs, request_id = (self._predict_rest(instances, version, request_id) if self.protocol == "rest"

@@ -175,6 +175,9 @@ def command_predict(args) -> int:
     except PredictionError as error:
         print(f"Prediction failed: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except ValueError as error:  # a request id that cannot be sent
+        print(f"Prediction failed: {error}", file=sys.stderr)
+        return EXIT_USAGE
     if args.json:
         label = features.label
         print(

@@ -170,28 +170,32 @@ class RequestLog:
         self._close_file()
 
     def _write(self, batch: list[_Request]) -> None:
-        """Writes and flushes a batch; whatever fails drops the batch, never the writer thread."""
+        """Writes and flushes a batch, rotating files between records as they fill up.
+
+        Whatever fails drops (and counts) the whole batch, never the writer thread: a write error
+        may surface only at the flush, so which of its records reached the disk is not known.
+        """
         if not batch:
             return
         try:
             records = [example.SerializeToString() for request in batch for example in _examples(request)]
-            writer = self._open_file()
             for record in records:
-                writer.write(record)
-            writer.flush()
+                self._open_file().write(record)
+                self._file_bytes += len(record) + TFRECORD_FRAMING_BYTES
+            self._file.flush()
         except Exception as error:  # disk full, no permission, a path that is no folder: drop, go on
             self._close_file()
             detail = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
             self._drop(WRITE_FAILED, sum(_batch_size(request.outputs) for request in batch), detail)
-            return
-        self._file_bytes += sum(len(record) + TFRECORD_FRAMING_BYTES for record in records)
 
     def _open_file(self) -> tf.io.TFRecordWriter:
         """The current file, or a new one once it holds `max_file_bytes` or is `max_file_seconds` old."""
         too_old = time.monotonic() - self._file_opened >= self._max_file_seconds
         if self._file is not None and self._file_bytes < self._max_file_bytes and not too_old:
             return self._file
-        self._close_file()
+        if self._file is not None:
+            full, self._file = self._file, None
+            full.close()  # its unflushed records are this batch's: a failure here is counted with it
         self.folder.mkdir(parents=True, exist_ok=True)
         self._files_opened += 1
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
@@ -205,6 +209,6 @@ class RequestLog:
             return
         try:
             self._file.close()
-        except Exception as error:  # what it held is lost either way; the next batch opens a new file
+        except Exception as error:  # after a failed write or at the stop; the next batch opens a new file
             LOG.warning("request log: closing a file failed: %s", error)
         self._file = None
