@@ -4,6 +4,7 @@ and the log read back with the reader that later monitoring uses."""
 from __future__ import annotations
 
 import math
+import random
 import signal
 import time
 from pathlib import Path
@@ -189,3 +190,18 @@ def test_a_failed_write_is_counted(tmp_path):
     log.record("r", 7, {}, {"species": np.array([b"Adelie"], dtype=object)})
     log.close()
     assert log.dropped == {WRITE_FAILED: 1}
+
+
+def test_a_sample_rate_logs_that_share_of_the_requests(tmp_path):
+    random.seed(12)
+    _log_requests(tmp_path, 400, sample_rate=0.25, queue_requests=1_000)
+    logged = len(list(read_examples(tmp_path))) // 2  # two instances per request
+    assert 60 < logged < 140
+
+
+def test_a_request_log_and_no_request_log_together_are_refused(tmp_path):
+    result = penguins(
+        "serve", "--workspace", str(tmp_path), "--request-log", str(tmp_path), "--no-request-log", timeout=60
+    )
+    assert result.returncode == EXIT_USAGE
+    assert len(result.stderr.splitlines()) == 1 and "contradict" in result.stderr
