@@ -19,16 +19,14 @@ LOG = logging.getLogger(__name__)
 _FILE_NAME = re.compile(r"^requests-(?P<stamp>\d{8}T\d{6})-(?P<pid>\d+)-(?P<seq>\d+)\.tfrecord$")
 
 
+def _start(path: Path) -> tuple[str, int, int]:
+    name = _FILE_NAME.match(path.name)
+    return name["stamp"], int(name["pid"]), int(name["seq"])
+
+
 def log_files(folder: Path) -> list[Path]:
     """The log files in `folder`, oldest first: by start time, then process, then sequence number."""
-    named = [(_FILE_NAME.match(path.name), path) for path in folder.glob("requests-*.tfrecord")]
-    return [
-        path
-        for match, path in sorted(
-            ((m, p) for m, p in named if m),
-            key=lambda mp: (mp[0]["stamp"], int(mp[0]["pid"]), int(mp[0]["seq"])),
-        )
-    ]
+    return sorted((p for p in folder.glob("requests-*.tfrecord") if _FILE_NAME.match(p.name)), key=_start)
 
 
 def read_examples(folder: Path) -> Iterator[tf.train.Example]:
