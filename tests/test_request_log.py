@@ -9,9 +9,11 @@ import signal
 import time
 from pathlib import Path
 
+import grpc
 import httpx
 import numpy as np
 import pytest
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from pipeline.run.exit_codes import EXIT_USAGE
 from serving.client import PredictionClient
@@ -83,6 +85,13 @@ def test_rest_and_grpc_requests_are_all_logged_with_their_ids(served):
     assert response.status_code == 200 and response.headers["x-request-id"] == "rows"
     refused = httpx.post(server.rest + PREDICT, json={"instances": [{"island": "Dream"}]})
     assert refused.status_code == 400 and len(refused.headers["x-request-id"]) == 32
+    with grpc.insecure_channel(server.grpc) as channel, pytest.raises(grpc.RpcError) as error:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        stub.Predict(
+            predict_pb2.PredictRequest(model_spec={"name": "penguins"}), metadata=[("x-request-id", "bad")]
+        )
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert ("x-request-id", "bad") in error.value.trailing_metadata()
 
     records = _by_request(_logged(server.workspace / "monitoring" / "requests", 2 * len(EXAMPLES) + 3))
     assert set(records) == {*answers, "rows"}
@@ -184,12 +193,16 @@ def test_a_full_queue_drops_and_counts_instead_of_waiting(tmp_path):
     assert log.dropped == {"queue full": 4}
 
 
-def test_a_failed_write_is_counted(tmp_path):
+def test_failed_writes_are_counted_and_warned_of_once_a_minute(tmp_path, caplog):
     (tmp_path / "file").write_text("")
     log = RequestLog(tmp_path / "file").start()
-    log.record("r", 7, {}, {"species": np.array([b"Adelie"], dtype=object)})
+    for n in range(3):
+        log.record(f"r{n}", 7, {}, {"species": np.array([b"Adelie"], dtype=object)})
+        time.sleep(0.2)  # one batch each
     log.close()
-    assert log.dropped == {WRITE_FAILED: 1}
+    assert log.dropped == {WRITE_FAILED: 3}
+    warnings = [r.getMessage() for r in caplog.records if "request log: dropped" in r.getMessage()]
+    assert len(warnings) == 1 and "write failed" in warnings[0]
 
 
 def test_a_sample_rate_logs_that_share_of_the_requests(tmp_path):
