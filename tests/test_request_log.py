@@ -177,7 +177,7 @@ def test_the_reader_skips_a_truncated_last_record(tmp_path):
 
 
 def test_files_rotate_by_size_and_read_back_in_order(tmp_path):
-    _log_requests(tmp_path, 50, max_file_bytes=1, queue_requests=1_000)
+    _log_requests(tmp_path, 50, max_file_bytes=1)
     files = log_files(tmp_path)
     assert len(files) > 1
     assert all(f.name.startswith("requests-") and f.name.endswith(".tfrecord") for f in files)
@@ -186,7 +186,7 @@ def test_files_rotate_by_size_and_read_back_in_order(tmp_path):
 
 
 def test_a_full_queue_drops_and_counts_instead_of_waiting(tmp_path):
-    log = RequestLog(tmp_path, queue_requests=1)  # not started: nothing drains the queue
+    log = RequestLog(tmp_path, queue_instances=3)  # not started: nothing drains the queue
     outputs = {"species": np.array([b"Adelie", b"Gentoo"], dtype=object)}
     for n in range(3):
         log.record(f"r{n}", 7, {}, outputs)
@@ -207,7 +207,7 @@ def test_failed_writes_are_counted_and_warned_of_once_a_minute(tmp_path, caplog)
 
 def test_a_sample_rate_logs_that_share_of_the_requests(tmp_path):
     random.seed(12)
-    _log_requests(tmp_path, 400, sample_rate=0.25, queue_requests=1_000)
+    _log_requests(tmp_path, 400, sample_rate=0.25)
     logged = len(list(read_examples(tmp_path))) // 2  # two instances per request
     assert 60 < logged < 140
 

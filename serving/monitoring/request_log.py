@@ -5,12 +5,14 @@ skew check needs; TF Serving's own `PredictionLog` would do too, but it has no f
 id, and the id is what late labels are joined on.
 
 Logging must never slow or fail a request. The request path only draws the sampling lot and puts
-the tensors and arrays it already holds onto a bounded queue, without waiting; one writer thread
-turns them into Examples and writes them. A full queue, or a write that fails (disk full, no
-permission, a path that is no folder), drops the records: they are counted by reason on
-`RequestLog.dropped` and a warning goes to the server's log, at most once a minute so that a full
-disk does not flood it. The writer flushes after each batch it drains, so a killed server loses
-at most what was still queued, and leaves at most a truncated last record, which the reader skips.
+the tensors and arrays it already holds onto a queue, without waiting; one writer thread turns
+them into Examples and writes them. The queue is bounded in instances, since that is what costs
+memory: a bound in requests would let a few large batches hold gigabytes. A full queue, or a
+write that fails (disk full, no permission, a path that is no folder), drops the records: they
+are counted by reason on `RequestLog.dropped` and a warning goes to the server's log, at most
+once a minute so that a full disk does not flood it. The writer flushes after each batch it
+drains, so a killed server loses at most what was still queued, and leaves at most a truncated
+last record, which the reader skips.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ LOG = logging.getLogger(__name__)
 REQUEST_ID_KEY = "x-request-id"  # the HTTP header (any case) and the gRPC metadata key
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_FILE_SECONDS = 3600
-QUEUE_REQUESTS = 10_000
+QUEUE_INSTANCES = 100_000  # at a few hundred bytes an instance, some tens of MB
 WARN_EVERY_SECONDS = 60
 TFRECORD_FRAMING_BYTES = 16  # length, its CRC and the data's CRC around each record
 QUEUE_FULL, WRITE_FAILED = "queue full", "write failed"
@@ -50,6 +52,7 @@ def request_id_or_new(given: str | None) -> str:
 @dataclasses.dataclass(frozen=True)
 class _Request:
     request_id: str
+    instances: int
     time_us: int  # unix time in microseconds: a float_list is float32, to the nearest two minutes
     version: int
     inputs: Mapping
@@ -101,7 +104,7 @@ class RequestLog:
         sample_rate: float = 1.0,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
         max_file_seconds: float = DEFAULT_MAX_FILE_SECONDS,
-        queue_requests: int = QUEUE_REQUESTS,
+        queue_instances: int = QUEUE_INSTANCES,
     ):
         if not 0 < sample_rate <= 1:
             raise ValueError(f"the sample rate must be above 0 and at most 1, got {sample_rate}")
@@ -109,8 +112,10 @@ class RequestLog:
         self.sample_rate = sample_rate
         self._max_file_bytes = max_file_bytes
         self._max_file_seconds = max_file_seconds
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_requests)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
+        self._queue_instances = queue_instances
+        self._queued = 0  # instances waiting in the queue
         self._dropped: collections.Counter[str] = collections.Counter()
         self._last_warning = -math.inf
         self._file: tf.io.TFRecordWriter | None = None
@@ -127,10 +132,15 @@ class RequestLog:
         """Queues one answered request, or counts it dropped; never blocks, never raises."""
         if self.sample_rate < 1 and random.random() >= self.sample_rate:
             return
-        try:
-            self._queue.put_nowait(_Request(request_id, time.time_ns() // 1000, version, inputs, outputs))
-        except queue.Full:
-            self._drop(QUEUE_FULL, _batch_size(outputs), f"more than {self._queue.maxsize} requests waiting")
+        instances = _batch_size(outputs)
+        with self._lock:
+            room = self._queued + instances <= self._queue_instances
+            if room:
+                self._queued += instances
+        if not room:
+            self._drop(QUEUE_FULL, instances, f"more than {self._queue_instances} instances waiting")
+            return
+        self._queue.put(_Request(request_id, instances, time.time_ns() // 1000, version, inputs, outputs))
 
     def close(self) -> None:
         """Writes what is queued and closes the file; the servers have stopped taking requests."""
@@ -166,7 +176,10 @@ class RequestLog:
                 except queue.Empty:
                     break
             stopping = any(item is _STOP for item in batch)
-            self._write([item for item in batch if item is not _STOP])
+            requests = [item for item in batch if item is not _STOP]
+            with self._lock:
+                self._queued -= sum(request.instances for request in requests)
+            self._write(requests)
         self._close_file()
 
     def _write(self, batch: list[_Request]) -> None:
@@ -186,7 +199,7 @@ class RequestLog:
         except Exception as error:  # disk full, no permission, a path that is no folder: drop, go on
             self._close_file()
             detail = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
-            self._drop(WRITE_FAILED, sum(_batch_size(request.outputs) for request in batch), detail)
+            self._drop(WRITE_FAILED, sum(request.instances for request in batch), detail)
 
     def _open_file(self) -> tf.io.TFRecordWriter:
         """The current file, or a new one once it holds `max_file_bytes` or is `max_file_seconds` old."""
