@@ -63,31 +63,39 @@ def _values(value) -> np.ndarray:
     return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
 
 
-def _feature(values) -> tf.train.Feature:
-    """Text as bytes_list, floats as float_list (NaN kept: it marks a missing value), the rest int64."""
-    flat = np.asarray(values).ravel()
-    if flat.dtype.kind in "OSU":
-        return tf.train.Feature(
-            bytes_list=tf.train.BytesList(value=[v.encode() if isinstance(v, str) else v for v in flat])
-        )
-    if flat.dtype.kind == "f":
-        return tf.train.Feature(float_list=tf.train.FloatList(value=flat))
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=flat.astype(np.int64)))
+def _column(value, instances: int) -> tuple[str, list[list]]:
+    """A column's feature kind and its values instance by instance, as Python lists, which protobuf
+    takes several times faster than numpy scalars: text as bytes_list, floats as float_list (NaN
+    kept, the mark of a missing value), the rest as int64_list."""
+    array = _values(value)
+    if array.dtype.kind == "U":
+        array = np.char.encode(array, "utf-8")
+    if array.dtype.kind in "OS":
+        kind = "bytes_list"
+    elif array.dtype.kind == "f":
+        kind = "float_list"
+    else:
+        kind, array = "int64_list", array.astype(np.int64)
+    rows = array.reshape(len(array), -1).tolist() if array.ndim else [[array.item()]] * instances
+    return kind, rows
 
 
 def _examples(request: _Request) -> Iterator[tf.train.Example]:
     """One Example per instance: its inputs as the model received them, its outputs, and the request's id."""
-    columns = {name: _values(value) for name, value in {**request.inputs, **request.outputs}.items()}
-    batch = max((len(c) for c in columns.values() if c.ndim), default=1)
-    for index in range(batch):
-        features = {name: _feature(c[index] if c.ndim else c) for name, c in columns.items()}
-        features.update(
-            request_id=tf.train.Feature(bytes_list=tf.train.BytesList(value=[request.request_id.encode()])),
-            time_us=tf.train.Feature(int64_list=tf.train.Int64List(value=[request.time_us])),
-            model_version=tf.train.Feature(int64_list=tf.train.Int64List(value=[request.version])),
-            instance=tf.train.Feature(int64_list=tf.train.Int64List(value=[index])),
-        )
-        yield tf.train.Example(features=tf.train.Features(feature=features))
+    columns = {
+        name: _column(value, request.instances)
+        for name, value in {**request.inputs, **request.outputs}.items()
+    }
+    for index in range(request.instances):
+        example = tf.train.Example()
+        feature = example.features.feature
+        for name, (kind, rows) in columns.items():
+            getattr(feature[name], kind).value.extend(rows[index])
+        feature["request_id"].bytes_list.value.append(request.request_id.encode())
+        feature["time_us"].int64_list.value.append(request.time_us)
+        feature["model_version"].int64_list.value.append(request.version)
+        feature["instance"].int64_list.value.append(index)
+        yield example
 
 
 def _batch_size(outputs: Mapping) -> int:
