@@ -105,10 +105,8 @@ def test_rest_and_grpc_requests_are_all_logged_with_their_ids(served):
 def test_a_failing_log_write_never_fails_the_request(tmp_path, exported_model_dir):
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("")
-    with serve_published(tmp_path / "ws", exported_model_dir, "--request-log", str(not_a_folder)) as (
-        server,
-        _,
-    ):
+    with serve_published(tmp_path / "ws", exported_model_dir, "--request-log", str(not_a_folder)) as running:
+        server = running[0]
         with PredictionClient(server.rest) as client:
             predictions = client.predict(EXAMPLES, request_id="lost")
         with PredictionClient(server.grpc, "grpc") as client:
