@@ -174,8 +174,9 @@ def test_the_reader_skips_a_truncated_last_record(tmp_path):
     assert records[1]["island"] == [b""] and math.isnan(records[1]["bill_depth_mm"][0])
 
 
-def test_files_rotate_by_size_and_read_back_in_order(tmp_path):
-    _log_requests(tmp_path, 50, max_file_bytes=1)
+@pytest.mark.parametrize("limit", [{"max_file_bytes": 1}, {"max_file_seconds": 0}], ids=["size", "age"])
+def test_files_rotate_and_read_back_in_order(tmp_path, limit):
+    _log_requests(tmp_path, 50, **limit)
     files = log_files(tmp_path)
     assert len(files) > 1
     assert all(f.name.startswith("requests-") and f.name.endswith(".tfrecord") for f in files)
