@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from typing import Any
 
 import httpx
 
 PROBABILITIES, CLASSES = "probabilities", "classes"
 PROTOCOLS = ("rest", "grpc")
+REQUEST_ID_KEY = "x-request-id"  # the REST header (any case) and the gRPC metadata key
+# What both an HTTP header and gRPC metadata carry unchanged: printable ASCII without spaces.
+_REQUEST_ID = re.compile(r"[!-~]{1,128}")
 DEFAULT_URLS = {"rest": "http://127.0.0.1:8501", "grpc": "127.0.0.1:8500"}
 
 
@@ -30,15 +34,19 @@ class PredictionError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class Prediction:
+    """One example's answer. `request_id` is the id of the request it came in, shared by the examples
+    of one call: the one given, or the server's own; None from a server that returns none (TF Serving)."""
+
     label: str
     probabilities: dict[str, float]
+    request_id: str | None = None
 
 
-def _predictions(outputs: dict[str, list]) -> list[Prediction]:
+def _predictions(outputs: dict[str, list], request_id: str | None) -> list[Prediction]:
     """Columns of outputs -> one Prediction per example; the label column is the other string output."""
     (label_key,) = set(outputs) - {PROBABILITIES, CLASSES}
     return [
-        Prediction(label, dict(zip(classes, map(float, probabilities), strict=True)))
+        Prediction(label, dict(zip(classes, map(float, probabilities), strict=True)), request_id)
         for label, classes, probabilities in zip(
             outputs[label_key], outputs[CLASSES], outputs[PROBABILITIES], strict=True
         )
@@ -94,27 +102,41 @@ class PredictionClient:
         else:
             self._channel.close()
 
-    def predict(self, instances: list[dict[str, Any]], version: int | None = None) -> list[Prediction]:
+    def predict(
+        self, instances: list[dict[str, Any]], version: int | None = None, request_id: str | None = None
+    ) -> list[Prediction]:
+        """The predictions for `instances`, sent as one request with `request_id` if given.
+
+        Raises ValueError for a request id that a header or gRPC metadata cannot carry as it is.
+        """
+        if request_id is not None and not _REQUEST_ID.fullmatch(request_id):
+            raise ValueError(
+                f"a request id is 1 to 128 printable ASCII characters without spaces, got {request_id!r}"
+            )
         if not instances:
             return []
-        outputs = (self._predict_rest(instances, version) if self.protocol == "rest" else
-                   self._predict_grpc(instances, version))  # fmt: skip
+        outputs, request_id = (self._predict_rest(instances, version, request_id) if self.protocol == "rest"
+                               else self._predict_grpc(instances, version, request_id))  # fmt: skip
         try:
-            return _predictions(outputs)
+            return _predictions(outputs, request_id)
         except (ValueError, KeyError, TypeError):
             raise PredictionError(
                 f"the answer from {self.url} is not a classifier's: outputs {sorted(outputs)}, expected "
                 f"'{PROBABILITIES}', '{CLASSES}' and a label"
             ) from None
 
-    def _predict_rest(self, instances, version) -> dict[str, list]:
+    def _predict_rest(self, instances, version, request_id) -> tuple[dict[str, list], str | None]:
         path = f"/v1/models/{self.model}" + (f"/versions/{version}" if version else "") + ":predict"
         # Columnar format: one list per input, which is also how the answer comes back.
         # Missing measurements travel as NaN, which TF Serving's JSON parser accepts.
         columns = {name: [i[name] for i in instances] for name in instances[0]}
         body = json.dumps({"inputs": columns}, allow_nan=True)
         try:
-            response = self._http.post(path, content=body, headers={"Content-Type": "application/json"})
+            headers = {
+                "Content-Type": "application/json",
+                **({REQUEST_ID_KEY: request_id} if request_id else {}),
+            }
+            response = self._http.post(path, content=body, headers=headers)
         except httpx.ConnectError as error:
             raise PredictionError(
                 f"no server answers at {self.url} ({_reason(error)}); start one with `penguins serve`"
@@ -141,9 +163,9 @@ class PredictionClient:
             raise PredictionError(
                 f"the server refused the request ({response.status_code}): {payload.get('error', payload)}"
             )
-        return payload.get("outputs", {})
+        return payload.get("outputs", {}), response.headers.get(REQUEST_ID_KEY)
 
-    def _predict_grpc(self, instances, version) -> dict[str, list]:
+    def _predict_grpc(self, instances, version, request_id) -> tuple[dict[str, list], str | None]:
         import grpc
         import tensorflow as tf
         from tensorflow_serving.apis import predict_pb2
@@ -157,7 +179,11 @@ class PredictionClient:
             dtype = tf.string if isinstance(values[0], str) else tf.float32
             request.inputs[name].CopyFrom(tf.make_tensor_proto(values, dtype=dtype))
         try:
-            response = self._stub.Predict(request, timeout=self._timeout)
+            response, call = self._stub.Predict.with_call(
+                request,
+                timeout=self._timeout,
+                metadata=[(REQUEST_ID_KEY, request_id)] if request_id else None,
+            )
         except grpc.RpcError as error:
             if error.code() == grpc.StatusCode.UNAVAILABLE:
                 raise PredictionError(
@@ -167,7 +193,8 @@ class PredictionClient:
             raise PredictionError(
                 f"the server refused the request ({error.code().name}): {error.details()}"
             ) from None
-        return {name: _plain(tf.make_ndarray(proto)) for name, proto in response.outputs.items()}
+        outputs = {name: _plain(tf.make_ndarray(proto)) for name, proto in response.outputs.items()}
+        return outputs, dict(call.trailing_metadata() or ()).get(REQUEST_ID_KEY)
 
 
 def _plain(array) -> list:

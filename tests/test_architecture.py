@@ -29,6 +29,7 @@ LAYERS = (
     ("components.model",),
     ("components.features",),
     ("serving.server",),
+    ("serving.monitoring",),
     ("serving.client",),
     ("serving.store",),
     ("serving.compat",),

@@ -5,6 +5,7 @@ or against nothing. Whatever goes wrong is one line on stderr and an exit code f
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -34,9 +35,22 @@ def _one_line_failure(result, exit_code: int) -> str:
 
 
 def _predicted(*args: str) -> list:
+    """The predictions printed with --json, less their request ids (each request gets its own)."""
     result = penguins("predict", "--json", *args, timeout=120)
     assert result.returncode == EXIT_OK, result.stderr
-    return json.loads(result.stdout)
+    return [{k: v for k, v in p.items() if k != "request_id"} for p in json.loads(result.stdout)]
+
+
+def test_request_id_given_is_printed_and_one_is_made_without(served):
+    result = penguins("predict", "--json", "--url", served.rest, "--request-id", "abc", *FLAGS, timeout=120)
+    assert result.returncode == EXIT_OK, result.stderr
+    assert [p["request_id"] for p in json.loads(result.stdout)] == ["abc"]
+    result = penguins("predict", "--json", "--url", served.rest, *FLAGS, timeout=120)
+    assert re.fullmatch(r"[0-9a-f]{32}", json.loads(result.stdout)[0]["request_id"]), result.stdout
+    result = penguins("predict", "--protocol", "grpc", "--url", served.grpc, *FLAGS, timeout=120)
+    assert result.returncode == EXIT_OK, result.stderr
+    last = result.stdout.splitlines()[-1]
+    assert re.fullmatch(r"Request id: [0-9a-f]{32}", last), result.stdout
 
 
 @pytest.mark.parametrize(
@@ -119,6 +133,7 @@ USAGE_ERRORS = {
                   "{dir}/a.csv, row 2: 5 fields where the header has 6"),
     "gRPC address with http://": ({}, ["--protocol", "grpc", "--url", "http://127.0.0.1:8500", *FLAGS],
                                   "a gRPC address is host:port"),
+    "request id with a space": ({}, ["--request-id", "a b", *FLAGS], "a request id is 1 to 128 printable"),
 }  # fmt: skip
 
 

@@ -23,6 +23,15 @@ def _byte_count(text: str) -> int:
     return int(text)
 
 
+def _sample_rate(text: str) -> float | None:
+    """The rate, or None when it is not a number in (0, 1]: refused in one line, not argparse's two."""
+    try:
+        rate = float(text)
+    except ValueError:
+        return None
+    return rate if 0 < rate <= 1 else None
+
+
 def add_serve_parser(commands, settings: Settings) -> None:
     serve = commands.add_parser("serve", help="serve pushed models with TF Serving's REST and gRPC API")
     serve.add_argument(
@@ -40,6 +49,20 @@ def add_serve_parser(commands, settings: Settings) -> None:
         help="the largest request accepted, REST body or gRPC message; REST answers 413 beyond it, "
         "gRPC RESOURCE_EXHAUSTED (default: 4 MiB, gRPC's own default)",
     )
+    serve.add_argument(
+        "--request-log",
+        type=Path,
+        metavar="DIR",
+        help="where answered predictions are logged, as TFRecord files of tf.Example "
+        "(default: WORKSPACE/monitoring/requests)",
+    )
+    serve.add_argument(
+        "--log-sample-rate",
+        default="1",
+        metavar="R",
+        help="the share of requests logged, above 0 and at most 1 (default: 1, every request)",
+    )
+    serve.add_argument("--no-request-log", action="store_true", help="log no requests")
     serve.set_defaults(handler=command_serve)
 
 
@@ -60,6 +83,12 @@ def add_predict_parser(commands, settings: Settings) -> None:
         "other columns are ignored",
     )
     predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    predict.add_argument(
+        "--request-id",
+        metavar="ID",
+        help="the id the server logs this request under, e.g. to add its true label later "
+        "(default: the server makes one; it is printed either way)",
+    )
     predict.add_argument("--config", type=Path, help="pipeline config naming the features")
     for name in settings.features.numeric:
         predict.add_argument(flag(name), dest=name, type=float, help="a number; omit when not measured")
@@ -76,7 +105,19 @@ def command_serve(args) -> int:
     if args.port == args.grpc_port != 0:
         print(f"Refused: --port and --grpc-port are both {args.port}; they must differ.", file=sys.stderr)
         return EXIT_USAGE
+    sample_rate = _sample_rate(args.log_sample_rate)
+    if sample_rate is None:
+        rate = args.log_sample_rate
+        print(
+            f"Refused: --log-sample-rate must be a number above 0 and at most 1, got {rate!r}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.no_request_log and args.request_log:
+        print("Refused: --request-log and --no-request-log contradict each other; give one.", file=sys.stderr)
+        return EXIT_USAGE
     workspace = Workspace(args.workspace.resolve()).create()
+    request_log = None if args.no_request_log else (args.request_log or workspace.request_log_dir).resolve()
     try:
         with captured_output(workspace.log_dir / "serve.log") as terminal:
             serve(
@@ -88,6 +129,8 @@ def command_serve(args) -> int:
                 args.max_request_bytes,
                 args.poll_seconds,
                 lambda message: print(message, file=terminal, flush=True),
+                request_log,
+                sample_rate,
             )
     except PortUnavailableError as error:
         print(f"Refused: {error}", file=sys.stderr)
@@ -128,13 +171,26 @@ def command_predict(args) -> int:
         return EXIT_USAGE
     try:
         with client:
-            predictions = client.predict(instances)
+            predictions = client.predict(instances, request_id=args.request_id)
     except PredictionError as error:
         print(f"Prediction failed: {error}", file=sys.stderr)
         return EXIT_FAILED
+    except ValueError as error:  # a request id that cannot be sent
+        print(f"Prediction failed: {error}", file=sys.stderr)
+        return EXIT_USAGE
     if args.json:
         label = features.label
-        print(json.dumps([{label: p.label, "probabilities": p.probabilities} for p in predictions], indent=2))
+        print(
+            json.dumps(
+                [
+                    {label: p.label, "probabilities": p.probabilities, "request_id": p.request_id}
+                    for p in predictions
+                ],
+                indent=2,
+            )
+        )
     else:
         print(_table(predictions))
+        if predictions[0].request_id is not None:
+            print(f"Request id: {predictions[0].request_id}")
     return EXIT_OK

@@ -43,6 +43,11 @@ class Workspace:
         return self.serving_root / model_name
 
     @property
+    def request_log_dir(self) -> Path:
+        """What `penguins serve` logs of the requests it answers (serving/monitoring/request_log.py)."""
+        return self.root / "monitoring" / "requests"
+
+    @property
     def log_dir(self) -> Path:
         return self.root / "logs"
 

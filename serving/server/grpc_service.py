@@ -11,6 +11,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from serving.monitoring.request_log import REQUEST_ID_KEY, RequestLog, request_id_or_new
 from serving.server import messages
 from serving.server.predict import (
     BadRequestError,
@@ -64,10 +65,15 @@ def _request_tensors(inputs, specs: dict[str, tf.TensorSpec]) -> dict[str, tf.Te
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, repository: ModelRepository):
+    def __init__(self, repository: ModelRepository, request_log: RequestLog | None):
         self._repository = repository
+        self._request_log = request_log
 
     def Predict(self, request, context):  # noqa: N802 - gRPC method name
+        """The request's id goes back in the trailing metadata, which an aborted call sends too."""
+        given = dict(context.invocation_metadata()).get(REQUEST_ID_KEY)
+        request_id = request_id_or_new(given)
+        context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
         loaded = _resolve(self._repository, request.model_spec, context)
         signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
         try:
@@ -76,6 +82,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             outputs = predict(loaded, signature_name, tensors)
         except (BadRequestError, NotFoundError) as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        if self._request_log is not None:
+            self._request_log.record(request_id, loaded.version, tensors, outputs)
         response = predict_pb2.PredictResponse(
             model_spec=messages.model_spec(self._repository.model_name, loaded, signature_name)
         )
@@ -111,7 +119,9 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, str(error))
 
 
-def add_services(server: grpc.Server, repository: ModelRepository) -> None:
+def add_services(server: grpc.Server, repository: ModelRepository, request_log: RequestLog | None) -> None:
     """The services go onto a server already bound to its port, so a port conflict is known first."""
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(PredictionService(repository), server)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        PredictionService(repository, request_log), server
+    )
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository), server)

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from serving.monitoring.request_log import REQUEST_ID_KEY, RequestLog, request_id_or_new
 from serving.server import messages
 from serving.server.predict import (
     BadRequestError,
@@ -132,7 +133,9 @@ async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
     return _error(error.status_code, f"{error.detail}: {request.method} {request.url.path}", error.headers)
 
 
-def build_app(repository: ModelRepository, max_request_bytes: int) -> Starlette:
+def build_app(
+    repository: ModelRepository, max_request_bytes: int, request_log: RequestLog | None
+) -> Starlette:
     def resolve(request: Request):
         match = _PATH.match(request.path_params["rest"])
         if not match:
@@ -157,6 +160,13 @@ def build_app(repository: ModelRepository, max_request_bytes: int) -> Starlette:
             return _error(404, str(error))
 
     async def post(request: Request) -> Response:
+        """Every answer names the request's id in its X-Request-Id header, errors included."""
+        request_id = request_id_or_new(request.headers.get(REQUEST_ID_KEY))
+        response = await predict_answer(request, request_id)
+        response.headers[REQUEST_ID_KEY] = request_id
+        return response
+
+    async def predict_answer(request: Request, request_id: str) -> Response:
         try:
             match, version, label = resolve(request)
             if match["suffix"] != ":predict":
@@ -174,6 +184,8 @@ def build_app(repository: ModelRepository, max_request_bytes: int) -> Starlette:
             outputs = await run_in_threadpool(predict, loaded, signature_name, tensors)
         except (BadRequestError, NotFoundError) as error:
             return _error(400, str(error))
+        if request_log is not None:
+            request_log.record(request_id, loaded.version, tensors, outputs)
         if row_format:
             return _json({"predictions": outputs_as_rows(outputs)})
         return _json({"outputs": outputs_as_columns(outputs)})

@@ -8,8 +8,8 @@ SO_REUSEPORT, and two servers on one port would silently split its connections b
 
 uvicorn handles SIGINT and SIGTERM by finishing in-flight requests, then re-raises the signal
 to whatever handler was installed before it. Installing a handler that only records the
-request turns that into a normal return, so the gRPC server and the folder watcher are
-stopped in turn and the process exits 0.
+request turns that into a normal return, so the gRPC server, the request log (which writes what
+it still holds) and the folder watcher are stopped in turn and the process exits 0.
 """
 
 from __future__ import annotations
@@ -105,10 +105,14 @@ def serve(
     max_request_bytes: int,
     poll_seconds: float,
     announce: Callable[[str], None],
+    request_log_dir: Path | None,
+    log_sample_rate: float,
 ) -> None:
+    """Serves until SIGINT or SIGTERM; answered predictions are logged to `request_log_dir` unless None."""
     rest_socket = _rest_socket(host, port)
     grpc_server = _grpc_server(host, grpc_port, max_request_bytes)
-    from serving.server.grpc_service import add_services  # TensorFlow, imported once both ports are ours
+    from serving.monitoring.request_log import RequestLog  # TensorFlow, imported once both ports are ours
+    from serving.server.grpc_service import add_services
     from serving.server.repository import ModelRepository
     from serving.server.rest import build_app
 
@@ -117,11 +121,15 @@ def serve(
         sig: signal.signal(sig, lambda *_: stop_requested.set()) for sig in (signal.SIGINT, signal.SIGTERM)
     }
     repository = ModelRepository(serving_root, model_name, poll_seconds).start()
-    add_services(grpc_server, repository)
+    request_log = RequestLog(request_log_dir, log_sample_rate).start() if request_log_dir else None
+    logging.getLogger(__name__).info(
+        "request log: %s", f"{request_log_dir}, sample rate {log_sample_rate:g}" if request_log else "off"
+    )
+    add_services(grpc_server, repository, request_log)
     grpc_server.start()
     rest_server = uvicorn.Server(
         uvicorn.Config(
-            build_app(repository, max_request_bytes),
+            build_app(repository, max_request_bytes, request_log),
             host=host,
             port=port,
             log_level="warning",
@@ -140,6 +148,8 @@ def serve(
             rest_server.run(sockets=[rest_socket])
     finally:
         grpc_server.stop(GRPC_GRACE_SECONDS).wait()
+        if request_log is not None:
+            request_log.close()
         repository.stop()
         for sig, handler in previous_handlers.items():
             signal.signal(sig, handler)

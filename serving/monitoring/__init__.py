@@ -1,0 +1,1 @@
+"""What the server keeps about its own traffic: the request log (its writer and its reader)."""
