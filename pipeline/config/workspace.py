@@ -48,6 +48,11 @@ class Workspace:
         return self.root / "monitoring" / "requests"
 
     @property
+    def monitoring_results(self) -> Path:
+        """The latest `penguins monitor` outcome, as its --json prints it; the server's metrics read it."""
+        return self.root / "monitoring" / "latest.json"
+
+    @property
     def log_dir(self) -> Path:
         return self.root / "logs"
 
