@@ -131,6 +131,7 @@ def command_serve(args) -> int:
                 lambda message: print(message, file=terminal, flush=True),
                 request_log,
                 sample_rate,
+                workspace.monitoring_results,
             )
     except PortUnavailableError as error:
         print(f"Refused: {error}", file=sys.stderr)

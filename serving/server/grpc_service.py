@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import tensorflow as tf
 from tensorflow_serving.apis import (
@@ -11,6 +13,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from serving.monitoring.metrics import GRPC, ServingMetrics
 from serving.monitoring.request_log import REQUEST_ID_KEY, RequestLog, request_id_or_new
 from serving.server import messages
 from serving.server.predict import (
@@ -65,11 +68,24 @@ def _request_tensors(inputs, specs: dict[str, tf.TensorSpec]) -> dict[str, tf.Te
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, repository: ModelRepository, request_log: RequestLog | None):
+    def __init__(self, repository: ModelRepository, request_log: RequestLog | None, metrics: ServingMetrics):
         self._repository = repository
         self._request_log = request_log
+        self._metrics = metrics
 
     def Predict(self, request, context):  # noqa: N802 - gRPC method name
+        """Counted under the status it ends with, as TF Serving counts it; a server fault is UNKNOWN."""
+        started = time.perf_counter()
+        try:
+            response = self._predict(request, context)
+        except Exception:
+            status = context.code() or grpc.StatusCode.UNKNOWN  # set by an abort
+            self._metrics.request(request.model_spec.name, status.name, "Predict", GRPC, started)
+            raise
+        self._metrics.request(request.model_spec.name, "OK", "Predict", GRPC, started)
+        return response
+
+    def _predict(self, request, context):
         """The request's id goes back in the trailing metadata, which an aborted call sends too."""
         given = dict(context.invocation_metadata()).get(REQUEST_ID_KEY)
         request_id = request_id_or_new(given)
@@ -84,6 +100,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         if self._request_log is not None:
             self._request_log.record(request_id, loaded.version, tensors, outputs)
+        self._metrics.predictions(loaded.version, outputs)
         response = predict_pb2.PredictResponse(
             model_spec=messages.model_spec(self._repository.model_name, loaded, signature_name)
         )
@@ -119,9 +136,11 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, str(error))
 
 
-def add_services(server: grpc.Server, repository: ModelRepository, request_log: RequestLog | None) -> None:
+def add_services(
+    server: grpc.Server, repository: ModelRepository, request_log: RequestLog | None, metrics: ServingMetrics
+) -> None:
     """The services go onto a server already bound to its port, so a port conflict is known first."""
     prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionService(repository, request_log), server
+        PredictionService(repository, request_log, metrics), server
     )
     model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository), server)

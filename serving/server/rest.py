@@ -13,6 +13,7 @@ import functools
 import json
 import logging
 import re
+import time
 
 import orjson
 from starlette.applications import Starlette
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from serving.monitoring.metrics import CONTENT_TYPE, METRICS_PATH, REST, ServingMetrics, status_name
 from serving.monitoring.request_log import REQUEST_ID_KEY, RequestLog, request_id_or_new
 from serving.server import messages
 from serving.server.predict import (
@@ -134,7 +136,10 @@ async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
 
 
 def build_app(
-    repository: ModelRepository, max_request_bytes: int, request_log: RequestLog | None
+    repository: ModelRepository,
+    max_request_bytes: int,
+    request_log: RequestLog | None,
+    metrics: ServingMetrics,
 ) -> Starlette:
     def resolve(request: Request):
         match = _PATH.match(request.path_params["rest"])
@@ -186,16 +191,32 @@ def build_app(
             return _error(400, str(error))
         if request_log is not None:
             request_log.record(request_id, loaded.version, tensors, outputs)
+        metrics.predictions(loaded.version, outputs)
         if row_format:
             return _json({"predictions": outputs_as_rows(outputs)})
         return _json({"outputs": outputs_as_columns(outputs)})
 
     @_json_on_failure
-    async def endpoint(request: Request) -> Response:
-        """One route for both methods, so that a 405 lists both as allowed."""
+    async def answer(request: Request) -> Response:
         return await (post(request) if request.method == "POST" else get(request))
 
+    async def endpoint(request: Request) -> Response:
+        """One route for both methods, so that a 405 lists both as allowed; every answer is counted."""
+        started = time.perf_counter()
+        response = await answer(request)
+        match = _PATH.match(request.path_params["rest"])
+        api = "predict" if request.method == "POST" and match and match["suffix"] == ":predict" else ""
+        model_name = match["model"] if match else ""
+        metrics.request(model_name, status_name(response.status_code), api, REST, started)
+        return response
+
+    async def metrics_page(request: Request) -> Response:
+        return Response(await run_in_threadpool(metrics.page), media_type=CONTENT_TYPE)
+
     return Starlette(
-        routes=[Route("/v1/models/{rest:path}", endpoint, methods=["GET", "POST"])],
+        routes=[
+            Route("/v1/models/{rest:path}", endpoint, methods=["GET", "POST"]),
+            Route(METRICS_PATH, metrics_page, methods=["GET"]),
+        ],
         exception_handlers={HTTPException: _http_error},
     )

@@ -107,10 +107,15 @@ def serve(
     announce: Callable[[str], None],
     request_log_dir: Path | None,
     log_sample_rate: float,
+    monitoring_results: Path | None,
 ) -> None:
-    """Serves until SIGINT or SIGTERM; answered predictions are logged to `request_log_dir` unless None."""
+    """Serves until SIGINT or SIGTERM; answered predictions are logged to `request_log_dir` unless None.
+
+    The metrics page shows the `penguins monitor` outcome found in `monitoring_results` at each scrape.
+    """
     rest_socket = _rest_socket(host, port)
     grpc_server = _grpc_server(host, grpc_port, max_request_bytes)
+    from serving.monitoring.metrics import METRICS_PATH, ServingMetrics
     from serving.monitoring.request_log import RequestLog  # TensorFlow, imported once both ports are ours
     from serving.server.grpc_service import add_services
     from serving.server.repository import ModelRepository
@@ -125,11 +130,12 @@ def serve(
     logging.getLogger(__name__).info(
         "request log: %s", f"{request_log_dir}, sample rate {log_sample_rate:g}" if request_log else "off"
     )
-    add_services(grpc_server, repository, request_log)
+    metrics = ServingMetrics(model_name, request_log, monitoring_results)
+    add_services(grpc_server, repository, request_log, metrics)
     grpc_server.start()
     rest_server = uvicorn.Server(
         uvicorn.Config(
-            build_app(repository, max_request_bytes, request_log),
+            build_app(repository, max_request_bytes, request_log, metrics),
             host=host,
             port=port,
             log_level="warning",
@@ -141,6 +147,7 @@ def serve(
         f"Serving model '{model_name}' from {serving_root / model_name} (versions: {versions})\n"
         f"  REST  http://{host}:{port}/v1/models/{model_name}\n"
         f"  gRPC  {host}:{grpc_port}\n"
+        f"  metrics http://{host}:{port}{METRICS_PATH}\n"
         "New versions are picked up as they are pushed. Ctrl-C or SIGTERM stops."
     )
     try:
