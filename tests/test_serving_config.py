@@ -186,3 +186,31 @@ def test_compose_retrainer_uses_the_same_image_and_shares_the_model_folder_with_
         pytest.skip("`penguins schedule` is not built yet: only the image, mounts and paths were checked")
     args = parse_penguins_args(command)
     assert args.command == "schedule" and args.workspace == workspace
+
+
+def _scrape_targets(config_file: Path) -> dict[str, tuple[str, list[str]]]:
+    """Job name -> (metrics path, targets) of a Prometheus config."""
+    config = yaml.safe_load(config_file.read_text())
+    return {
+        job["job_name"]: (
+            job.get("metrics_path", "/metrics"),
+            [target for group in job["static_configs"] for target in group["targets"]],
+        )
+        for job in config["scrape_configs"]
+    }
+
+
+def test_compose_prometheus_scrapes_tf_serving_where_it_exposes_its_metrics(compose_config):
+    services = compose_config["services"]
+    prometheus = services["prometheus"]
+    image, _, tag = prometheus["image"].partition(":")
+    assert image == "prom/prometheus" and tag.startswith("v") and tag != "latest"
+    flags = dict(flag.removeprefix("--").split("=", 1) for flag in prometheus["command"])
+    config_file = _mounts(prometheus)[flags["config.file"]]
+    assert config_file == REPO / "docker" / "prometheus.yml"
+    metrics_path = parse_monitoring_config(SERVING_DIR / "monitoring.config").prometheus_config.path
+    serving_flags = dict(flag.removeprefix("--").split("=", 1) for flag in services["serving"]["command"])
+    assert _scrape_targets(config_file)["serving"] == (
+        metrics_path, [f"serving:{serving_flags['rest_api_port']}"]
+    )  # fmt: skip
+    assert "prometheus-data" in compose_config["volumes"]
