@@ -47,25 +47,30 @@ def free_port() -> int:
 
 
 class RunningServer:
-    """`penguins serve` over `workspace` on free loopback ports, once it answers REST requests."""
+    """`penguins serve` over `workspace` on free loopback ports, once it answers REST requests.
+
+    With `upstream`, the front `penguins serve --upstream` (REST only), once its metrics page answers.
+    """
 
     STARTUP_SECONDS = 120
 
-    def __init__(self, workspace: Path, *serve_args: str):
+    def __init__(self, workspace: Path, *serve_args: str, upstream: str | None = None):
         self.workspace = workspace
         self.rest_port, self.grpc_port = free_port(), free_port()
+        api = ["--upstream", upstream] if upstream else ["--grpc-port", str(self.grpc_port)]
         self.process = subprocess.Popen(
             [str(PENGUINS), "serve", "--workspace", str(workspace), "--port", str(self.rest_port),
-             "--grpc-port", str(self.grpc_port), "--poll-seconds", "0.2", *serve_args],
+             *api, "--poll-seconds", "0.2", *serve_args],
             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         self.rest = f"http://127.0.0.1:{self.rest_port}"
         self.grpc = f"127.0.0.1:{self.grpc_port}"
+        ready = "/monitoring/prometheus/metrics" if upstream else "/v1/models/penguins"
         deadline = time.monotonic() + self.STARTUP_SECONDS
         while time.monotonic() < deadline:
             assert self.process.poll() is None, self.process.communicate()
             try:
-                if httpx.get(f"{self.rest}/v1/models/penguins", timeout=1).status_code == 200:
+                if httpx.get(self.rest + ready, timeout=1).status_code == 200:
                     return
             except httpx.HTTPError:
                 time.sleep(0.3)

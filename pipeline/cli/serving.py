@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import warnings
@@ -15,6 +16,7 @@ from serving.client import DEFAULT_URLS, PROTOCOLS, PredictionClient, Prediction
 from serving.compat import import_tensorflow_quietly
 
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024  # gRPC's own default limit on a received message
+DEFAULT_GRPC_PORT = 8500
 
 
 def _byte_count(text: str) -> int:
@@ -40,7 +42,7 @@ def add_serve_parser(commands, settings: Settings) -> None:
     serve.add_argument("--model", default=settings.model_name, help="model name (default: from the config)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     serve.add_argument("--port", type=int, default=8501, help="REST port")
-    serve.add_argument("--grpc-port", type=int, default=8500, help="gRPC port")
+    serve.add_argument("--grpc-port", type=int, help="gRPC port (default: 8500; none with --upstream)")
     serve.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions")
     serve.add_argument(
         "--max-request-bytes",
@@ -63,6 +65,13 @@ def add_serve_parser(commands, settings: Settings) -> None:
         help="the share of requests logged, above 0 and at most 1 (default: 1, every request)",
     )
     serve.add_argument("--no-request-log", action="store_true", help="log no requests")
+    serve.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="serve no models here but front the TF Serving REST API at URL (e.g. http://serving:8501): "
+        "the same REST API, with request logging and metrics; --poll-seconds is then how often the "
+        "upstream is asked which version answers",
+    )
     serve.set_defaults(handler=command_serve)
 
 
@@ -100,9 +109,16 @@ def add_predict_parser(commands, settings: Settings) -> None:
 def command_serve(args) -> int:
     from pipeline.config.workspace import Workspace
     from pipeline.run.console import captured_output
-    from serving.server.serve import PortUnavailableError, serve
+    from serving.server.serve import PortUnavailableError, serve, serve_front
 
-    if args.port == args.grpc_port != 0:
+    if args.upstream and args.grpc_port is not None:
+        print(
+            "Refused: --upstream serves REST only; drop --grpc-port and use the upstream's own gRPC port.",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    grpc_port = DEFAULT_GRPC_PORT if args.grpc_port is None else args.grpc_port
+    if not args.upstream and args.port == grpc_port != 0:
         print(f"Refused: --port and --grpc-port are both {args.port}; they must differ.", file=sys.stderr)
         return EXIT_USAGE
     sample_rate = _sample_rate(args.log_sample_rate)
@@ -120,19 +136,18 @@ def command_serve(args) -> int:
     request_log = None if args.no_request_log else (args.request_log or workspace.request_log_dir).resolve()
     try:
         with captured_output(workspace.log_dir / "serve.log") as terminal:
-            serve(
-                workspace.serving_root,
-                args.model,
-                args.host,
-                args.port,
-                args.grpc_port,
-                args.max_request_bytes,
-                args.poll_seconds,
-                lambda message: print(message, file=terminal, flush=True),
-                request_log,
-                sample_rate,
-                workspace.monitoring_results,
-            )
+            announce = functools.partial(print, file=terminal, flush=True)
+            logged = (request_log, sample_rate, workspace.monitoring_results)
+            if args.upstream:
+                serve_front(
+                    args.upstream, args.model, args.host, args.port, args.max_request_bytes,
+                    args.poll_seconds, announce, *logged,
+                )  # fmt: skip
+            else:
+                serve(
+                    workspace.serving_root, args.model, args.host, args.port, grpc_port,
+                    args.max_request_bytes, args.poll_seconds, announce, *logged,
+                )  # fmt: skip
     except PortUnavailableError as error:
         print(f"Refused: {error}", file=sys.stderr)
         return EXIT_BUSY if error.in_use else EXIT_USAGE

@@ -40,7 +40,7 @@ from serving.server.predict import (
 from serving.server.repository import DEFAULT_SIGNATURE, LoadedVersion, ModelRepository, NotFoundError
 
 LOG = logging.getLogger(__name__)
-_PATH = re.compile(
+MODEL_PATH = re.compile(
     r"^(?P<model>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?(?P<suffix>/metadata|:predict)?$"
 )
 # An integer literal longer than this is beyond any integer type; it is read as a float, as orjson
@@ -52,7 +52,7 @@ class BodyTooLargeError(ValueError):
     """The request body is over the server's limit; answered 413."""
 
 
-def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
@@ -65,7 +65,7 @@ def _integer(text: str) -> int | float:
     return int(text) if len(text) <= _LONGEST_INTEGER else float(text)
 
 
-def _parse_body(raw: bytes):
+def parse_body(raw: bytes):
     """orjson first; the standard parser for what only it accepts, such as NaN for a missing value."""
     try:
         return orjson.loads(raw)
@@ -79,7 +79,7 @@ def _parse_body(raw: bytes):
         raise BadRequestError(f"the request body is not valid JSON: {error}") from None
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     """The body, refused beyond `limit` bytes: at once when its declared length is over, else as it
     streams in (a chunked body declares none)."""
     declared = request.headers.get("content-length")
@@ -102,7 +102,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 def _request_tensors(raw: bytes, loaded: LoadedVersion) -> tuple[str, dict, bool]:
     """The signature name, its input tensors, and whether the request used the row format."""
-    body = _parse_body(raw)
+    body = parse_body(raw)
     if not isinstance(body, dict):
         raise BadRequestError("the request body must be a JSON object")
     signature_name = body.get("signature_name", DEFAULT_SIGNATURE)
@@ -123,7 +123,7 @@ def _json_on_failure(endpoint):
             return await endpoint(request)
         except Exception as error:
             LOG.exception("%s %s failed", request.method, request.url.path)
-            return _error(
+            return error_response(
                 500, f"the server failed on this request ({type(error).__name__}: {first_line(error)})"
             )
 
@@ -132,7 +132,9 @@ def _json_on_failure(endpoint):
 
 async def _http_error(request: Request, error: HTTPException) -> JSONResponse:
     """Starlette's answers for an unknown path or method, in TF Serving's error shape."""
-    return _error(error.status_code, f"{error.detail}: {request.method} {request.url.path}", error.headers)
+    return error_response(
+        error.status_code, f"{error.detail}: {request.method} {request.url.path}", error.headers
+    )
 
 
 def build_app(
@@ -142,7 +144,7 @@ def build_app(
     metrics: ServingMetrics,
 ) -> Starlette:
     def resolve(request: Request):
-        match = _PATH.match(request.path_params["rest"])
+        match = MODEL_PATH.match(request.path_params["rest"])
         if not match:
             raise NotFoundError(f"no such endpoint: {request.url.path}")
         if match["model"] != repository.model_name:
@@ -157,12 +159,12 @@ def build_app(
                 loaded = repository.get(version, label)
                 return JSONResponse(messages.metadata_json(repository.model_name, loaded))
             if match["suffix"]:
-                return _error(405, f"{match['suffix']} takes POST")
+                return error_response(405, f"{match['suffix']} takes POST")
             if label is not None:
                 version = repository.get(label=label).version
             return JSONResponse(messages.as_json(messages.model_status(repository.status(version))))
         except NotFoundError as error:
-            return _error(404, str(error))
+            return error_response(404, str(error))
 
     async def post(request: Request) -> Response:
         """Every answer names the request's id in its X-Request-Id header, errors included."""
@@ -175,20 +177,20 @@ def build_app(
         try:
             match, version, label = resolve(request)
             if match["suffix"] != ":predict":
-                return _error(405, "only :predict takes POST")
+                return error_response(405, "only :predict takes POST")
             loaded = repository.get(version, label)
         except NotFoundError as error:
-            return _error(404, str(error))
+            return error_response(404, str(error))
         try:
-            raw = await _read_body(request, max_request_bytes)
+            raw = await read_body(request, max_request_bytes)
         except BodyTooLargeError as error:
-            return _error(413, str(error))
+            return error_response(413, str(error))
         try:
             with reading_request():
                 signature_name, tensors, row_format = _request_tensors(raw, loaded)
             outputs = await run_in_threadpool(predict, loaded, signature_name, tensors)
         except (BadRequestError, NotFoundError) as error:
-            return _error(400, str(error))
+            return error_response(400, str(error))
         if request_log is not None:
             request_log.record(request_id, loaded.version, tensors, outputs)
         metrics.predictions(loaded.version, outputs)
@@ -196,15 +198,22 @@ def build_app(
             return _json({"predictions": outputs_as_rows(outputs)})
         return _json({"outputs": outputs_as_columns(outputs)})
 
-    @_json_on_failure
     async def answer(request: Request) -> Response:
         return await (post(request) if request.method == "POST" else get(request))
 
+    return counted_app(answer, metrics)
+
+
+def counted_app(answer, metrics: ServingMetrics, lifespan=None) -> Starlette:
+    """TF Serving's REST routes around `answer`, the handler of every /v1/models request: its answers
+    counted in `metrics` (one route for both methods, so that a 405 lists both as allowed), and the
+    metrics page beside them."""
+    answer = _json_on_failure(answer)
+
     async def endpoint(request: Request) -> Response:
-        """One route for both methods, so that a 405 lists both as allowed; every answer is counted."""
         started = time.perf_counter()
         response = await answer(request)
-        match = _PATH.match(request.path_params["rest"])
+        match = MODEL_PATH.match(request.path_params["rest"])
         api = "predict" if request.method == "POST" and match and match["suffix"] == ":predict" else ""
         model_name = match["model"] if match else ""
         metrics.request(model_name, status_name(response.status_code), api, REST, started)
@@ -219,4 +228,5 @@ def build_app(
             Route(METRICS_PATH, metrics_page, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error},
+        lifespan=lifespan,
     )

@@ -14,12 +14,13 @@ it still holds) and the folder watcher are stopped in turn and the process exits
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import signal
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from pathlib import Path
 
@@ -96,6 +97,45 @@ def _grpc_server(host: str, port: int, max_request_bytes: int) -> grpc.Server:
     return server
 
 
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM, for the length of the block."""
+    stop_requested = threading.Event()
+    previous_handlers = {
+        sig: signal.signal(sig, lambda *_: stop_requested.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        yield stop_requested
+    finally:
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
+
+
+def _request_log(folder: Path | None, sample_rate: float):
+    """The started request log, or None when there is none."""
+    from serving.monitoring.request_log import RequestLog  # TensorFlow, imported once the ports are ours
+
+    request_log = RequestLog(folder, sample_rate).start() if folder else None
+    logging.getLogger(__name__).info(
+        "request log: %s", f"{folder}, sample rate {sample_rate:g}" if request_log else "off"
+    )
+    return request_log
+
+
+def _serve_rest(
+    app, rest_socket: socket.socket, host: str, port: int, stop_requested: threading.Event
+) -> None:
+    """Until a stop is requested (or at once, if one already was)."""
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
+    if not stop_requested.is_set():
+        server.run(sockets=[rest_socket])
+
+
+def _stopped(announce: Callable[[str], None]) -> None:
+    logging.getLogger(__name__).info("server stopped")
+    announce("Server stopped.")
+
+
 def serve(
     serving_root: Path,
     model_name: str,
@@ -116,49 +156,68 @@ def serve(
     rest_socket = _rest_socket(host, port)
     grpc_server = _grpc_server(host, grpc_port, max_request_bytes)
     from serving.monitoring.metrics import METRICS_PATH, ServingMetrics
-    from serving.monitoring.request_log import RequestLog  # TensorFlow, imported once both ports are ours
     from serving.server.grpc_service import add_services
     from serving.server.repository import ModelRepository
     from serving.server.rest import build_app
 
-    stop_requested = threading.Event()
-    previous_handlers = {
-        sig: signal.signal(sig, lambda *_: stop_requested.set()) for sig in (signal.SIGINT, signal.SIGTERM)
-    }
-    repository = ModelRepository(serving_root, model_name, poll_seconds).start()
-    request_log = RequestLog(request_log_dir, log_sample_rate).start() if request_log_dir else None
-    logging.getLogger(__name__).info(
-        "request log: %s", f"{request_log_dir}, sample rate {log_sample_rate:g}" if request_log else "off"
-    )
-    metrics = ServingMetrics(model_name, request_log, monitoring_results)
-    add_services(grpc_server, repository, request_log, metrics)
-    grpc_server.start()
-    rest_server = uvicorn.Server(
-        uvicorn.Config(
-            build_app(repository, max_request_bytes, request_log, metrics),
-            host=host,
-            port=port,
-            log_level="warning",
-            access_log=False,
+    with _stop_signals() as stop_requested:
+        repository = ModelRepository(serving_root, model_name, poll_seconds).start()
+        request_log = _request_log(request_log_dir, log_sample_rate)
+        metrics = ServingMetrics(model_name, request_log, monitoring_results)
+        add_services(grpc_server, repository, request_log, metrics)
+        grpc_server.start()
+        app = build_app(repository, max_request_bytes, request_log, metrics)
+        versions = (
+            ", ".join(str(s.version) for s in repository.status() if s.state == "AVAILABLE") or "none yet"
         )
-    )
-    versions = ", ".join(str(s.version) for s in repository.status() if s.state == "AVAILABLE") or "none yet"
-    announce(
-        f"Serving model '{model_name}' from {serving_root / model_name} (versions: {versions})\n"
-        f"  REST  http://{host}:{port}/v1/models/{model_name}\n"
-        f"  gRPC  {host}:{grpc_port}\n"
-        f"  metrics http://{host}:{port}{METRICS_PATH}\n"
-        "New versions are picked up as they are pushed. Ctrl-C or SIGTERM stops."
-    )
-    try:
-        if not stop_requested.is_set():
-            rest_server.run(sockets=[rest_socket])
-    finally:
-        grpc_server.stop(GRPC_GRACE_SECONDS).wait()
-        if request_log is not None:
-            request_log.close()
-        repository.stop()
-        for sig, handler in previous_handlers.items():
-            signal.signal(sig, handler)
-        logging.getLogger(__name__).info("server stopped")
-        announce("Server stopped.")
+        announce(
+            f"Serving model '{model_name}' from {serving_root / model_name} (versions: {versions})\n"
+            f"  REST     http://{host}:{port}/v1/models/{model_name}\n"
+            f"  gRPC     {host}:{grpc_port}\n"
+            f"  metrics  http://{host}:{port}{METRICS_PATH}\n"
+            "New versions are picked up as they are pushed. Ctrl-C or SIGTERM stops."
+        )
+        try:
+            _serve_rest(app, rest_socket, host, port, stop_requested)
+        finally:
+            grpc_server.stop(GRPC_GRACE_SECONDS).wait()
+            if request_log is not None:
+                request_log.close()
+            repository.stop()
+            _stopped(announce)
+
+
+def serve_front(
+    upstream_url: str,
+    model_name: str,
+    host: str,
+    port: int,
+    max_request_bytes: int,
+    poll_seconds: float,
+    announce: Callable[[str], None],
+    request_log_dir: Path | None,
+    log_sample_rate: float,
+    monitoring_results: Path | None,
+) -> None:
+    """TF Serving's REST API in front of the TF Serving at `upstream_url`, logged and measured, until
+    SIGINT or SIGTERM (serving/server/front.py)."""
+    rest_socket = _rest_socket(host, port)
+    from serving.monitoring.metrics import METRICS_PATH, ServingMetrics
+    from serving.server.front import Upstream, build_front_app
+
+    with _stop_signals() as stop_requested:
+        request_log = _request_log(request_log_dir, log_sample_rate)
+        metrics = ServingMetrics(model_name, request_log, monitoring_results)
+        app = build_front_app(Upstream(upstream_url, poll_seconds), max_request_bytes, request_log, metrics)
+        announce(
+            f"Serving model '{model_name}' from the TF Serving at {upstream_url}, logging its requests\n"
+            f"  REST     http://{host}:{port}/v1/models/{model_name}\n"
+            f"  metrics  http://{host}:{port}{METRICS_PATH}\n"
+            "Ctrl-C or SIGTERM stops."
+        )
+        try:
+            _serve_rest(app, rest_socket, host, port, stop_requested)
+        finally:
+            if request_log is not None:
+                request_log.close()
+            _stopped(announce)

@@ -1,0 +1,158 @@
+"""`penguins serve --upstream`: a real local server A, which speaks TF Serving's REST API, as the
+upstream of a real front B on loopback; requests go to B and are checked against A's own answers,
+B's request log and B's metrics."""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+
+import httpx
+import pytest
+
+from pipeline.run.exit_codes import EXIT_USAGE
+from serving.client import PredictionClient
+from serving.monitoring.log_reader import as_dict, read_examples
+from serving.monitoring.metrics import REQUEST_COUNT
+from serving.store.versions import publish
+from tests.helpers import RunningServer, free_port, penguins, serve_published
+from tests.test_metrics import delta, scrape
+from tests.test_signatures import PENGUINS as EXAMPLES
+
+PREDICT = "/v1/models/penguins:predict"
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory, exported_model_dir):
+    with serve_published(tmp_path_factory.mktemp("upstream"), exported_model_dir) as (upstream, version):
+        front = RunningServer(tmp_path_factory.mktemp("front"), upstream=upstream.rest)
+        try:
+            yield upstream, front, version
+        finally:
+            front.stop()
+
+
+def _logged(front: RunningServer, request_ids: set[str], timeout: float = 30) -> dict[str, list[dict]]:
+    """The front's logged instances of `request_ids`, by request, once all of them are there."""
+    folder = front.workspace / "monitoring" / "requests"
+    deadline = time.monotonic() + timeout
+    while True:
+        grouped: dict[str, list[dict]] = {}
+        for record in (as_dict(e) for e in read_examples(folder)) if folder.exists() else []:
+            grouped.setdefault(record["request_id"][0].decode(), []).append(record)
+        if request_ids <= set(grouped) or time.monotonic() > deadline:
+            return grouped
+        time.sleep(0.2)
+
+
+def _both(upstream: RunningServer, front: RunningServer, method: str, path: str, **request):
+    return [httpx.request(method, server.rest + path, **request) for server in (upstream, front)]
+
+
+def test_the_front_answers_as_its_upstream_does(servers):
+    upstream, front, version = servers
+    columns = {"inputs": {name: [e[name] for e in EXAMPLES] for name in EXAMPLES[0]}}
+    cases = [
+        ("POST", PREDICT, {"content": json.dumps(columns, allow_nan=True)}),
+        ("POST", PREDICT, {"json": {"instances": EXAMPLES[:2]}}),
+        ("POST", f"/v1/models/penguins/versions/{version}:predict", {"json": {"instances": EXAMPLES[:1]}}),
+        ("POST", PREDICT, {"json": {"instances": [{"island": "Dream"}]}}),  # refused: 400
+        ("POST", "/v1/models/made-up:predict", {"json": {"instances": EXAMPLES[:1]}}),  # 404
+        ("GET", "/v1/models/penguins", {}),
+        ("GET", "/v1/models/penguins/metadata", {}),
+    ]
+    for method, path, request in cases:
+        direct, fronted = _both(upstream, front, method, path, **request)
+        assert (fronted.status_code, fronted.json()) == (direct.status_code, direct.json()), path
+        assert fronted.headers["content-type"] == direct.headers["content-type"]
+        assert len(fronted.headers["x-request-id"]) == 32
+    assert {r.status_code for r in _both(upstream, front, "POST", PREDICT, json={"instances": []})} == {400}
+
+
+def test_the_front_logs_and_counts_what_it_forwards_with_the_version_that_answered(servers, other_model_dir):
+    upstream, front, version = servers
+    before = scrape(front.rest)
+    with PredictionClient(front.rest) as client:
+        first = client.predict(EXAMPLES, request_id="front-1")
+    with PredictionClient(upstream.rest) as client:
+        assert [p.label for p in client.predict(EXAMPLES)] == [p.label for p in first]
+    newer = publish(other_model_dir, upstream.workspace / "serving" / "penguins")
+    deadline = time.monotonic() + 60
+    while {int(s["version"]) for s in upstream.status() if s["state"] == "AVAILABLE"} != {version, newer}:
+        assert time.monotonic() < deadline, upstream.status()
+        time.sleep(0.2)
+    time.sleep(0.5)  # beyond the front's --poll-seconds: it asks which version answers again
+    rows = httpx.post(
+        front.rest + PREDICT, json={"instances": EXAMPLES[:2]}, headers={"X-Request-Id": "front-2"}
+    )
+    from_newer = httpx.post(
+        upstream.rest + f"/v1/models/penguins/versions/{newer}:predict", json={"instances": EXAMPLES[:2]}
+    )
+    assert rows.json() == from_newer.json() and rows.headers["x-request-id"] == "front-2"
+    after = scrape(front.rest)
+
+    logged = _logged(front, {"front-1", "front-2"})
+    first_log = sorted(logged["front-1"], key=lambda r: r["instance"][0])
+    assert [r["model_version"] for r in first_log] == [[version]] * len(EXAMPLES)
+    assert [r["species"][0].decode() for r in first_log] == [p.label for p in first]
+    assert [r["island"] for r in first_log] == [[e["island"].encode()] for e in EXAMPLES]
+    assert first_log[0]["bill_length_mm"] == pytest.approx([EXAMPLES[0]["bill_length_mm"]])
+    second_log = sorted(logged["front-2"], key=lambda r: r["instance"][0])
+    assert [r["model_version"] for r in second_log] == [[newer]] * 2
+    assert [r["species"][0].decode() for r in second_log] == [
+        p["species"] for p in rows.json()["predictions"]
+    ]
+
+    assert delta(before, after, REQUEST_COUNT, model_name="penguins", status="OK") == 2
+    classes = {
+        (v, label): delta(
+            before,
+            after,
+            "penguins_predictions_total",
+            model_name="penguins",
+            version=str(v),
+            **{"class": label},
+        )
+        for v in (version, newer)
+        for label in ("Adelie", "Chinstrap", "Gentoo")
+    }
+    expected = collections.Counter((version, p.label) for p in first)
+    expected.update((newer, p["species"]) for p in rows.json()["predictions"])
+    assert {key: n for key, n in classes.items() if n} == dict(expected)
+
+
+def test_an_unreachable_upstream_is_answered_503_naming_it(tmp_path):
+    nowhere = f"http://127.0.0.1:{free_port()}"
+    front = RunningServer(tmp_path, upstream=nowhere)
+    try:
+        for method, path in (("POST", PREDICT), ("GET", "/v1/models/penguins")):
+            answer = httpx.request(method, front.rest + path, json={"instances": EXAMPLES[:1]})
+            assert answer.status_code == 503
+            assert answer.json()["error"].startswith(
+                f"the upstream TF Serving at {nowhere} cannot be reached"
+            )
+        samples = scrape(front.rest)
+        assert delta({}, samples, REQUEST_COUNT, model_name="penguins", status="UNAVAILABLE") == 2
+    finally:
+        front.stop()
+    assert not (tmp_path / "monitoring" / "requests").exists() or not any(
+        (tmp_path / "monitoring" / "requests").iterdir()
+    )
+
+
+def test_the_front_refuses_a_grpc_port_in_one_line(tmp_path):
+    result = penguins(
+        "serve",
+        "--workspace",
+        str(tmp_path),
+        "--upstream",
+        "http://127.0.0.1:1",
+        "--grpc-port",
+        "8500",
+        timeout=60,
+    )
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr.splitlines() == [
+        "Refused: --upstream serves REST only; drop --grpc-port and use the upstream's own gRPC port."
+    ]
