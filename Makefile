@@ -40,10 +40,11 @@ run: install
 serve: install
 	$(BIN)/penguins serve $(ARGS)
 
-# The real TF Serving in Docker, on what `make run` pushed (needs a Docker engine).
+# The real TF Serving in Docker, on what `make run` pushed, behind the logging front (REST on
+# :8501), with Prometheus on :9090 (needs a Docker engine).
 serve-docker:
 	@test -f workspace/serving/models.config || { echo "Nothing pushed yet: run 'make run' first." >&2; exit 1; }
-	docker compose -f docker/docker-compose.yml up -d serving
+	PENGUINS_UID=$$(id -u) docker compose -f docker/docker-compose.yml up -d serving front prometheus
 
 # The pipeline in its container (docker/Dockerfile) on ./workspace (needs a Docker engine).
 # The container runs as your uid, so that what it writes into ./workspace is yours.

@@ -115,7 +115,7 @@ def test_compose_serving_service_runs_tf_serving_2_16(compose_config):
     serving = compose_config["services"]["serving"]
     assert serving["image"] == "tensorflow/serving:2.20.0"
     ports = {(int(p["published"]), int(p["target"])) for p in serving["ports"]}
-    assert ports == {(8500, 8500), (8501, 8501)}
+    assert ports == {(8500, 8500)}  # REST is published by the logging front
     flags = dict(flag.removeprefix("--").split("=", 1) for flag in serving["command"])
     assert flags["port"] == "8500" and flags["rest_api_port"] == "8501"
     assert int(flags["file_system_poll_wait_seconds"]) > 0
@@ -210,7 +210,23 @@ def test_compose_prometheus_scrapes_tf_serving_where_it_exposes_its_metrics(comp
     assert config_file == REPO / "docker" / "prometheus.yml"
     metrics_path = parse_monitoring_config(SERVING_DIR / "monitoring.config").prometheus_config.path
     serving_flags = dict(flag.removeprefix("--").split("=", 1) for flag in services["serving"]["command"])
-    assert _scrape_targets(config_file)["serving"] == (
-        metrics_path, [f"serving:{serving_flags['rest_api_port']}"]
-    )  # fmt: skip
+    front = parse_penguins_args(services["front"]["command"])
+    assert _scrape_targets(config_file) == {
+        "serving": (metrics_path, [f"serving:{serving_flags['rest_api_port']}"]),
+        "front": (metrics_path, [f"front:{front.port}"]),
+    }
     assert "prometheus-data" in compose_config["volumes"]
+
+
+def test_compose_front_logs_the_rest_traffic_of_tf_serving_on_the_workspace(compose_config):
+    services = compose_config["services"]
+    front, serving = services["front"], services["serving"]
+    assert front["image"] == services["pipeline"]["image"] and front["build"] == services["pipeline"]["build"]
+    args = parse_penguins_args(front["command"])
+    serving_flags = dict(flag.removeprefix("--").split("=", 1) for flag in serving["command"])
+    assert args.command == "serve" and args.upstream == f"http://serving:{serving_flags['rest_api_port']}"
+    assert args.host == "0.0.0.0" and args.grpc_port is None
+    assert {(int(p["published"]), int(p["target"])) for p in front["ports"]} == {(8501, args.port)}
+    # Its request log and the monitoring outcome it shows are in the workspace whose models serving serves.
+    assert _mounts(front)[str(args.workspace)] == _mounts(serving)["/models"].parent
+    assert front["depends_on"]["serving"]["condition"] == "service_healthy"
