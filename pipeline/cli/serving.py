@@ -109,7 +109,7 @@ def add_predict_parser(commands, settings: Settings) -> None:
 def command_serve(args) -> int:
     from pipeline.config.workspace import Workspace
     from pipeline.run.console import captured_output
-    from serving.server.serve import PortUnavailableError, serve, serve_front
+    from serving.server.serve import Monitoring, PortUnavailableError, serve, serve_front
 
     if args.upstream and args.grpc_port is not None:
         print(
@@ -137,16 +137,16 @@ def command_serve(args) -> int:
     try:
         with captured_output(workspace.log_dir / "serve.log") as terminal:
             announce = functools.partial(print, file=terminal, flush=True)
-            logged = (request_log, sample_rate, workspace.monitoring_results)
+            monitoring = Monitoring(request_log, sample_rate, workspace.monitoring_results)
             if args.upstream:
                 serve_front(
                     args.upstream, args.model, args.host, args.port, args.max_request_bytes,
-                    args.poll_seconds, announce, *logged,
+                    args.poll_seconds, announce, monitoring,
                 )  # fmt: skip
             else:
                 serve(
                     workspace.serving_root, args.model, args.host, args.port, grpc_port,
-                    args.max_request_bytes, args.poll_seconds, announce, *logged,
+                    args.max_request_bytes, args.poll_seconds, announce, monitoring,
                 )  # fmt: skip
     except PortUnavailableError as error:
         print(f"Refused: {error}", file=sys.stderr)

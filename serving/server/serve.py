@@ -15,6 +15,7 @@ it still holds) and the folder watcher are stopped in turn and the process exits
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import logging
 import signal
@@ -111,15 +112,26 @@ def _stop_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-def _request_log(folder: Path | None, sample_rate: float):
-    """The started request log, or None when there is none."""
-    from serving.monitoring.request_log import RequestLog  # TensorFlow, imported once the ports are ours
+@dataclasses.dataclass(frozen=True)
+class Monitoring:
+    """What a server records of its traffic: its request log (none when `request_log_dir` is None),
+    and where the `penguins monitor` outcome that its metrics page shows is written."""
 
-    request_log = RequestLog(folder, sample_rate).start() if folder else None
-    logging.getLogger(__name__).info(
-        "request log: %s", f"{folder}, sample rate {sample_rate:g}" if request_log else "off"
-    )
-    return request_log
+    request_log_dir: Path | None
+    log_sample_rate: float
+    monitoring_results: Path | None
+
+    def start(self, model_name: str):
+        """The started request log (or None) and the metrics that read it."""
+        from serving.monitoring.metrics import ServingMetrics
+        from serving.monitoring.request_log import RequestLog  # TensorFlow, imported once the ports are ours
+
+        folder, rate = self.request_log_dir, self.log_sample_rate
+        request_log = RequestLog(folder, rate).start() if folder else None
+        logging.getLogger(__name__).info(
+            "request log: %s", f"{folder}, sample rate {rate:g}" if request_log else "off"
+        )
+        return request_log, ServingMetrics(model_name, request_log, self.monitoring_results)
 
 
 def _serve_rest(
@@ -145,25 +157,19 @@ def serve(
     max_request_bytes: int,
     poll_seconds: float,
     announce: Callable[[str], None],
-    request_log_dir: Path | None,
-    log_sample_rate: float,
-    monitoring_results: Path | None,
+    monitoring: Monitoring,
 ) -> None:
-    """Serves until SIGINT or SIGTERM; answered predictions are logged to `request_log_dir` unless None.
-
-    The metrics page shows the `penguins monitor` outcome found in `monitoring_results` at each scrape.
-    """
+    """Serves until SIGINT or SIGTERM, logging and measuring its traffic as `monitoring` says."""
     rest_socket = _rest_socket(host, port)
     grpc_server = _grpc_server(host, grpc_port, max_request_bytes)
-    from serving.monitoring.metrics import METRICS_PATH, ServingMetrics
+    from serving.monitoring.metrics import METRICS_PATH
     from serving.server.grpc_service import add_services
     from serving.server.repository import ModelRepository
     from serving.server.rest import build_app
 
     with _stop_signals() as stop_requested:
         repository = ModelRepository(serving_root, model_name, poll_seconds).start()
-        request_log = _request_log(request_log_dir, log_sample_rate)
-        metrics = ServingMetrics(model_name, request_log, monitoring_results)
+        request_log, metrics = monitoring.start(model_name)
         add_services(grpc_server, repository, request_log, metrics)
         grpc_server.start()
         app = build_app(repository, max_request_bytes, request_log, metrics)
@@ -195,19 +201,16 @@ def serve_front(
     max_request_bytes: int,
     poll_seconds: float,
     announce: Callable[[str], None],
-    request_log_dir: Path | None,
-    log_sample_rate: float,
-    monitoring_results: Path | None,
+    monitoring: Monitoring,
 ) -> None:
     """TF Serving's REST API in front of the TF Serving at `upstream_url`, logged and measured, until
     SIGINT or SIGTERM (serving/server/front.py)."""
     rest_socket = _rest_socket(host, port)
-    from serving.monitoring.metrics import METRICS_PATH, ServingMetrics
+    from serving.monitoring.metrics import METRICS_PATH
     from serving.server.front import Upstream, build_front_app
 
     with _stop_signals() as stop_requested:
-        request_log = _request_log(request_log_dir, log_sample_rate)
-        metrics = ServingMetrics(model_name, request_log, monitoring_results)
+        request_log, metrics = monitoring.start(model_name)
         app = build_front_app(Upstream(upstream_url, poll_seconds), max_request_bytes, request_log, metrics)
         announce(
             f"Serving model '{model_name}' from the TF Serving at {upstream_url}, logging its requests\n"
