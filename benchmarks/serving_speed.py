@@ -46,7 +46,7 @@ from tests.helpers import bundled_rows, free_port  # noqa: E402
 
 PENGUINS = Path(sys.executable).parent / "penguins"
 SINGLE_ROUNDS, BATCH_ROUNDS, BATCH = 300, 30, 1000
-CLIENTS, THROUGHPUT_SECONDS = 8, 5.0
+CLIENTS, THROUGHPUT_SECONDS, THROUGHPUT_TURNS = 8, 6.0, 3
 
 
 def _instances(count: int) -> list[dict]:
@@ -63,12 +63,20 @@ def _instances(count: int) -> list[dict]:
 
 
 def _timings(call, rounds: int) -> list[float]:
-    call()  # warm up
-    samples = []
+    return _interleaved_timings({"": call}, rounds)[""]
+
+
+def _interleaved_timings(calls: dict, rounds: int) -> dict[str, list[float]]:
+    """Milliseconds per call of each of `calls`, taken in turns, so that a change in the machine's
+    load (another process, a CPU's clock) weighs on all of them alike."""
+    for call in calls.values():
+        call()  # warm up
+    samples = {name: [] for name in calls}
     for _ in range(rounds):
-        started = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - started) * 1000)
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            samples[name].append((time.perf_counter() - started) * 1000)
     return samples
 
 
@@ -80,7 +88,16 @@ def _p(samples: list[float], q: float) -> float:
     )
 
 
-def _throughput(make_call) -> float:
+def _interleaved_throughput(makers: dict) -> dict[str, float]:
+    """Requests per second of each of `makers` (one call per client), in turns of a few seconds."""
+    total = dict.fromkeys(makers, 0.0)
+    for _ in range(THROUGHPUT_TURNS):
+        for name, make_call in makers.items():
+            total[name] += _throughput(make_call, THROUGHPUT_SECONDS / THROUGHPUT_TURNS)
+    return {name: rps / THROUGHPUT_TURNS for name, rps in total.items()}
+
+
+def _throughput(make_call, seconds: float) -> float:
     done, stop = [0] * CLIENTS, threading.Event()
 
     def worker(index):
@@ -92,11 +109,11 @@ def _throughput(make_call) -> float:
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(CLIENTS)]
     for thread in threads:
         thread.start()
-    time.sleep(THROUGHPUT_SECONDS)
+    time.sleep(seconds)
     stop.set()
     for thread in threads:
         thread.join()
-    return sum(done) / THROUGHPUT_SECONDS
+    return sum(done) / seconds
 
 
 @contextlib.contextmanager
@@ -175,19 +192,25 @@ def main() -> None:
         return lambda: stub.Predict(request, timeout=30)
 
     try:
-        # Benchmark traffic stays out of the workspace's request log, which monitoring reads as real traffic.
-        with _server(workspace, "--no-request-log") as (rest_url, grpc_address):
-            for protocol, make, url in (("rest", rest_call, rest_url), ("grpc", grpc_call, grpc_address)):
-                figures[f"{protocol}_1"] = _timings(make(url, one), SINGLE_ROUNDS)
-                figures[f"{protocol}_1000"] = _timings(make(url, batch), BATCH_ROUNDS)
-                figures[f"{protocol}_throughput_rps"] = _throughput(lambda m=make, u=url: m(u, one))
+        # Benchmark traffic stays out of the workspace's request log, which monitoring reads as real
+        # traffic. Two servers, one logging into a scratch folder, are measured in turns.
         with (
             tempfile.TemporaryDirectory(prefix="serving-bench-log-") as log_dir,
-            _server(workspace, "--request-log", log_dir) as (rest_url, grpc_address),
+            _server(workspace, "--no-request-log") as plain,
+            _server(workspace, "--request-log", log_dir) as logged,
         ):
-            for protocol, make, url in (("rest", rest_call, rest_url), ("grpc", grpc_call, grpc_address)):
-                figures[f"{protocol}_1_logged"] = _timings(make(url, one), SINGLE_ROUNDS)
-                figures[f"{protocol}_throughput_logged_rps"] = _throughput(lambda m=make, u=url: m(u, one))
+            for index, (protocol, make) in enumerate((("rest", rest_call), ("grpc", grpc_call))):
+                unlogged, logging = plain[index], logged[index]
+                figures[f"{protocol}_1000"] = _timings(make(unlogged, batch), BATCH_ROUNDS)
+                single = _interleaved_timings(
+                    {"": make(unlogged, one), "_logged": make(logging, one)}, SINGLE_ROUNDS
+                )
+                rates = _interleaved_throughput(
+                    {"": lambda m=make, u=unlogged: m(u, one), "_logged": lambda m=make, u=logging: m(u, one)}
+                )
+                for suffix in ("", "_logged"):
+                    figures[f"{protocol}_1{suffix}"] = single[suffix]
+                    figures[f"{protocol}_throughput{suffix}_rps"] = rates[suffix]
     finally:
         scratch.cleanup()
 

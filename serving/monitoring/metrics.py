@@ -127,11 +127,12 @@ class ServingMetrics:
         labels = [name for name in outputs if name not in (PROBABILITIES, CLASSES)]
         if len(labels) != 1:
             return
-        values = np.asarray(outputs[labels[0]]).reshape(-1).tolist()
-        counted = collections.Counter(v.decode() if isinstance(v, bytes) else str(v) for v in values)
+        counted = collections.Counter(np.asarray(outputs[labels[0]]).reshape(-1).tolist())
         with self._lock:
-            for label, count in counted.items():
-                self._predictions[str(version), label] += count
+            for label, count in counted.items():  # a few classes: decoded once each
+                self._predictions[
+                    str(version), label.decode() if isinstance(label, bytes) else str(label)
+                ] += count
 
     def page(self) -> bytes:
         """The metrics in Prometheus's text format (CONTENT_TYPE)."""

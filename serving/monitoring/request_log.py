@@ -146,7 +146,7 @@ class RequestLog:
             if room:
                 self._queued += instances
         if not room:
-            self._drop(QUEUE_FULL, instances, f"more than {self._queue_instances} instances waiting")
+            self.drop(QUEUE_FULL, instances, f"more than {self._queue_instances} instances waiting")
             return
         self._queue.put(_Request(request_id, instances, time.time_ns() // 1000, version, inputs, outputs))
 
@@ -161,7 +161,8 @@ class RequestLog:
         with self._lock:
             return dict(self._dropped)
 
-    def _drop(self, reason: str, records: int, detail: str) -> None:
+    def drop(self, reason: str, records: int, detail: str) -> None:
+        """Counts records not logged by `reason`, with a warning in the server's log at most once a minute."""
         with self._lock:
             self._dropped[reason] += records
             total = sum(self._dropped.values())
@@ -207,7 +208,7 @@ class RequestLog:
         except Exception as error:  # disk full, no permission, a path that is no folder: drop, go on
             self._close_file()
             detail = f"{type(error).__name__}: {(str(error).splitlines() or [''])[0]}"
-            self._drop(WRITE_FAILED, sum(request.instances for request in batch), detail)
+            self.drop(WRITE_FAILED, sum(request.instances for request in batch), detail)
 
     def _open_file(self) -> tf.io.TFRecordWriter:
         """The current file, or a new one once it holds `max_file_bytes` or is `max_file_seconds` old."""

@@ -9,6 +9,8 @@ as TF Serving chooses it, and sends the request to that version by number. The a
 from the version logged, always. The choice is remembered for `poll_seconds`, so that a new
 version is taken up that long after the upstream loads it; a remembered version that the upstream
 has since unloaded answers 404, and the request is sent once more to the version chosen anew.
+An upstream whose model status names no available version has its request sent on as it came;
+its answer cannot be logged with a version, and is counted as dropped (`version unknown`).
 
 An upstream that cannot be reached is answered 503, one that does not answer in time 504, and
 one whose answer is not an HTTP answer 502, each in TF Serving's error shape and naming the
@@ -38,6 +40,7 @@ from serving.server.rest import (
 )
 
 UPSTREAM_TIMEOUT_SECONDS = 30
+VERSION_UNKNOWN = "version unknown"  # a reason for dropped log records
 # What the upstream's answer may carry on to the client; hop-by-hop and length headers are the front's own.
 _PASSED_HEADERS = ("content-type",)
 
@@ -133,7 +136,8 @@ class Upstream:
                 if status["state"] == "AVAILABLE"
             ]
             version = max(available, default=None)
-        self._versions[status_path] = (now, version)
+        if version is not None:  # else asked again at the next request
+            self._versions[status_path] = (now, version)
         return version
 
 
@@ -158,20 +162,29 @@ def build_front_app(
             answer = await upstream.send("POST", path, raw, request_id)
             if answer.status_code != 404:
                 break
-        if answer.status_code == 200 and version is not None:
-            _record(request_id, version, raw, answer)
+        if answer.status_code == 200:
+            _record(request_id, version, raw, answer, status_path)
         return answer
 
-    def _record(request_id: str, version: int, raw: bytes, answer: httpx.Response) -> None:
+    def _record(
+        request_id: str, version: int | None, raw: bytes, answer: httpx.Response, status_path
+    ) -> None:
+        """Logs and counts an answered prediction; without its version it is counted as dropped."""
         try:
             outputs = _logged_outputs(answer.json())
             inputs = _logged_inputs(parse_body(raw))
         except (ValueError, BadRequestError):
             return  # the upstream answered what is no prediction: nothing to log or count
-        if outputs:
+        if not outputs:
+            return
+        if version is None:
             if request_log is not None:
-                request_log.record(request_id, version, inputs, outputs)
-            metrics.predictions(version, outputs)
+                instances = len(next(iter(outputs.values())))
+                request_log.drop(VERSION_UNKNOWN, instances, f"the upstream's {status_path} names no version")
+            return
+        if request_log is not None:
+            request_log.record(request_id, version, inputs, outputs)
+        metrics.predictions(version, outputs)
 
     async def answer(request: Request) -> Response:
         request_id = request_id_or_new(request.headers.get(REQUEST_ID_KEY))
