@@ -5,19 +5,27 @@ B's request log and B's metrics."""
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
+import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
+import uvicorn
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from pipeline.run.exit_codes import EXIT_USAGE
 from serving.client import PredictionClient
 from serving.monitoring.log_reader import as_dict, read_examples
 from serving.monitoring.metrics import REQUEST_COUNT
+from serving.server.front import VERSION_UNKNOWN
 from serving.store.versions import publish
 from tests.helpers import RunningServer, free_port, penguins, serve_published
-from tests.test_metrics import delta, scrape
+from tests.test_metrics import delta, scrape, value
 from tests.test_signatures import PENGUINS as EXAMPLES
 
 PREDICT = "/v1/models/penguins:predict"
@@ -156,3 +164,46 @@ def test_the_front_refuses_a_grpc_port_in_one_line(tmp_path):
     assert result.stderr.splitlines() == [
         "Refused: --upstream serves REST only; drop --grpc-port and use the upstream's own gRPC port."
     ]
+
+
+@contextlib.contextmanager
+def _upstream_naming_no_version(answer: dict) -> Iterator[str]:
+    """A REST endpoint that predicts but whose model status names no version (not TF Serving's way;
+    the front must still answer, and count what it cannot log)."""
+    app = Starlette(
+        routes=[
+            Route("/v1/models/penguins", lambda _: JSONResponse({"model_version_status": []})),
+            Route("/v1/models/penguins:predict", lambda _: JSONResponse(answer), methods=["POST"]),
+        ]
+    )
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_an_answer_without_a_known_version_is_passed_on_and_counted_as_dropped(tmp_path):
+    answer = {"predictions": [{"species": "Adelie", "probabilities": [0.9, 0.05, 0.05],
+                               "classes": ["Adelie", "Chinstrap", "Gentoo"]}] * 2}  # fmt: skip
+    with _upstream_naming_no_version(answer) as url:
+        front = RunningServer(tmp_path, upstream=url)
+        try:
+            fronted = httpx.post(front.rest + PREDICT, json={"instances": EXAMPLES[:2]})
+            assert (fronted.status_code, fronted.json()) == (200, answer)
+            deadline = time.monotonic() + 10
+            while (samples := scrape(front.rest)) and time.monotonic() < deadline:
+                if value(samples, "penguins_request_log_dropped_total", reason=VERSION_UNKNOWN):
+                    break
+                time.sleep(0.2)
+        finally:
+            front.stop()
+    assert value(samples, "penguins_request_log_dropped_total", reason=VERSION_UNKNOWN) == 2
+    assert not [name for name, _ in samples if name == "penguins_predictions_total"]
+    assert not list(read_examples(tmp_path / "monitoring" / "requests"))
