@@ -207,3 +207,30 @@ def test_an_answer_without_a_known_version_is_passed_on_and_counted_as_dropped(t
     assert value(samples, "penguins_request_log_dropped_total", reason=VERSION_UNKNOWN) == 2
     assert not [name for name, _ in samples if name == "penguins_predictions_total"]
     assert not list(read_examples(tmp_path / "monitoring" / "requests"))
+
+
+def test_a_remembered_version_unloaded_upstream_is_chosen_anew(tmp_path, exported_model_dir, other_model_dir):
+    """The front remembers the version for a long --poll-seconds; the upstream then loads two newer
+    ones and unloads it (it keeps the newest two): the request is sent again, to the newest."""
+    with serve_published(tmp_path / "upstream", exported_model_dir) as (upstream, first):
+        front = RunningServer(tmp_path / "front", "--poll-seconds", "600", upstream=upstream.rest)
+        try:
+            with PredictionClient(front.rest) as client:
+                client.predict(EXAMPLES[:1], request_id="before")
+            models = upstream.workspace / "serving" / "penguins"
+            newest = [publish(other_model_dir, models), publish(exported_model_dir, models)][-1]
+            deadline = time.monotonic() + 60
+            while first in {int(s["version"]) for s in upstream.status() if s["state"] == "AVAILABLE"}:
+                assert time.monotonic() < deadline, upstream.status()
+                time.sleep(0.2)
+            body = json.dumps({"instances": EXAMPLES}, allow_nan=True)
+            after = httpx.post(front.rest + PREDICT, content=body, headers={"X-Request-Id": "after"})
+            direct = httpx.post(
+                upstream.rest + f"/v1/models/penguins/versions/{newest}:predict", content=body
+            )
+            assert (after.status_code, after.json()) == (200, direct.json())
+            logged = _logged(front, {"before", "after"})
+        finally:
+            front.stop()
+    assert {r["model_version"][0] for r in logged["before"]} == {first}
+    assert {r["model_version"][0] for r in logged["after"]} == {newest}
