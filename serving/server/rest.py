@@ -5,6 +5,9 @@ and its error shape, `{"error": "..."}` with 400 for a bad request, 404 for what
 Every answer, errors included, is JSON and leaves the keep-alive connection open: Starlette's own
 handling of an unexpected exception sends plain text and makes uvicorn drop the connection, which
 fails the client's next request too.
+
+Every answer is counted in the metrics, whose page is served beside the API at TF Serving's path;
+`counted_app` gives the logging front (front.py) the same routes, counting and error shape.
 """
 
 from __future__ import annotations
