@@ -53,6 +53,16 @@ class Workspace:
         return self.root / "monitoring" / "latest.json"
 
     @property
+    def labels_dir(self) -> Path:
+        """Late labels of logged requests, a file per `labels add` (pipeline/monitoring/labels.py)."""
+        return self.root / "monitoring" / "labels"
+
+    @property
+    def monitoring_history(self) -> Path:
+        """One line per `penguins monitor` run, which `penguins history` shows beside the pipeline runs."""
+        return self.root / "monitoring" / "history.jsonl"
+
+    @property
     def log_dir(self) -> Path:
         return self.root / "logs"
 

@@ -32,13 +32,14 @@ class VersionEntry:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Pushed:
+class Pushed:
     run_id: str
-    accuracy: float | None
+    accuracy: float | None  # overall eval accuracy: what the version was blessed with
     examples: int | None
+    record: RunRecord
 
 
-def _pushes(records: list[RunRecord]) -> dict[int, _Pushed]:
+def pushed_runs(records: list[RunRecord]) -> dict[int, Pushed]:
     """Version -> the run whose Pusher published it."""
     pushes = {}
     for record in records:
@@ -47,10 +48,11 @@ def _pushes(records: list[RunRecord]) -> dict[int, _Pushed]:
         summary = summarize(record)
         if summary.pushed_version and not summary.already_served:
             overall = summary.overall
-            pushes[int(summary.pushed_version)] = _Pushed(
+            pushes[int(summary.pushed_version)] = Pushed(
                 record.run_id,
                 overall.candidate if overall else None,
                 overall.examples if overall else None,
+                record,
             )
     return pushes
 
@@ -58,7 +60,7 @@ def _pushes(records: list[RunRecord]) -> dict[int, _Pushed]:
 def version_entries(serving_root: Path, model_name: str, records: list[RunRecord]) -> list[VersionEntry]:
     """Every version on disk, newest first."""
     model_dir = serving_root / model_name
-    pushes = _pushes(records)
+    pushes = pushed_runs(records)
     labels = read_labels(serving_root, model_name)
     served = served_version(serving_root, model_name)
     rolled_back = rolled_back_models(model_dir)

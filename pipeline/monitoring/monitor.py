@@ -1,0 +1,99 @@
+"""`penguins monitor`: how the served model does on live traffic, and whether to retrain.
+
+Reads the logged requests of a time window, joins the late labels, and measures each served
+version's live accuracy against the accuracy it was blessed with (MLMD), the served inputs'
+skew against its training data (TFDV), and the predicted-class mix. The outcome is written
+where the server's metrics read it, as an HTML report, and as a line of `penguins history`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+from pathlib import Path
+
+from pipeline.config.settings import Settings
+from pipeline.config.workspace import Workspace
+from pipeline.definition import node_ids
+from pipeline.monitoring.labels import stored_labels
+from pipeline.monitoring.logged import PREDICTED, VERSION, logged_requests
+from pipeline.monitoring.quality import LABEL, decide, join_labels, version_quality
+from pipeline.monitoring.report import write_monitor_report
+from pipeline.monitoring.skew import class_mix, distributions, serving_statistics, skew, training_statistics
+from pipeline.reporting.metadata import open_store, pipeline_runs
+from pipeline.reporting.versions import pushed_runs
+from serving.store.atomic import write_json_atomically, write_text_atomically
+from serving.store.model_config import served_version
+
+
+def _pushed(settings: Settings, workspace: Workspace) -> dict:
+    if not workspace.metadata_path.is_file():
+        return {}
+    return pushed_runs(pipeline_runs(open_store(workspace.metadata_path), settings.name))
+
+
+def monitor(settings: Settings, workspace: Workspace, since_seconds: float | None) -> dict:
+    """The monitoring outcome, as `penguins monitor --json` prints it; also written and recorded."""
+    spec = settings.features
+    started = datetime.datetime.now(datetime.timezone.utc)
+    since_us = None if since_seconds is None else int((time.time() - since_seconds) * 1e6)
+    labels = {key: label.value for key, label in stored_labels(workspace.labels_dir).items()}
+    joined = join_labels(logged_requests(workspace.request_log_dir, spec, since_us), labels)
+    pushed = _pushed(settings, workspace)
+    versions = version_quality(
+        joined, settings.evaluation.slices, {version: push.accuracy for version, push in pushed.items()}
+    )
+    served = served_version(workspace.serving_root, settings.model_name)
+    if served is None and versions:
+        served = versions[0]["version"]
+    current = next((entry for entry in versions if entry["version"] == served), None)
+
+    served_rows = joined[joined[VERSION] == served]
+    statistics = (
+        pushed[served].record.output(node_ids.STATISTICS_GEN, "statistics") if served in pushed else None
+    )
+    training = training_statistics(statistics.uri) if statistics is not None else None
+    skewed = []
+    if training is not None and len(served_rows):
+        skewed = skew(training, serving_statistics(served_rows[list(spec.inputs)]), settings.require_schema())
+    decision, reason = decide(
+        current or {"version": served, "n": 0},
+        [m["feature"] for m in skewed if m["over"]],
+        settings.monitoring,
+    )
+    outcome = {
+        "started": started.isoformat(timespec="seconds"),
+        "window_seconds": since_seconds,
+        "requests": len(joined),
+        "labeled": int(joined[LABEL].notna().sum()),
+        "served_version": served,
+        "versions": versions,
+        "skew": skewed,
+        "class_mix": class_mix(training, served_rows[PREDICTED], spec),
+        "decision": decision,
+        "reason": reason,
+    }
+    report = workspace.root / "reports" / f"monitor-{started:%Y%m%d-%H%M%S}.html"
+    outcome["report"] = str(report)
+    write_monitor_report(report, outcome, joined, distributions(training, spec), spec)
+    write_json_atomically(workspace.monitoring_results, outcome)
+    _record(workspace.monitoring_history, outcome)
+    return outcome
+
+
+def _record(history: Path, outcome: dict) -> None:
+    """Adds the run to the monitoring history; the file is rewritten whole, so it is never half a line."""
+    entry = {
+        key: outcome[key]
+        for key in ("started", "requests", "labeled", "served_version", "decision", "reason", "report")
+    }
+    earlier = history.read_text() if history.is_file() else ""
+    write_text_atomically(history, earlier + json.dumps(entry) + "\n")
+
+
+def monitoring_history(history: Path) -> list[dict]:
+    """The recorded monitor runs, newest first."""
+    if not history.is_file():
+        return []
+    return [json.loads(line) for line in reversed(history.read_text().splitlines()) if line.strip()]
