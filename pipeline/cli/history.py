@@ -36,7 +36,11 @@ def command_history(args: argparse.Namespace) -> int:
 
         holder = current_holder(workspace.root)
         in_progress = holder is not None and holder["command"] in ("run", "retrain")
+        from pipeline.monitoring.history import monitoring_history
+
         entries = recorded_history(workspace, settings.name, args.limit, in_progress)
+        entries += monitoring_history(workspace.monitoring_history)
+        entries = sorted(entries, key=lambda entry: entry["started"], reverse=True)[: args.limit]
         output = json.dumps(entries, indent=2) if args.json else "\n".join(format_history(entries))
         print(output or "No runs yet.", file=terminal)
     return EXIT_OK

@@ -63,6 +63,11 @@ class Workspace:
         return self.root / "monitoring" / "history.jsonl"
 
     @property
+    def retrain_triggers(self) -> Path:
+        """What started each retrain run (a command, a schedule, new data, a quality dip), by run id."""
+        return self.root / "retrain_triggers.json"
+
+    @property
     def log_dir(self) -> Path:
         return self.root / "logs"
 

@@ -9,13 +9,14 @@ where the server's metrics read it, as an HTML report, and as a line of `penguin
 from __future__ import annotations
 
 import datetime
-import json
 import time
-from pathlib import Path
+
+import pandas as pd
 
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
+from pipeline.monitoring.history import record_monitoring
 from pipeline.monitoring.labels import stored_labels
 from pipeline.monitoring.logged import PREDICTED, VERSION, logged_requests
 from pipeline.monitoring.quality import LABEL, decide, join_labels, version_quality
@@ -23,7 +24,7 @@ from pipeline.monitoring.report import write_monitor_report
 from pipeline.monitoring.skew import class_mix, distributions, serving_statistics, skew, training_statistics
 from pipeline.reporting.metadata import open_store, pipeline_runs
 from pipeline.reporting.versions import pushed_runs
-from serving.store.atomic import write_json_atomically, write_text_atomically
+from serving.store.atomic import write_json_atomically
 from serving.store.model_config import served_version
 
 
@@ -33,13 +34,23 @@ def _pushed(settings: Settings, workspace: Workspace) -> dict:
     return pushed_runs(pipeline_runs(open_store(workspace.metadata_path), settings.name))
 
 
+def _joined(settings: Settings, workspace: Workspace, since_seconds: float | None) -> pd.DataFrame:
+    since_us = None if since_seconds is None else int((time.time() - since_seconds) * 1e6)
+    labels = {key: label.value for key, label in stored_labels(workspace.labels_dir).items()}
+    return join_labels(logged_requests(workspace.request_log_dir, settings.features, since_us), labels)
+
+
+def labeled_requests(settings: Settings, workspace: Workspace, since_seconds: float | None) -> pd.DataFrame:
+    """The logged instances of the window that have a label: inputs as served, prediction, true class."""
+    joined = _joined(settings, workspace, since_seconds)
+    return joined[joined[LABEL].notna()][[*settings.features.inputs, PREDICTED, LABEL]]
+
+
 def monitor(settings: Settings, workspace: Workspace, since_seconds: float | None) -> dict:
     """The monitoring outcome, as `penguins monitor --json` prints it; also written and recorded."""
     spec = settings.features
-    started = datetime.datetime.now(datetime.timezone.utc)
-    since_us = None if since_seconds is None else int((time.time() - since_seconds) * 1e6)
-    labels = {key: label.value for key, label in stored_labels(workspace.labels_dir).items()}
-    joined = join_labels(logged_requests(workspace.request_log_dir, spec, since_us), labels)
+    started = datetime.datetime.now()  # local time, as `penguins history` shows the runs
+    joined = _joined(settings, workspace, since_seconds)
     pushed = _pushed(settings, workspace)
     versions = version_quality(
         joined, settings.evaluation.slices, {version: push.accuracy for version, push in pushed.items()}
@@ -63,6 +74,7 @@ def monitor(settings: Settings, workspace: Workspace, since_seconds: float | Non
         settings.monitoring,
     )
     outcome = {
+        "kind": "monitor",
         "started": started.isoformat(timespec="seconds"),
         "window_seconds": since_seconds,
         "requests": len(joined),
@@ -78,22 +90,5 @@ def monitor(settings: Settings, workspace: Workspace, since_seconds: float | Non
     outcome["report"] = str(report)
     write_monitor_report(report, outcome, joined, distributions(training, spec), spec)
     write_json_atomically(workspace.monitoring_results, outcome)
-    _record(workspace.monitoring_history, outcome)
+    record_monitoring(workspace.monitoring_history, outcome)
     return outcome
-
-
-def _record(history: Path, outcome: dict) -> None:
-    """Adds the run to the monitoring history; the file is rewritten whole, so it is never half a line."""
-    entry = {
-        key: outcome[key]
-        for key in ("started", "requests", "labeled", "served_version", "decision", "reason", "report")
-    }
-    earlier = history.read_text() if history.is_file() else ""
-    write_text_atomically(history, earlier + json.dumps(entry) + "\n")
-
-
-def monitoring_history(history: Path) -> list[dict]:
-    """The recorded monitor runs, newest first."""
-    if not history.is_file():
-        return []
-    return [json.loads(line) for line in reversed(history.read_text().splitlines()) if line.strip()]

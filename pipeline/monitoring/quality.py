@@ -40,9 +40,14 @@ def _accuracy(labeled: pd.DataFrame) -> dict:
     interval = wilson_interval(correct, n)
     return {
         "live_accuracy": correct / n if n else None,
-        "ci95": list(interval) if interval else None,
+        "ci95": [round(bound, 4) for bound in interval] if interval else None,
         "n": n,
     }
+
+
+def _slice_values(column: pd.Series) -> pd.Series:
+    """A slice feature's values, a missing one as `(missing)`: unrecorded sex is a slice of its own."""
+    return column.astype(object).where(column.notna() & (column != ""), "(missing)")
 
 
 def version_quality(
@@ -55,7 +60,9 @@ def version_quality(
         by_slice = [
             {"slice": f"{feature}={value}", **_accuracy(group)}
             for feature in slices
-            for value, group in sorted(labeled.groupby(feature, dropna=False), key=lambda item: str(item[0]))
+            for value, group in sorted(
+                labeled.groupby(_slice_values(labeled[feature])), key=lambda item: str(item[0])
+            )
         ]
         result.append(
             {

@@ -73,11 +73,8 @@ def _distributions(joined: pd.DataFrame, training: dict[str, dict], spec: Featur
         if column in spec.numeric:
             served = joined[column].dropna()
             edges = trained["edges"] if trained else numpy.histogram_bin_edges(served, bins=20)
-            low, high = (
-                min(edges[0], served.min(initial=edges[0])),
-                max(edges[-1], served.max(initial=edges[-1])),
-            )
-            bins = numpy.linspace(low, high, 25)
+            both = numpy.concatenate([numpy.asarray(edges, dtype=float), served.to_numpy()])
+            bins = numpy.linspace(both.min(), both.max(), 25)
             axis.hist(served, bins=bins, density=True, alpha=0.5, label="serving")
             if trained:
                 widths = numpy.diff(trained["edges"])
