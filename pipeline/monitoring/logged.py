@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 
 from components.features import FeatureSpec
-from serving.monitoring.log_reader import read_examples
 
 REQUEST_ID, INSTANCE, TIME_US, VERSION, PREDICTED = (
     "request_id",
@@ -38,6 +37,8 @@ def logged_requests(folder: Path, spec: FeatureSpec, since_us: int | None = None
     The model answers the predicted class under the label's name (components/model/signatures.py).
     A missing input is NaN for a number and None for text, as TFDV's statistics expect.
     """
+    from serving.monitoring.log_reader import read_examples  # TensorFlow: only once the log is read
+
     inputs = spec.inputs
     wanted = (REQUEST_ID, INSTANCE, TIME_US, VERSION, *inputs)
     columns: dict[str, list] = {name: [] for name in (*wanted, PREDICTED)}
@@ -58,6 +59,8 @@ def logged_requests(folder: Path, spec: FeatureSpec, since_us: int | None = None
 
 def logged_keys(folder: Path) -> set[tuple[str, int]]:
     """The (request id, instance) of every logged instance: what a late label may name."""
+    from serving.monitoring.log_reader import read_examples
+
     if not folder.is_dir():
         return set()
     keys = set()

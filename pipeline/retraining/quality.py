@@ -18,8 +18,6 @@ import pandas as pd
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.intake.spans import DuplicateSpanError, ingest_source
-from pipeline.monitoring.logged import PREDICTED
-from pipeline.monitoring.monitor import labeled_requests, monitor
 from pipeline.monitoring.quality import LABEL, QUALITY_DIP
 from pipeline.retraining.retrain import retrain
 from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK, CommandResult
@@ -31,7 +29,7 @@ QUALITY_DIP_TRIGGER = "quality dip"
 def _write_span_source(labeled: pd.DataFrame, settings: Settings, path: Path) -> Path:
     """The labeled requests as a raw CSV in the config's columns: the true class, then the inputs."""
     spec = settings.features
-    table = labeled.drop(columns=[PREDICTED]).rename(columns={LABEL: spec.label})
+    table = labeled.rename(columns={LABEL: spec.label})
     table[list(spec.columns)].to_csv(path, index=False, na_rep="")
     return path
 
@@ -42,15 +40,17 @@ def retrain_when_quality_dips(
     """Monitors; on a dip, ingests the labeled requests as a span and retrains (the caller holds the lock)."""
     from pipeline.run.console import captured_output
 
-    with captured_output(workspace.log_dir / "monitor.log"):
+    with captured_output(workspace.log_dir / "monitor.log"):  # TensorFlow's noise goes to the log
+        from pipeline.monitoring.monitor import labeled_requests, monitor
+
         checked = monitor(settings, workspace, since_seconds)
+        labeled = labeled_requests(settings, workspace, since_seconds)
     found = {key: checked[key] for key in ("decision", "reason", "report", "requests", "labeled")}
     if checked["decision"] != QUALITY_DIP:
         print(f"No retrain: monitor decided {checked['decision']} ({checked['reason']}).")
         return CommandResult(EXIT_OK, {"retrained": False, "monitor": found})
     print(f"Quality dipped: {checked['reason']}.", flush=True)
     with tempfile.TemporaryDirectory() as scratch:
-        labeled = labeled_requests(settings, workspace, since_seconds)
         source = _write_span_source(labeled, settings, Path(scratch) / "labeled-requests.csv")
         try:
             span, _ = ingest_source(settings.features, workspace.spans, source, None)
