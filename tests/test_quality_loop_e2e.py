@@ -20,6 +20,8 @@ from tests.helpers import RunningServer, bundled_rows, penguins, write_rows
 NUMERIC = ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g")
 BATCH = 25
 
+pytestmark = pytest.mark.e2e
+
 
 def _bird(row: dict, bill_depth_shift: float = 0.0) -> dict:
     bird = {name: math.nan if row[name] == "NA" else float(row[name]) for name in NUMERIC}
