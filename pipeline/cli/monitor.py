@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
-from pipeline.cli.options import add_config_option, add_workspace_option
+from pipeline.cli.options import add_config_option, add_since_option, add_workspace_option
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import load_settings
 from pipeline.config.workspace import Workspace
 from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE, CommandResult
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def duration(text: str) -> float:
-    """Seconds from e.g. `90s`, `30m`, `24h`, `7d` or `2w`."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
-    if not match or float(match[1]) <= 0:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a duration; expected a positive number and a unit, e.g. 30m, 24h, 7d"
-        )
-    return float(match[1]) * _UNITS[match[2]]
 
 
 def add_monitor_parsers(commands) -> None:
@@ -47,12 +34,7 @@ def add_monitor_parsers(commands) -> None:
     monitor = commands.add_parser(
         "monitor", help="live accuracy on late labels, serving skew, class mix, and whether quality dipped"
     )
-    monitor.add_argument(
-        "--since",
-        type=duration,
-        metavar="DURATION",
-        help="only requests this recent, e.g. 24h or 7d (default: all)",
-    )
+    add_since_option(monitor)
     add_config_option(monitor)
     add_workspace_option(monitor, "the request log, labels and runs")
     add_json_option(monitor)

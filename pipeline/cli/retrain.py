@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from pipeline.cli.monitor import duration
-from pipeline.cli.options import add_config_option, add_runner_options, add_workspace_option, run_options
+from pipeline.cli.options import (
+    add_config_option,
+    add_runner_options,
+    add_since_option,
+    add_workspace_option,
+    run_options,
+)
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import Settings, load_settings
 from pipeline.config.workspace import Workspace
@@ -35,12 +40,7 @@ def add_retrain_parser(commands) -> None:
         help="run `penguins monitor` first; retrain only on a quality dip, on the labeled logged requests "
         "as a new span",
     )
-    parser.add_argument(
-        "--since",
-        type=duration,
-        metavar="DURATION",
-        help="with --when-quality-dips: monitor only requests this recent, e.g. 7d (default: all)",
-    )
+    add_since_option(parser, "with --when-quality-dips: ")
     # Set by `penguins schedule`, so that history can tell its retrains from a person's.
     parser.add_argument("--triggered-by", default=None, help=argparse.SUPPRESS)
     parser.add_argument(
