@@ -58,7 +58,9 @@ def _write_log(workspace: Path, requests: int) -> tuple[float, list[tuple[str, s
     rows = [row for row in bundled_rows() if "NA" not in row.values()]
     instances = [
         {
-            name: np.array([float(row[name])], dtype=np.float32) if name in spec.numeric else np.array([row[name]])
+            name: np.array([float(row[name])], dtype=np.float32)
+            if name in spec.numeric
+            else np.array([row[name]])
             for name in spec.inputs
         }
         for row in rows
@@ -83,7 +85,9 @@ def _write_log(workspace: Path, requests: int) -> tuple[float, list[tuple[str, s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workspace", type=Path, help="a workspace with a pushed model (copied, not changed)")
+    parser.add_argument(
+        "--workspace", type=Path, help="a workspace with a pushed model (copied, not changed)"
+    )
     parser.add_argument("--requests", type=int, default=1_000_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch_dir:

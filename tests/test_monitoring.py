@@ -23,6 +23,7 @@ from pipeline.monitoring.quality import (
     wilson_interval,
 )
 from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK
+from serving.monitoring.log_reader import log_files
 from serving.monitoring.request_log import RequestLog
 from tests.helpers import penguins, tree_snapshot, write_rows
 
@@ -86,6 +87,13 @@ def test_the_log_reads_back_as_one_row_per_instance_with_missing_values_as_missi
         ("two", 1),
         ("three", 0),
     }
+
+
+def test_a_truncated_last_record_costs_only_that_record(workspace):
+    (path,) = log_files(workspace / "monitoring" / "requests")
+    path.write_bytes(path.read_bytes()[:-5])  # a crash mid-write
+    frame = logged_requests(workspace / "monitoring" / "requests", SPEC)
+    assert list(frame["request_id"]) == ["one", "two", "two"]
 
 
 def _labels_add(workspace, path, *extra):
