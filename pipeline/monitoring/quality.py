@@ -84,7 +84,7 @@ def decide(current: dict | None, skewed: list[str], thresholds: Monitoring) -> t
     n = current["n"] if current else 0
     skew_words = f"served inputs are skewed against training on {', '.join(skewed)}"
     if n < thresholds.min_labeled:
-        which = f"version {current['version']}" if current else "the served version"
+        which = "the served version" if current.get("version") is None else f"version {current['version']}"
         few = (
             f"only {n} labeled request(s) for {which}, fewer than monitoring.min_labeled "
             f"{thresholds.min_labeled}"
