@@ -141,6 +141,10 @@ def test_a_label_given_twice_or_of_an_unknown_class_is_refused_and_nothing_is_ke
     assert result.returncode == EXIT_DATA_REJECTED
     assert "row 2" in result.stderr and "'Emperor'" in result.stderr and "Chinstrap" in result.stderr
 
+    no_label = write_rows(tmp_path / "no_label.csv", [{"request_id": "three", "kind": "Gentoo"}])
+    result = _labels_add(workspace, no_label)
+    assert result.returncode == EXIT_DATA_REJECTED and "missing column(s) ['species']" in result.stderr
+
     assert tree_snapshot(labels_dir) == before
 
 

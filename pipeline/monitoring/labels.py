@@ -51,7 +51,7 @@ def schema_classes(schema_path: Path, label: str) -> list[str]:
     return list(domain.value)
 
 
-def _rows(path: Path, label_column: str) -> list[Label]:
+def _rows(path: Path, label_column: str, classes: list[str]) -> list[Label]:
     with closing(raw_records(path)) as records:
         header = read_header(path, records, [REQUEST_ID, label_column])
         at = {name: header.index(name) for name in (REQUEST_ID, label_column, INSTANCE) if name in header}
@@ -69,6 +69,11 @@ def _rows(path: Path, label_column: str) -> list[Label]:
                 raise DataError(
                     f"{path}, row {line}: '{INSTANCE}' is {instance!r}; expected a whole number of at least 0"
                 )
+            if cells[label_column] not in classes:
+                raise DataError(
+                    f"{path}, row {line}: {label_column} {cells[label_column]!r} is not a class of the "
+                    f"schema; expected one of {classes}"
+                )
             labels.append(
                 Label(cells[REQUEST_ID], int(instance), cells[label_column], f"{path.name} row {line}")
             )
@@ -77,15 +82,9 @@ def _rows(path: Path, label_column: str) -> list[Label]:
 
 def read_labels(path: Path, label_column: str, classes: list[str]) -> list[Label]:
     """The labels of a file, refused whole if any is of an unknown class or given twice in it."""
-    labels = _rows(path, label_column)
+    labels = _rows(path, label_column, classes)
     if not labels:
         raise DataError(f"{path}: no labels below the header; expected one row per labelled request")
-    for label in labels:
-        if label.value not in classes:
-            raise DataError(
-                f"{path}, {label.where.split(' ', 1)[1]}: {label_column} {label.value!r} is not a class of "
-                f"the schema; expected one of {classes}"
-            )
     _refuse_repeats(labels, {})
     return labels
 
