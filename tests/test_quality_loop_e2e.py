@@ -99,6 +99,10 @@ def test_shallower_bills_dip_quality_show_skew_and_trigger_a_retrain(trained, tm
     else:
         assert result.returncode == EXIT_OK, result.stderr
 
+    again = penguins("retrain", "--when-quality-dips", "--workspace", str(workspace), "--json")
+    assert again.returncode == EXIT_OK and json.loads(again.stdout)["retrained"] is False
+    assert "every labeled request is in a span already" in again.stdout + again.stderr
+
     history = penguins("history", "--workspace", str(workspace), "--json")
     entries = json.loads(history.stdout)
     assert any(e.get("kind") == "monitor" and e["decision"] == "quality_dip" for e in entries)

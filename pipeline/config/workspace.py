@@ -63,6 +63,11 @@ class Workspace:
         return self.root / "monitoring" / "history.jsonl"
 
     @property
+    def ingested_labels(self) -> Path:
+        """The labeled requests already made into a span by a quality-dip retrain, each in one span."""
+        return self.root / "monitoring" / "ingested_labels.json"
+
+    @property
     def retrain_triggers(self) -> Path:
         """What started each retrain run (a command, a schedule, new data, a quality dip), by run id."""
         return self.root / "retrain_triggers.json"

@@ -18,7 +18,7 @@ from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
 from pipeline.monitoring.history import record_monitoring
 from pipeline.monitoring.labels import stored_labels
-from pipeline.monitoring.logged import PREDICTED, VERSION, logged_requests
+from pipeline.monitoring.logged import INSTANCE, PREDICTED, REQUEST_ID, VERSION, logged_requests
 from pipeline.monitoring.quality import LABEL, decide, join_labels, version_quality
 from pipeline.monitoring.report import write_monitor_report
 from pipeline.monitoring.skew import class_mix, distributions, serving_statistics, skew, training_statistics
@@ -43,7 +43,7 @@ def _joined(settings: Settings, workspace: Workspace, since_seconds: float | Non
 def labeled_requests(settings: Settings, workspace: Workspace, since_seconds: float | None) -> pd.DataFrame:
     """The logged instances of the window that have a label: inputs as served, prediction, true class."""
     joined = _joined(settings, workspace, since_seconds)
-    return joined[joined[LABEL].notna()][[*settings.features.inputs, PREDICTED, LABEL]]
+    return joined[joined[LABEL].notna()][[REQUEST_ID, INSTANCE, *settings.features.inputs, PREDICTED, LABEL]]
 
 
 def monitor(settings: Settings, workspace: Workspace, since_seconds: float | None) -> dict:

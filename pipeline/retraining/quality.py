@@ -9,6 +9,7 @@ the outcome says both.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -18,10 +19,12 @@ import pandas as pd
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.intake.spans import DuplicateSpanError, ingest_source
+from pipeline.monitoring.logged import INSTANCE, REQUEST_ID
 from pipeline.monitoring.quality import LABEL, QUALITY_DIP
 from pipeline.retraining.retrain import retrain
 from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK, CommandResult
 from pipeline.run.run_options import RunOptions
+from serving.store.atomic import write_json_atomically
 
 QUALITY_DIP_TRIGGER = "quality dip"
 
@@ -34,6 +37,30 @@ def _write_span_source(labeled: pd.DataFrame, settings: Settings, path: Path) ->
     return path
 
 
+def _keys(labeled: pd.DataFrame) -> list[tuple[str, int]]:
+    return list(zip(labeled[REQUEST_ID], labeled[INSTANCE].map(int), strict=True))
+
+
+def _already_ingested(workspace: Workspace) -> set[tuple[str, int]]:
+    path = workspace.ingested_labels
+    return (
+        {(request_id, instance) for request_id, instance in json.loads(path.read_text())}
+        if path.is_file()
+        else set()
+    )
+
+
+def _new_only(labeled: pd.DataFrame, workspace: Workspace) -> pd.DataFrame:
+    """The labeled requests that no earlier quality-dip span holds: each trains in one span only."""
+    done = _already_ingested(workspace)
+    return labeled[[key not in done for key in _keys(labeled)]]
+
+
+def _remember_ingested(workspace: Workspace, labeled: pd.DataFrame) -> None:
+    keys = sorted(_already_ingested(workspace) | set(_keys(labeled)))
+    write_json_atomically(workspace.ingested_labels, [list(key) for key in keys])
+
+
 def retrain_when_quality_dips(
     settings: Settings, workspace: Workspace, options: RunOptions, since_seconds: float | None, trigger: str
 ) -> CommandResult:
@@ -44,12 +71,16 @@ def retrain_when_quality_dips(
         from pipeline.monitoring.monitor import labeled_requests, monitor
 
         checked = monitor(settings, workspace, since_seconds)
-        labeled = labeled_requests(settings, workspace, since_seconds)
+        labeled = _new_only(labeled_requests(settings, workspace, since_seconds), workspace)
     found = {key: checked[key] for key in ("decision", "reason", "report", "requests", "labeled")}
     if checked["decision"] != QUALITY_DIP:
         print(f"No retrain: monitor decided {checked['decision']} ({checked['reason']}).")
         return CommandResult(EXIT_OK, {"retrained": False, "monitor": found})
     print(f"Quality dipped: {checked['reason']}.", flush=True)
+    if labeled.empty:
+        message = "No retrain: every labeled request is in a span already (an earlier quality-dip retrain)."
+        print(message)
+        return CommandResult(EXIT_OK, {"retrained": False, "monitor": found, "error": message})
     with tempfile.TemporaryDirectory() as scratch:
         source = _write_span_source(labeled, settings, Path(scratch) / "labeled-requests.csv")
         try:
@@ -57,6 +88,7 @@ def retrain_when_quality_dips(
         except DuplicateSpanError as error:
             print(f"No retrain: the labeled requests hold nothing new ({error}).")
             return CommandResult(EXIT_OK, {"retrained": False, "monitor": found, "error": str(error)})
+    _remember_ingested(workspace, labeled)
     print(f"  The {span.rows} labeled requests are span {span.number}; retraining on it.", flush=True)
     result = retrain(settings, workspace, options, trigger=trigger)
     result.outcome.update({"retrained": True, "monitor": found, "labeled_span": span.number})
