@@ -13,6 +13,14 @@ from pipeline.config.workspace import Workspace
 from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE, CommandResult
 
 
+def _add_common_options(parser: argparse.ArgumentParser, handler) -> None:
+    """The config, the workspace (its request log, labels and runs) and --json, for both commands."""
+    add_config_option(parser)
+    add_workspace_option(parser, "the request log, labels and runs")
+    add_json_option(parser)
+    parser.set_defaults(handler=handler)
+
+
 def add_monitor_parsers(commands) -> None:
     labels = commands.add_parser("labels", help="late labels: the true class of logged requests")
     label_commands = labels.add_subparsers(dest="labels_command", required=True)
@@ -26,19 +34,13 @@ def add_monitor_parsers(commands) -> None:
         help="a CSV file with the columns request_id and the config's label (and optionally instance, "
         "for a request of several instances; 0 when left out)",
     )
-    add_config_option(add)
-    add_workspace_option(add, "the request log and the labels")
-    add_json_option(add)
-    add.set_defaults(handler=command_labels_add)
+    _add_common_options(add, command_labels_add)
 
     monitor = commands.add_parser(
         "monitor", help="live accuracy on late labels, serving skew, class mix, and whether quality dipped"
     )
     add_since_option(monitor)
-    add_config_option(monitor)
-    add_workspace_option(monitor, "the request log, labels and runs")
-    add_json_option(monitor)
-    monitor.set_defaults(handler=command_monitor)
+    _add_common_options(monitor, command_monitor)
 
 
 def command_labels_add(args: argparse.Namespace) -> CommandResult:
