@@ -3,12 +3,14 @@ labels added through the real command, and the accuracy, interval and decision r
 
 from __future__ import annotations
 
+import argparse
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.cli.options import duration
 from pipeline.config.file_schema import Monitoring
 from pipeline.config.settings import load_settings
 from pipeline.monitoring.logged import logged_keys, logged_requests
@@ -199,3 +201,21 @@ def test_no_requests_at_all_is_not_enough_labels():
     frame = pd.DataFrame(columns=["request_id", "instance", "model_version", "predicted"])
     assert version_quality(join_labels(frame, {}), (), {}) == []
     assert decide({"version": 1, "n": 0}, [], THRESHOLDS)[0] == NOT_ENOUGH_LABELS
+
+
+def test_since_keeps_only_the_window(workspace):
+    folder = workspace / "monitoring" / "requests"
+    logged_at = logged_requests(folder, SPEC)["time_us"]
+    assert len(logged_requests(folder, SPEC, since_us=int(logged_at.min()))) == 4
+    assert logged_requests(folder, SPEC, since_us=int(logged_at.max()) + 1).empty
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30m", 1800), ("1.5h", 5400), ("7d", 604800)])
+def test_durations(text, seconds):
+    assert duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["7", "0d", "-1h", "a week"])
+def test_a_bad_duration_is_refused_with_the_expected_form(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a positive number and a unit"):
+        duration(text)
