@@ -24,9 +24,12 @@ from pipeline.monitoring.quality import (
     version_quality,
     wilson_interval,
 )
+from pipeline.reporting.metadata import RunRecord
+from pipeline.reporting.versions import Pushed, push_of
 from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK
 from serving.monitoring.log_reader import log_files
 from serving.monitoring.request_log import RequestLog
+from serving.store.versions import FINGERPRINT_FILE
 from tests.helpers import penguins, tree_snapshot, write_rows
 
 SPEC = load_settings().features
@@ -219,3 +222,17 @@ def test_durations(text, seconds):
 def test_a_bad_duration_is_refused_with_the_expected_form(text):
     with pytest.raises(argparse.ArgumentTypeError, match="expected a positive number and a unit"):
         duration(text)
+
+
+def test_a_rollbacks_copy_has_the_blessed_accuracy_of_the_version_it_copies(tmp_path):
+    for version, content in ((1, b"model one"), (2, b"model two"), (3, b"model one")):
+        (tmp_path / str(version)).mkdir()
+        (tmp_path / str(version) / FINGERPRINT_FILE).write_bytes(content)
+    pushes = {
+        v: Pushed(f"run-{v}", accuracy, 80, RunRecord(f"run-{v}", 0, {}, {}, {}))
+        for v, accuracy in ((1, 0.97), (2, 0.95))
+    }
+    assert push_of(tmp_path, 3, pushes).accuracy == 0.97  # version 3 is a copy of version 1
+    assert push_of(tmp_path, 2, pushes).accuracy == 0.95
+    (tmp_path / "4").mkdir()
+    assert push_of(tmp_path, 4, pushes) is None

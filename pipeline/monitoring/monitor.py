@@ -23,7 +23,7 @@ from pipeline.monitoring.quality import LABEL, decide, join_labels, version_qual
 from pipeline.monitoring.report import write_monitor_report
 from pipeline.monitoring.skew import class_mix, distributions, serving_statistics, skew, training_statistics
 from pipeline.reporting.metadata import open_store, pipeline_runs
-from pipeline.reporting.versions import pushed_runs
+from pipeline.reporting.versions import push_of, pushed_runs
 from serving.store.atomic import write_json_atomically
 from serving.store.model_config import served_version
 
@@ -52,8 +52,13 @@ def monitor(settings: Settings, workspace: Workspace, since_seconds: float | Non
     started = datetime.datetime.now()  # local time, as `penguins history` shows the runs
     joined = _joined(settings, workspace, since_seconds)
     pushed = _pushed(settings, workspace)
+    model_dir = workspace.model_dir(settings.model_name)
+    logged_versions = joined[VERSION].unique().tolist()
+    origins = {int(v): push_of(model_dir, int(v), pushed) for v in logged_versions}
     versions = version_quality(
-        joined, settings.evaluation.slices, {version: push.accuracy for version, push in pushed.items()}
+        joined,
+        settings.evaluation.slices,
+        {version: push.accuracy for version, push in origins.items() if push is not None},
     )
     served = served_version(workspace.serving_root, settings.model_name)
     if served is None and versions:
@@ -61,9 +66,8 @@ def monitor(settings: Settings, workspace: Workspace, since_seconds: float | Non
     current = next((entry for entry in versions if entry["version"] == served), None)
 
     served_rows = joined[joined[VERSION] == served]
-    statistics = (
-        pushed[served].record.output(node_ids.STATISTICS_GEN, "statistics") if served in pushed else None
-    )
+    origin = origins.get(served) if served is not None else None
+    statistics = origin.record.output(node_ids.STATISTICS_GEN, "statistics") if origin else None
     training = training_statistics(statistics.uri) if statistics is not None else None
     skewed = []
     if training is not None and len(served_rows):
