@@ -19,6 +19,7 @@ TOP_LEVEL = ("pipeline", "components", "serving")
 LAYERS = (
     ("pipeline.cli",),
     ("pipeline.retraining",),
+    ("pipeline.monitoring",),
     ("pipeline.run",),
     ("pipeline.reporting",),
     ("pipeline.definition",),

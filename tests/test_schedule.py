@@ -87,3 +87,25 @@ def test_the_cron_schedule_runs_in_the_time_zone_of_tz(tmp_path):
         scheduler.send_signal(signal.SIGTERM)
         assert scheduler.wait(timeout=60) == 0
     assert "schedule started: retrain cron '0 3 * * *' (Asia/Tokyo)" in started
+
+
+def test_when_quality_dips_the_schedule_monitors_and_says_why_it_did_not_retrain(tmp_path):
+    workspace = tmp_path / "workspace"
+    output = tmp_path / "schedule.out"
+    with output.open("w") as sink:
+        scheduler = subprocess.Popen(
+            [str(PENGUINS), "schedule", "--every", "1", "--when-quality-dips", "--workspace", str(workspace)],
+            cwd=REPO,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        log = _wait_for(output, "no retrain, monitor decided not_enough_labels", scheduler, timeout=120)
+        assert "only when live quality dipped" in log
+        assert not (workspace / "data" / "spans").exists()
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        assert scheduler.wait(timeout=60) == 0
+    recorded = json.loads(penguins("history", "--json", "--workspace", str(workspace)).stdout)
+    assert recorded and all(entry["kind"] == "monitor" for entry in recorded)
+    assert recorded[0]["decision"] == "not_enough_labels"

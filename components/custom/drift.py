@@ -50,22 +50,34 @@ def drift_only(anomalies: anomalies_pb2.Anomalies) -> anomalies_pb2.Anomalies:
     return kept
 
 
-def measurements(anomalies: anomalies_pb2.Anomalies) -> list[dict]:
-    """One entry per compared feature: its measure, value, threshold, and whether it drifted."""
+def compared(anomalies: anomalies_pb2.Anomalies, kind: str = "drift_measurements") -> list[dict]:
+    """One entry per compared feature: its measure, value, threshold, and whether it is over it.
+
+    `kind` is `drift_measurements` (against the previous span) or `skew_measurements` (serving
+    data against training data, as `penguins monitor` measures it).
+    """
     result = []
     for info in anomalies.drift_skew_info:
         feature = ".".join(info.path.step)
-        for measurement in info.drift_measurements:
+        for measurement in getattr(info, kind):
             result.append(
                 {
                     "feature": feature,
                     "measure": _MEASURE_NAMES.get(measurement.type, str(measurement.type)),
                     "value": round(measurement.value, 4),
                     "threshold": measurement.threshold,
-                    "drifted": measurement.value > measurement.threshold,
+                    "over": measurement.value > measurement.threshold,
                 }
             )
     return sorted(result, key=lambda item: item["feature"])
+
+
+def measurements(anomalies: anomalies_pb2.Anomalies) -> list[dict]:
+    """The drift of each compared feature, as history and the run report read it."""
+    return [
+        {**{key: value for key, value in item.items() if key != "over"}, "drifted": item["over"]}
+        for item in compared(anomalies)
+    ]
 
 
 @component

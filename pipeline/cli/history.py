@@ -23,20 +23,26 @@ def add_history_parser(commands) -> None:
 
 
 def command_history(args: argparse.Namespace) -> int:
+    from pipeline.monitoring.history import monitoring_history
     from pipeline.run.console import captured_output
 
     settings = load_settings(args.config)
     workspace = Workspace(args.workspace.resolve())
-    if not workspace.metadata_path.is_file():
+    monitor_runs = monitoring_history(workspace.monitoring_history)
+    if not workspace.metadata_path.is_file() and not monitor_runs:
         print(f"No runs yet: {workspace.metadata_path} does not exist.", file=sys.stderr)
         return EXIT_OK
     with captured_output(workspace.log_dir / "history.log") as terminal:
         from pipeline.reporting.history import recorded_history
         from pipeline.reporting.history_text import format_history
 
-        holder = current_holder(workspace.root)
-        in_progress = holder is not None and holder["command"] in ("run", "retrain")
-        entries = recorded_history(workspace, settings.name, args.limit, in_progress)
+        entries = monitor_runs
+        if workspace.metadata_path.is_file():
+            holder = current_holder(workspace.root)
+            in_progress = holder is not None and holder["command"] in ("run", "retrain")
+            entries += recorded_history(workspace, settings.name, args.limit, in_progress)
+        # Monitor runs and pipeline runs, newest first: both are stamped in local time.
+        entries = sorted(entries, key=lambda entry: entry["started"], reverse=True)[: args.limit]
         output = json.dumps(entries, indent=2) if args.json else "\n".join(format_history(entries))
         print(output or "No runs yet.", file=terminal)
     return EXIT_OK

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipeline.cli.data import add_data_parsers, add_synth_parser
 from pipeline.cli.history import add_history_parser
+from pipeline.cli.monitor import add_monitor_parsers
 from pipeline.cli.outcome import json_stream, write_outcome
 from pipeline.cli.retrain import add_retrain_parser
 from pipeline.cli.run import add_run_parser
@@ -54,6 +55,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     add_serve_parser(commands, settings)
     add_predict_parser(commands, settings)
     add_synth_parser(commands, settings)
+    add_monitor_parsers(commands)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from pipeline.run.beam_options import AUTO, BEAM_CONFIG, load_presets
@@ -19,6 +20,29 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 def add_workspace_option(parser: argparse.ArgumentParser, holds: str = "all outputs") -> None:
     parser.add_argument(
         "--workspace", type=Path, default=Path("workspace"), help=f"where {holds} go (default ./workspace)"
+    )
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def duration(text: str) -> float:
+    """Seconds from e.g. `90s`, `30m`, `24h`, `7d` or `2w`."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if not match or float(match[1]) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a duration; expected a positive number and a unit, e.g. 30m, 24h, 7d"
+        )
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def add_since_option(parser: argparse.ArgumentParser, when: str = "") -> None:
+    """--since: the window of logged requests that `penguins monitor` looks at."""
+    parser.add_argument(
+        "--since",
+        type=duration,
+        metavar="DURATION",
+        help=f"{when}monitor only requests this recent, e.g. 24h or 7d (default: all)",
     )
 
 

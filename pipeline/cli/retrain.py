@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from pipeline.cli.options import add_config_option, add_runner_options, add_workspace_option, run_options
+from pipeline.cli.options import (
+    add_config_option,
+    add_runner_options,
+    add_since_option,
+    add_workspace_option,
+    run_options,
+)
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import Settings, load_settings
 from pipeline.config.workspace import Workspace
@@ -22,11 +28,21 @@ def add_retrain_parser(commands) -> None:
     add_config_option(parser)
     add_workspace_option(parser, "spans and outputs")
     add_runner_options(parser)
-    parser.add_argument(
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument(
         "--when-new-data",
         action="store_true",
         help="do nothing unless a span arrived since the last retrain",
     )
+    when.add_argument(
+        "--when-quality-dips",
+        action="store_true",
+        help="run `penguins monitor` first; retrain only on a quality dip, on the labeled logged requests "
+        "as a new span",
+    )
+    add_since_option(parser, "with --when-quality-dips: ")
+    # Set by `penguins schedule`, so that history can tell its retrains from a person's.
+    parser.add_argument("--triggered-by", default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--accept-drift",
         action="store_true",
@@ -51,4 +67,16 @@ def command_retrain(args: argparse.Namespace) -> CommandResult:
     with workspace_lock(args.workspace.resolve(), "retrain"):
         settings = _settings_for_run(args)
         workspace = Workspace(args.workspace.resolve()).create()
-        return retrain(settings, workspace, run_options(args), when_new_data=args.when_new_data)
+        if args.when_quality_dips:
+            from pipeline.retraining.quality import QUALITY_DIP_TRIGGER, retrain_when_quality_dips
+
+            trigger = ", ".join(filter(None, (args.triggered_by, QUALITY_DIP_TRIGGER)))
+            return retrain_when_quality_dips(settings, workspace, run_options(args), args.since, trigger)
+        trigger = ", ".join(filter(None, (args.triggered_by, "new data" if args.when_new_data else None)))
+        return retrain(
+            settings,
+            workspace,
+            run_options(args),
+            when_new_data=args.when_new_data,
+            trigger=trigger or "command",
+        )

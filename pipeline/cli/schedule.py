@@ -19,8 +19,14 @@ def add_schedule_parser(commands) -> None:
     when.add_argument(
         "--every", type=float, metavar="SECONDS", help="a fixed interval instead (demos, tests)"
     )
-    schedule.add_argument(
+    condition = schedule.add_mutually_exclusive_group()
+    condition.add_argument(
         "--when-new-data", action="store_true", help="retrain only when a span arrived since the last retrain"
+    )
+    condition.add_argument(
+        "--when-quality-dips",
+        action="store_true",
+        help="retrain only when `penguins monitor` finds the served model's live accuracy dipped",
     )
     add_config_option(schedule)
     add_workspace_option(schedule, "spans and outputs")
@@ -50,12 +56,15 @@ def _trigger(args: argparse.Namespace):
 def retrain_command(args: argparse.Namespace) -> list[str]:
     """The child's command line: `penguins retrain --json` with this schedule's options."""
     command = [sys.executable, "-m", "pipeline.cli", "retrain", "--json", "--workspace", str(args.workspace)]
+    command += ["--triggered-by", "schedule"]
     command += ["--runner", args.runner, "--beam-preset", args.beam_preset]
     command += [f"--beam-arg={arg}" for arg in args.beam_arg]
     if args.config:
         command += ["--config", str(args.config)]
     if args.when_new_data:
         command.append("--when-new-data")
+    if args.when_quality_dips:
+        command.append("--when-quality-dips")
     return command
 
 
@@ -70,5 +79,6 @@ def command_schedule(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     when = f"every {args.every:g}s" if args.every is not None else f"cron '{args.cron}' ({trigger.timezone})"
     new_data = ", only when new data arrived" if args.when_new_data else ""
+    new_data += ", only when live quality dipped" if args.when_quality_dips else ""
     run_schedule(trigger, f"{when}{new_data}", retrain_command(args), Workspace(args.workspace.resolve()))
     return EXIT_OK

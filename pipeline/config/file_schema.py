@@ -91,6 +91,16 @@ class Retraining(_Section):
         return self.drift_action == "block"
 
 
+class Monitoring(_Section):
+    """When `penguins monitor` calls the served model's live quality a dip (pipeline/monitoring)."""
+
+    min_live_accuracy: Fraction = 0.9
+    # Against the accuracy the served version was blessed with on its eval split. 0.05 is about
+    # the width of a 95% interval on a few hundred labels: a smaller margin would call noise a dip.
+    max_accuracy_drop: Fraction = 0.05
+    min_labeled: Count = 50
+
+
 class Serving(_Section):
     model_name: Text
 
@@ -104,6 +114,7 @@ class ConfigFile(_Section):
     training: Training
     evaluation: Evaluation
     retraining: Retraining = Retraining()
+    monitoring: Monitoring = Monitoring()
     serving: Serving
 
     @property

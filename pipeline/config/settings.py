@@ -20,7 +20,14 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
 from components.features import FeatureSpec
-from pipeline.config.file_schema import BUNDLED_SOURCE, ConfigFile, Evaluation, Retraining, Training
+from pipeline.config.file_schema import (
+    BUNDLED_SOURCE,
+    ConfigFile,
+    Evaluation,
+    Monitoring,
+    Retraining,
+    Training,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "pipeline" / "configs" / "penguins.yaml"
@@ -46,6 +53,7 @@ class Settings:
     evaluation: Evaluation
     retraining: Retraining
     model_name: str
+    monitoring: Monitoring
 
     def require_schema(self) -> Path:
         """The schema file, which must exist before a run (but not before `schema infer`)."""
@@ -171,4 +179,5 @@ def load_settings(config_path: Path | str | None = None) -> Settings:
         evaluation=config.evaluation,
         retraining=config.retraining,
         model_name=config.serving.model_name,
+        monitoring=config.monitoring,
     )

@@ -53,6 +53,26 @@ class Workspace:
         return self.root / "monitoring" / "latest.json"
 
     @property
+    def labels_dir(self) -> Path:
+        """Late labels of logged requests, a file per `labels add` (pipeline/monitoring/labels.py)."""
+        return self.root / "monitoring" / "labels"
+
+    @property
+    def monitoring_history(self) -> Path:
+        """One line per `penguins monitor` run, which `penguins history` shows beside the pipeline runs."""
+        return self.root / "monitoring" / "history.jsonl"
+
+    @property
+    def ingested_labels(self) -> Path:
+        """The labeled requests already made into a span by a quality-dip retrain, each in one span."""
+        return self.root / "monitoring" / "ingested_labels.json"
+
+    @property
+    def retrain_triggers(self) -> Path:
+        """What started each retrain run (a command, a schedule, new data, a quality dip), by run id."""
+        return self.root / "retrain_triggers.json"
+
+    @property
     def log_dir(self) -> Path:
         return self.root / "logs"
 

@@ -10,6 +10,7 @@ from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
 from pipeline.reporting.metadata import ABANDONED_KEY, RunRecord, open_store, pipeline_runs
 from pipeline.reporting.summary import RunSummary, summarize
+from pipeline.reporting.triggers import retrain_triggers
 
 _DONE = {"COMPLETE", "CACHED"}
 # A retrain that only read a span which arrived between retrains (see pipeline/retraining/retrain.py).
@@ -92,4 +93,8 @@ def recorded_history(
     live_run = (
         next((r.run_id for r in records if "RUNNING" in r.states.values()), None) if run_in_progress else None
     )
-    return [history_entry(record, alive=record.run_id == live_run) for record in records]
+    triggers = retrain_triggers(workspace)
+    return [
+        {**history_entry(record, alive=record.run_id == live_run), "trigger": triggers.get(record.run_id)}
+        for record in records
+    ]

@@ -24,6 +24,12 @@ def _pushed(entry: dict) -> str:
 def format_history(entries: list[dict]) -> list[str]:
     lines = []
     for entry in entries:
+        if entry.get("kind") == "monitor":
+            lines.append(
+                f"{entry['started']}  monitor     {entry['decision']}: {entry['reason']} "
+                f"({entry['requests']} requests, {entry['labeled']} labeled)"
+            )
+            continue
         if entry["status"].startswith("read span"):
             lines.append(f"{entry['started']}  {entry['status']}")
             continue
@@ -42,6 +48,8 @@ def format_history(entries: list[dict]) -> list[str]:
         if entry["newest_span"] is not None:
             trained = f"; trained on spans {', '.join(map(str, entry['spans']))}" if entry["spans"] else ""
             lines.append(f"    span {entry['newest_span']}{trained}; drift: {entry['drift']}")
+        if entry.get("trigger"):
+            lines.append(f"    triggered by: {entry['trigger']}")
         for item in entry["accuracy"]:
             if item["name"] != "overall":
                 baseline = f" (served {_number(item['baseline'])})" if item["baseline"] is not None else ""

@@ -27,7 +27,7 @@ from pipeline.reporting.metadata import RunRecord
 from pipeline.reporting.summary import RunSummary
 from serving.store.atomic import write_text_atomically
 
-_STYLE = """
+STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
 table { border-collapse: collapse; margin: 0.5em 0; } td, th { border: 1px solid #ccc; padding: 3px 8px; }
@@ -43,7 +43,7 @@ def _png(figure) -> str:
     return f'<img alt="plot" src="data:image/png;base64,{data}">'
 
 
-def _table(header: list[str], rows: list[list], bad_rows: set[int] = frozenset()) -> str:
+def table(header: list[str], rows: list[list], bad_rows: set[int] = frozenset()) -> str:
     head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join(
         f"<tr{' class=bad' if index in bad_rows else ''}>"
@@ -119,7 +119,7 @@ def _slice_metrics(summary: RunSummary) -> str:
         [i.name, f"{i.candidate:.3f}", "n/a" if i.baseline is None else f"{i.baseline:.3f}", i.examples]
         for i in items
     ]
-    return _png(figure) + _table(["slice", "candidate", "served model", "examples"], rows)
+    return _png(figure) + table(["slice", "candidate", "served model", "examples"], rows)
 
 
 def _confusion_matrix(record: RunRecord, label: str) -> str:
@@ -163,7 +163,7 @@ def _anomalies(record: RunRecord, summary: RunSummary | None, rejection: str | N
     if validator is not None:
         problems = describe_anomalies(validator.uri, ["train", "eval"])
         parts.append(
-            _table(["schema anomaly"], [[p] for p in problems], set(range(len(problems))))
+            table(["schema anomaly"], [[p] for p in problems], set(range(len(problems))))
             if problems
             else "<p class=good>No schema anomalies in the newest span.</p>"
         )
@@ -174,7 +174,7 @@ def _anomalies(record: RunRecord, summary: RunSummary | None, rejection: str | N
         ]
         bad = {index for index, m in enumerate(summary.drift) if m["drifted"]}
         parts.append(f"<p>Drift of the newest span against span {summary.drift_against_span}:</p>")
-        parts.append(_table(["feature", "measure", "value", "threshold", "drifted"], rows, bad))
+        parts.append(table(["feature", "measure", "value", "threshold", "drifted"], rows, bad))
     elif summary is not None:
         parts.append("<p>No drift check: there is no earlier span to compare with.</p>")
     if rejection:
@@ -228,7 +228,7 @@ def write_report(
     sections.append(_confusion_matrix(record, settings.features.label))
     page = (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(settings.name)} retraining "
-        f"{html.escape(record.run_id)}</title><style>{_STYLE}</style></head><body>{''.join(sections)}</body></html>"
+        f"{html.escape(record.run_id)}</title><style>{STYLE}</style></head><body>{''.join(sections)}</body></html>"
     )
     path = (
         workspace.root / "reports" / f"retrain-{re.sub(r'[^0-9A-Za-z]+', '-', record.run_id).strip('-')}.html"

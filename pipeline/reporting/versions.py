@@ -32,13 +32,14 @@ class VersionEntry:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Pushed:
+class Pushed:
     run_id: str
-    accuracy: float | None
+    accuracy: float | None  # overall eval accuracy: what the version was blessed with
     examples: int | None
+    record: RunRecord
 
 
-def _pushes(records: list[RunRecord]) -> dict[int, _Pushed]:
+def pushed_runs(records: list[RunRecord]) -> dict[int, Pushed]:
     """Version -> the run whose Pusher published it."""
     pushes = {}
     for record in records:
@@ -47,18 +48,34 @@ def _pushes(records: list[RunRecord]) -> dict[int, _Pushed]:
         summary = summarize(record)
         if summary.pushed_version and not summary.already_served:
             overall = summary.overall
-            pushes[int(summary.pushed_version)] = _Pushed(
+            pushes[int(summary.pushed_version)] = Pushed(
                 record.run_id,
                 overall.candidate if overall else None,
                 overall.examples if overall else None,
+                record,
             )
     return pushes
+
+
+def _copied(version: int, pushes: dict[int, Pushed], fingerprints: dict[int, str | None]) -> int | None:
+    """The pushed version that `version` is a rollback's copy of: the same model, by fingerprint."""
+    mark = fingerprints.get(version)
+    return next((v for v in sorted(pushes) if mark and fingerprints.get(v) == mark), None)
+
+
+def push_of(model_dir: Path, version: int, pushes: dict[int, Pushed]) -> Pushed | None:
+    """The push that put `version` on disk: its own, or for a rollback's copy, the original's."""
+    if version in pushes:
+        return pushes[version]
+    fingerprints = {v: fingerprint(model_dir / str(v)) for v in (version, *pushes)}
+    copied = _copied(version, pushes, fingerprints)
+    return pushes[copied] if copied is not None else None
 
 
 def version_entries(serving_root: Path, model_name: str, records: list[RunRecord]) -> list[VersionEntry]:
     """Every version on disk, newest first."""
     model_dir = serving_root / model_name
-    pushes = _pushes(records)
+    pushes = pushed_runs(records)
     labels = read_labels(serving_root, model_name)
     served = served_version(serving_root, model_name)
     rolled_back = rolled_back_models(model_dir)
@@ -66,16 +83,7 @@ def version_entries(serving_root: Path, model_name: str, records: list[RunRecord
     fingerprints = {version: fingerprint(model_dir / str(version)) for version in versions}
     entries = []
     for version in reversed(versions):
-        copy_of = None
-        if version not in pushes:
-            copy_of = next(
-                (
-                    v
-                    for v in versions
-                    if v in pushes and fingerprints[v] and fingerprints[v] == fingerprints[version]
-                ),
-                None,
-            )
+        copy_of = None if version in pushes else _copied(version, pushes, fingerprints)
         origin = pushes.get(version) or pushes.get(copy_of)
         problem = load_error(model_dir / str(version))
         labelled = sorted(name for name, labelled_version in labels.items() if labelled_version == version)

@@ -18,6 +18,7 @@ from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
 from pipeline.intake.spans import Span, clear_rejection, list_spans, mark_rejected, rejected_spans
+from pipeline.reporting.triggers import remember_trigger
 from pipeline.retraining.planning import RetrainPlan, already_handled, plan_retrain, spans_to_read
 from pipeline.run.abandoned import settle_abandoned_runs
 from pipeline.run.beam_options import BeamChoice
@@ -58,6 +59,7 @@ def retrain(
     options: RunOptions,
     *,
     when_new_data: bool = False,
+    trigger: str = "command",
 ) -> CommandResult:
     """Plans a retrain from the spans on disk, then runs and records it (the caller holds the lock)."""
     started = time.monotonic()
@@ -82,7 +84,7 @@ def retrain(
     _announce(settings, plan, options.runner, beam)
     settle_abandoned_runs(workspace, settings.name)
     print(f"  Full log: {log_path}", flush=True)
-    return _run(settings, workspace, plan, options.runner, beam, options.enable_cache, log_path, started)
+    return _run(settings, workspace, plan, options, beam, log_path, started, trigger)
 
 
 def _announce(settings: Settings, plan: RetrainPlan, runner: str, beam: BeamChoice) -> None:
@@ -118,11 +120,11 @@ def _run(
     settings: Settings,
     workspace: Workspace,
     plan: RetrainPlan,
-    runner: str,
+    options: RunOptions,
     beam: BeamChoice,
-    enable_cache: bool,
     log_path,
     started: float,
+    trigger: str,
 ) -> CommandResult:
     from pipeline.run.console import captured_output
 
@@ -133,7 +135,7 @@ def _run(
         from pipeline.run.runner import RunInterruptedError
 
         try:
-            _read_earlier_spans(settings, workspace, plan, runner, beam.args, terminal)
+            _read_earlier_spans(settings, workspace, plan, options.runner, beam.args, terminal)
         except RunInterruptedError as interrupted:
             print(f"\n{interrupted}", file=terminal)
             return CommandResult(EXIT_INTERRUPTED, {**details, "error": str(interrupted)})
@@ -141,13 +143,21 @@ def _run(
             print(f"\nReading earlier spans failed: {error}\nSee {log_path}", file=terminal)
             return CommandResult(EXIT_FAILED, {**details, "error": f"reading earlier spans failed: {error}"})
         tfx_pipeline = create_retraining_pipeline(
-            settings, workspace, beam.args, plan.newest.number, list(plan.excluded), enable_cache=enable_cache
+            settings,
+            workspace,
+            beam.args,
+            plan.newest.number,
+            list(plan.excluded),
+            enable_cache=options.enable_cache,
         )
-        outcome = execute(tfx_pipeline, settings, workspace, runner, terminal, log_path)
+        outcome = execute(tfx_pipeline, settings, workspace, options.runner, terminal, log_path)
         details.update(outcome.as_json())
         if outcome.exit_code == EXIT_INTERRUPTED:
             return CommandResult(outcome.exit_code, details)
         _record(settings, workspace, plan.newest, outcome, details, terminal, log_path)
+        if outcome.record is not None:
+            remember_trigger(workspace, outcome.record.run_id, trigger)
+            details["trigger"] = trigger
         print(f"Finished in {time.monotonic() - started:.1f}s", file=terminal)
     details["served_version"] = served_version(workspace.serving_root, settings.model_name)
     return CommandResult(outcome.exit_code, details)

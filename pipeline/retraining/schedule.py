@@ -41,6 +41,9 @@ def describe_outcome(output: str) -> str:
         return "no outcome was reported; see the schedule log"
     if outcome.get("no_new_data"):
         return f"no new data since span {outcome['newest_span']}"
+    if outcome.get("retrained") is False:
+        monitored = outcome["monitor"]
+        return f"no retrain, monitor decided {monitored['decision']}: {monitored['reason']}"
     run = outcome.get("run")
     if not run:
         return outcome.get("error") or outcome.get("rejection") or "no run was recorded"

@@ -39,6 +39,32 @@ def read_examples(folder: Path) -> Iterator[tf.train.Example]:
             LOG.warning("%s ends in a truncated record (a crash mid-write); read up to it", path)
 
 
+def read_columns(folder: Path, features: dict, batch_size: int = 10_000) -> Iterator[dict]:
+    """The log's `features` (a tf.io.parse_example spec) in batches of columns, as numpy arrays.
+
+    TensorFlow parses a batch at once, many times faster than Example by Example, which matters
+    for a million logged requests. A file with a truncated last record is read again record by
+    record from where its batches stopped, so only that record is lost.
+    """
+    for path in log_files(folder):
+        done = 0
+        try:
+            batches = tf.data.TFRecordDataset(str(path)).batch(batch_size)
+            for batch in batches.map(lambda records: tf.io.parse_example(records, features)):
+                columns = {name: values.numpy() for name, values in batch.items()}
+                done += len(next(iter(columns.values())))
+                yield columns
+        except tf.errors.DataLossError:
+            records = []
+            try:
+                records.extend(record for record in tf.data.TFRecordDataset(str(path)).skip(done))
+            except tf.errors.DataLossError:
+                LOG.warning("%s ends in a truncated record (a crash mid-write); read up to it", path)
+            if records:
+                parsed = tf.io.parse_example(tf.stack(records), features)
+                yield {name: values.numpy() for name, values in parsed.items()}
+
+
 def as_dict(example: tf.train.Example) -> dict[str, list]:
     """An Example's features as lists of their values (bytes stay bytes)."""
     values = {}

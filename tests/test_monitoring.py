@@ -1,0 +1,238 @@
+"""Late labels and live quality without TFX: a real request log written by the server's writer,
+labels added through the real command, and the accuracy, interval and decision rules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.cli.options import duration
+from pipeline.config.file_schema import Monitoring
+from pipeline.config.settings import load_settings
+from pipeline.monitoring.logged import logged_keys, logged_requests
+from pipeline.monitoring.quality import (
+    NOT_ENOUGH_LABELS,
+    OK,
+    QUALITY_DIP,
+    SKEW,
+    decide,
+    join_labels,
+    version_quality,
+    wilson_interval,
+)
+from pipeline.reporting.metadata import RunRecord
+from pipeline.reporting.versions import Pushed, push_of
+from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK
+from serving.monitoring.log_reader import log_files
+from serving.monitoring.request_log import RequestLog
+from serving.store.versions import FINGERPRINT_FILE
+from tests.helpers import penguins, tree_snapshot, write_rows
+
+SPEC = load_settings().features
+
+
+def _log(folder, requests: list[tuple[str, int, list[dict], list[str]]]) -> None:
+    """Writes requests (id, version, instances, predicted classes) with the server's writer."""
+    log = RequestLog(folder).start()
+    for request_id, version, instances, predicted in requests:
+        inputs = {
+            name: np.array(
+                [row[name] for row in instances], dtype=np.float32 if name in SPEC.numeric else str
+            )
+            for name in SPEC.inputs
+        }
+        outputs = {SPEC.label: np.array(predicted)}
+        log.record(request_id, version, inputs, outputs)
+    log.close()
+
+
+BIRD = {
+    "bill_length_mm": 39.1,
+    "bill_depth_mm": 18.7,
+    "flipper_length_mm": 181.0,
+    "body_mass_g": 3750.0,
+    "island": "Torgersen",
+    "sex": "male",
+}
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    folder = tmp_path / "workspace"
+    _log(
+        folder / "monitoring" / "requests",
+        [
+            ("one", 1, [BIRD], ["Adelie"]),
+            (
+                "two",
+                1,
+                [BIRD, {**BIRD, "island": "Biscoe", "bill_depth_mm": float("nan")}],
+                ["Adelie", "Gentoo"],
+            ),
+            ("three", 2, [BIRD], ["Chinstrap"]),
+        ],
+    )
+    return folder
+
+
+def test_the_log_reads_back_as_one_row_per_instance_with_missing_values_as_missing(workspace):
+    frame = logged_requests(workspace / "monitoring" / "requests", SPEC)
+    assert list(frame["request_id"]) == ["one", "two", "two", "three"]
+    assert list(frame["instance"]) == [0, 0, 1, 0]
+    assert list(frame["model_version"]) == [1, 1, 1, 2]
+    assert list(frame["predicted"]) == ["Adelie", "Adelie", "Gentoo", "Chinstrap"]
+    assert np.isnan(frame["bill_depth_mm"][2]) and frame["island"][2] == "Biscoe"
+    assert logged_keys(workspace / "monitoring" / "requests") == {
+        ("one", 0),
+        ("two", 0),
+        ("two", 1),
+        ("three", 0),
+    }
+
+
+def test_a_truncated_last_record_costs_only_that_record(workspace):
+    (path,) = log_files(workspace / "monitoring" / "requests")
+    path.write_bytes(path.read_bytes()[:-5])  # a crash mid-write
+    frame = logged_requests(workspace / "monitoring" / "requests", SPEC)
+    assert list(frame["request_id"]) == ["one", "two", "two"]
+
+
+def _labels_add(workspace, path, *extra):
+    return penguins("labels", "add", "--source", str(path), "--workspace", str(workspace), *extra)
+
+
+def test_labels_are_added_and_unknown_ids_counted_and_named(workspace, tmp_path):
+    source = write_rows(
+        tmp_path / "labels.csv",
+        [
+            {"request_id": "one", "species": "Adelie"},
+            {"request_id": "two", "instance": "1", "species": "Gentoo"},
+            {"request_id": "nobody", "species": "Adelie"},
+        ],
+        ["request_id", "instance", "species"],
+    )
+    result = _labels_add(workspace, source, "--json")
+    assert result.returncode == EXIT_OK, result.stderr
+    outcome = json.loads(result.stdout)
+    assert (outcome["added"], outcome["unknown"], outcome["unknown_ids"]) == (3, 1, ["nobody"])
+    assert "nobody" in result.stderr  # the sentence for people goes to stderr with --json
+
+
+def test_a_label_given_twice_or_of_an_unknown_class_is_refused_and_nothing_is_kept(workspace, tmp_path):
+    first = write_rows(tmp_path / "first.csv", [{"request_id": "one", "species": "Adelie"}])
+    assert _labels_add(workspace, first).returncode == EXIT_OK
+    labels_dir = workspace / "monitoring" / "labels"
+    before = tree_snapshot(labels_dir)
+
+    again = write_rows(
+        tmp_path / "again.csv",
+        [{"request_id": "three", "species": "Gentoo"}, {"request_id": "one", "species": "Gentoo"}],
+    )
+    result = _labels_add(workspace, again)
+    assert result.returncode == EXIT_DATA_REJECTED
+    assert "request one instance 0 is labelled twice" in result.stderr and "again.csv row 3" in result.stderr
+
+    twice = write_rows(tmp_path / "twice.csv", [{"request_id": "three", "species": "Gentoo"}] * 2)
+    result = _labels_add(workspace, twice)
+    assert result.returncode == EXIT_DATA_REJECTED
+    assert "twice.csv row 2" in result.stderr and "twice.csv row 3" in result.stderr
+
+    unknown = write_rows(tmp_path / "unknown.csv", [{"request_id": "three", "species": "Emperor"}])
+    result = _labels_add(workspace, unknown)
+    assert result.returncode == EXIT_DATA_REJECTED
+    assert "row 2" in result.stderr and "'Emperor'" in result.stderr and "Chinstrap" in result.stderr
+
+    no_label = write_rows(tmp_path / "no_label.csv", [{"request_id": "three", "kind": "Gentoo"}])
+    result = _labels_add(workspace, no_label)
+    assert result.returncode == EXIT_DATA_REJECTED and "missing column(s) ['species']" in result.stderr
+
+    assert tree_snapshot(labels_dir) == before
+
+
+def test_live_accuracy_per_version_and_slice_with_interval(workspace):
+    frame = logged_requests(workspace / "monitoring" / "requests", SPEC)
+    joined = join_labels(frame, {("one", 0): "Adelie", ("two", 1): "Adelie", ("three", 0): "Chinstrap"})
+    versions = version_quality(joined, ("island",), {1: 0.97})
+    assert [v["version"] for v in versions] == [2, 1]
+    two, one = versions
+    assert (one["requests"], one["n"], one["live_accuracy"], one["blessed_accuracy"]) == (3, 2, 0.5, 0.97)
+    assert (two["n"], two["live_accuracy"], two["blessed_accuracy"]) == (1, 1.0, None)
+    assert {s["slice"]: (s["n"], s["live_accuracy"]) for s in one["slices"]} == {
+        "island=Biscoe": (1, 0.0),
+        "island=Torgersen": (1, 1.0),
+    }
+    low, high = one["ci95"]
+    assert 0 < low < 0.5 < high < 1
+
+
+def test_wilson_interval_matches_the_textbook_value_and_stays_in_range():
+    low, high = wilson_interval(45, 50)  # 0.9 on 50: the Wilson interval is 0.786 to 0.957
+    assert (round(low, 3), round(high, 3)) == (0.786, 0.957)
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == pytest.approx(1.0)
+    assert wilson_interval(0, 0) is None
+
+
+THRESHOLDS = Monitoring(min_live_accuracy=0.9, max_accuracy_drop=0.05, min_labeled=50)
+
+
+def _current(live, n=100, blessed=0.97):
+    return {"version": 3, "live_accuracy": live, "n": n, "blessed_accuracy": blessed}
+
+
+@pytest.mark.parametrize(
+    ("current", "skewed", "decision", "words"),
+    [
+        (_current(0.96), [], OK, "live accuracy 0.960 on 100 labels"),
+        (_current(0.85), [], QUALITY_DIP, "below monitoring.min_live_accuracy 0.9"),
+        (_current(0.91), [], QUALITY_DIP, "0.060 below its blessed accuracy 0.970"),
+        (_current(0.85), ["bill_depth_mm"], QUALITY_DIP, "skewed against training on bill_depth_mm"),
+        (_current(0.95), ["island"], SKEW, "still within bounds"),
+        (_current(0.5, n=49), [], NOT_ENOUGH_LABELS, "only 49 labeled request(s) for version 3"),
+        (_current(0.5, n=49), ["sex"], SKEW, "fewer than monitoring.min_labeled 50"),
+    ],
+)
+def test_decision(current, skewed, decision, words):
+    got, reason = decide(current, skewed, THRESHOLDS)
+    assert got == decision and words in reason
+
+
+def test_no_requests_at_all_is_not_enough_labels():
+    frame = pd.DataFrame(columns=["request_id", "instance", "model_version", "predicted"])
+    assert version_quality(join_labels(frame, {}), (), {}) == []
+    assert decide({"version": 1, "n": 0}, [], THRESHOLDS)[0] == NOT_ENOUGH_LABELS
+
+
+def test_since_keeps_only_the_window(workspace):
+    folder = workspace / "monitoring" / "requests"
+    logged_at = logged_requests(folder, SPEC)["time_us"]
+    assert len(logged_requests(folder, SPEC, since_us=int(logged_at.min()))) == 4
+    assert logged_requests(folder, SPEC, since_us=int(logged_at.max()) + 1).empty
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30m", 1800), ("1.5h", 5400), ("7d", 604800)])
+def test_durations(text, seconds):
+    assert duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["7", "0d", "-1h", "a week"])
+def test_a_bad_duration_is_refused_with_the_expected_form(text):
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a positive number and a unit"):
+        duration(text)
+
+
+def test_a_rollbacks_copy_has_the_blessed_accuracy_of_the_version_it_copies(tmp_path):
+    for version, content in ((1, b"model one"), (2, b"model two"), (3, b"model one")):
+        (tmp_path / str(version)).mkdir()
+        (tmp_path / str(version) / FINGERPRINT_FILE).write_bytes(content)
+    pushes = {
+        v: Pushed(f"run-{v}", accuracy, 80, RunRecord(f"run-{v}", 0, {}, {}, {}))
+        for v, accuracy in ((1, 0.97), (2, 0.95))
+    }
+    assert push_of(tmp_path, 3, pushes).accuracy == 0.97  # version 3 is a copy of version 1
+    assert push_of(tmp_path, 2, pushes).accuracy == 0.95
+    (tmp_path / "4").mkdir()
+    assert push_of(tmp_path, 4, pushes) is None
