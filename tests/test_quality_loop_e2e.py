@@ -16,6 +16,7 @@ import pytest
 from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK
 from serving.client import PredictionClient
 from tests.helpers import RunningServer, bundled_rows, penguins, write_rows
+from tests.test_metrics import scrape, value
 
 NUMERIC = ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g")
 BATCH = 25
@@ -121,6 +122,16 @@ def test_one_healthy_year_is_ok_and_no_retrain_runs(trained, tmp_path):
     low, high = version["ci95"]
     assert low <= version["live_accuracy"] <= high and version["n"] == len(rows)
     assert {s["slice"].split("=")[0] for s in version["slices"]} == {"island", "sex"}
+
+    # The server's metrics page shows what this monitor run decided and measured.
+    server = RunningServer(workspace)
+    try:
+        samples = scrape(server.rest)
+    finally:
+        assert server.stop() == 0
+    live = value(samples, "penguins_live_accuracy", version=str(version["version"]))
+    assert live == pytest.approx(version["live_accuracy"])
+    assert value(samples, "penguins_monitoring_decision", decision="ok") == 1
 
     result = penguins("retrain", "--when-quality-dips", "--workspace", str(workspace), "--json")
     assert result.returncode == EXIT_OK, result.stderr
