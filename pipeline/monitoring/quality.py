@@ -76,12 +76,12 @@ def version_quality(
     return result
 
 
-def decide(current: dict | None, skewed: list[str], thresholds: Monitoring) -> tuple[str, str]:
+def decide(current: dict, skewed: list[str], thresholds: Monitoring) -> tuple[str, str]:
     """`ok`, `quality_dip`, `skew` or `not_enough_labels` for the served version, and why in words.
 
     A dip needs enough labels to be believed; skew needs none, so it is reported even then.
     """
-    n = current["n"] if current else 0
+    n = current["n"]
     skew_words = f"served inputs are skewed against training on {', '.join(skewed)}"
     if n < thresholds.min_labeled:
         which = "the served version" if current.get("version") is None else f"version {current['version']}"
