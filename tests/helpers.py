@@ -49,15 +49,20 @@ def free_port() -> int:
 class RunningServer:
     """`penguins serve` over `workspace` on free loopback ports, once it answers REST requests.
 
-    With `upstream`, the front `penguins serve --upstream` (REST only), once its metrics page answers.
+    With `upstream`, the front `penguins serve --upstream`, once its metrics page answers; with
+    `upstream_grpc` too, it fronts that gRPC address on its own gRPC port.
     """
 
     STARTUP_SECONDS = 120
 
-    def __init__(self, workspace: Path, *serve_args: str, upstream: str | None = None):
+    def __init__(
+        self, workspace: Path, *serve_args: str, upstream: str | None = None, upstream_grpc: str | None = None
+    ):
         self.workspace = workspace
         self.rest_port, self.grpc_port = free_port(), free_port()
-        api = ["--upstream", upstream] if upstream else ["--grpc-port", str(self.grpc_port)]
+        api = ["--grpc-port", str(self.grpc_port)] if upstream_grpc or not upstream else []
+        api += ["--upstream", upstream] if upstream else []
+        api += ["--upstream-grpc", upstream_grpc] if upstream_grpc else []
         self.process = subprocess.Popen(
             [str(PENGUINS), "serve", "--workspace", str(workspace), "--port", str(self.rest_port),
              *api, "--poll-seconds", "0.2", *serve_args],

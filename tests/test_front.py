@@ -1,6 +1,6 @@
-"""`penguins serve --upstream`: a real local server A, which speaks TF Serving's REST API, as the
-upstream of a real front B on loopback; requests go to B and are checked against A's own answers,
-B's request log and B's metrics."""
+"""`penguins serve --upstream --upstream-grpc`: a real local server A, which speaks TF Serving's REST
+and gRPC APIs, as the upstream of a real front B on loopback; requests go to B and are checked
+against A's own answers, B's request log and B's metrics."""
 
 from __future__ import annotations
 
@@ -11,17 +11,27 @@ import threading
 import time
 from collections.abc import Iterator
 
+import grpc
 import httpx
 import pytest
+import tensorflow as tf
 import uvicorn
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from tensorflow_serving.apis import (
+    get_model_metadata_pb2,
+    get_model_status_pb2,
+    model_service_pb2_grpc,
+    predict_pb2,
+    prediction_service_pb2_grpc,
+)
 
 from pipeline.run.exit_codes import EXIT_USAGE
 from serving.client import PredictionClient
 from serving.monitoring.log_reader import as_dict, read_examples
-from serving.monitoring.metrics import REQUEST_COUNT
+from serving.monitoring.metrics import REQUEST_COUNT, REQUEST_LATENCY
+from serving.monitoring.request_log import REQUEST_ID_KEY
 from serving.server.front import VERSION_UNKNOWN
 from serving.store.versions import publish
 from tests.helpers import RunningServer, free_port, penguins, serve_published
@@ -34,7 +44,8 @@ PREDICT = "/v1/models/penguins:predict"
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory, exported_model_dir):
     with serve_published(tmp_path_factory.mktemp("upstream"), exported_model_dir) as (upstream, version):
-        front = RunningServer(tmp_path_factory.mktemp("front"), upstream=upstream.rest)
+        front_workspace = tmp_path_factory.mktemp("front")
+        front = RunningServer(front_workspace, upstream=upstream.rest, upstream_grpc=upstream.grpc)
         try:
             yield upstream, front, version
         finally:
@@ -52,6 +63,37 @@ def _logged(front: RunningServer, request_ids: set[str], timeout: float = 30) ->
         if request_ids <= set(grouped) or time.monotonic() > deadline:
             return grouped
         time.sleep(0.2)
+
+
+def _predict_request(examples: list[dict], version: int | None = None) -> predict_pb2.PredictRequest:
+    request = predict_pb2.PredictRequest(model_spec={"name": "penguins"})
+    if version is not None:
+        request.model_spec.version.value = version
+    for name in examples[0]:
+        values = [e[name] for e in examples]
+        dtype = tf.string if isinstance(values[0], str) else tf.float32
+        request.inputs[name].CopyFrom(tf.make_tensor_proto(values, dtype=dtype))
+    return request
+
+
+def _grpc_call(target: str, method: str, request, request_id: str | None = None):
+    """The response of `method` at `target` and the request id in its trailing metadata."""
+    stub_class = (
+        model_service_pb2_grpc.ModelServiceStub
+        if method == "GetModelStatus"
+        else prediction_service_pb2_grpc.PredictionServiceStub
+    )
+    metadata = ((REQUEST_ID_KEY, request_id),) if request_id else None
+    with grpc.insecure_channel(target) as channel:
+        call_method = getattr(stub_class(channel), method)
+        response, call = call_method.with_call(request, metadata=metadata, timeout=30)
+    return response, dict(call.trailing_metadata()).get(REQUEST_ID_KEY)
+
+
+def _grpc_error(target: str, request) -> grpc.RpcError:
+    with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError) as error:
+        prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+    return error.value
 
 
 def _both(upstream: RunningServer, front: RunningServer, method: str, path: str, **request):
@@ -130,9 +172,65 @@ def test_the_front_logs_and_counts_what_it_forwards_with_the_version_that_answer
     assert {key: n for key, n in classes.items() if n} == dict(expected)
 
 
-def test_an_unreachable_upstream_is_answered_503_naming_it(tmp_path):
-    nowhere = f"http://127.0.0.1:{free_port()}"
-    front = RunningServer(tmp_path, upstream=nowhere)
+def test_grpc_predict_through_the_front_is_the_upstreams_answer_logged_and_counted(servers):
+    upstream, front, _ = servers
+    before = scrape(front.rest)
+    response, request_id = _grpc_call(front.grpc, "Predict", _predict_request(EXAMPLES), "grpc-1")
+    answered = response.model_spec.version.value
+    direct, _ = _grpc_call(upstream.grpc, "Predict", _predict_request(EXAMPLES, answered))
+    assert request_id == "grpc-1" and response == direct
+    _, made_up_id = _grpc_call(front.grpc, "Predict", _predict_request(EXAMPLES[:1]))
+    assert len(made_up_id) == 32
+    # Upstream errors come back as they are: status code and message.
+    refused = _predict_request(EXAMPLES[:1])
+    refused.model_spec.name = "made-up"
+    fronted_error, direct_error = _grpc_error(front.grpc, refused), _grpc_error(upstream.grpc, refused)
+    assert fronted_error.code() == direct_error.code() == grpc.StatusCode.NOT_FOUND
+    assert fronted_error.details() == direct_error.details()
+    assert dict(fronted_error.trailing_metadata())[REQUEST_ID_KEY]
+    # Model metadata and status are passed through.
+    for method, request in (
+        ("GetModelStatus", get_model_status_pb2.GetModelStatusRequest(model_spec={"name": "penguins"})),
+        (
+            "GetModelMetadata",
+            get_model_metadata_pb2.GetModelMetadataRequest(
+                model_spec={"name": "penguins"}, metadata_field=["signature_def"]
+            ),
+        ),
+    ):
+        assert _grpc_call(front.grpc, method, request)[0] == _grpc_call(upstream.grpc, method, request)[0]
+    after = scrape(front.rest)
+
+    logged = _logged(front, {"grpc-1"})["grpc-1"]
+    logged = sorted(logged, key=lambda r: r["instance"][0])
+    species = [s.decode() for s in tf.make_ndarray(response.outputs["species"]).tolist()]
+    assert [r["model_version"] for r in logged] == [[answered]] * len(EXAMPLES)
+    assert [r["species"][0].decode() for r in logged] == species
+    assert [r["island"] for r in logged] == [[e["island"].encode()] for e in EXAMPLES]
+    assert logged[0]["bill_length_mm"] == pytest.approx([EXAMPLES[0]["bill_length_mm"]])
+
+    assert delta(before, after, REQUEST_COUNT, model_name="penguins", status="OK") == 2
+    assert delta(before, after, REQUEST_COUNT, model_name="", status="NOT_FOUND") == 1
+    grpc_latency = dict(model_name="penguins", API="Predict", entrypoint="GRPC")
+    assert delta(before, after, REQUEST_LATENCY + "_count", **grpc_latency) == 2
+    classes = {
+        label: delta(
+            before,
+            after,
+            "penguins_predictions_total",
+            model_name="penguins",
+            version=str(answered),
+            **{"class": label},
+        )
+        for label in ("Adelie", "Chinstrap", "Gentoo")
+    }
+    expected = collections.Counter(species + species[:1])
+    assert {label: n for label, n in classes.items() if n} == dict(expected)
+
+
+def test_an_unreachable_upstream_is_answered_503_and_unavailable_naming_it(tmp_path):
+    nowhere, nowhere_grpc = f"http://127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    front = RunningServer(tmp_path, upstream=nowhere, upstream_grpc=nowhere_grpc)
     try:
         for method, path in (("POST", PREDICT), ("GET", "/v1/models/penguins")):
             answer = httpx.request(method, front.rest + path, json={"instances": EXAMPLES[:1]})
@@ -140,8 +238,11 @@ def test_an_unreachable_upstream_is_answered_503_naming_it(tmp_path):
             assert answer.json()["error"].startswith(
                 f"the upstream TF Serving at {nowhere} cannot be reached"
             )
+        error = _grpc_error(front.grpc, _predict_request(EXAMPLES[:1]))
+        assert error.code() == grpc.StatusCode.UNAVAILABLE
+        assert error.details().startswith(f"the upstream TF Serving at {nowhere_grpc} cannot be reached")
         samples = scrape(front.rest)
-        assert delta({}, samples, REQUEST_COUNT, model_name="penguins", status="UNAVAILABLE") == 2
+        assert delta({}, samples, REQUEST_COUNT, model_name="penguins", status="UNAVAILABLE") == 3
     finally:
         front.stop()
     assert not (tmp_path / "monitoring" / "requests").exists() or not any(
@@ -149,21 +250,25 @@ def test_an_unreachable_upstream_is_answered_503_naming_it(tmp_path):
     )
 
 
-def test_the_front_refuses_a_grpc_port_in_one_line(tmp_path):
-    result = penguins(
-        "serve",
-        "--workspace",
-        str(tmp_path),
-        "--upstream",
-        "http://127.0.0.1:1",
-        "--grpc-port",
-        "8500",
-        timeout=60,
-    )
+@pytest.mark.parametrize(
+    ("flags", "refusal"),
+    [
+        (
+            ["--upstream", "http://127.0.0.1:1", "--grpc-port", "8500"],
+            "Refused: --upstream alone serves REST only; add --upstream-grpc HOST:PORT (the upstream's "
+            "gRPC port) to serve gRPC on --grpc-port.",
+        ),
+        (
+            ["--upstream-grpc", "127.0.0.1:1"],
+            "Refused: --upstream-grpc needs --upstream URL (the same TF Serving's REST API).",
+        ),
+    ],
+    ids=["grpc-port-without-upstream-grpc", "upstream-grpc-without-upstream"],
+)
+def test_the_front_refuses_grpc_flags_that_do_not_go_together_in_one_line(tmp_path, flags, refusal):
+    result = penguins("serve", "--workspace", str(tmp_path), *flags, timeout=60)
     assert result.returncode == EXIT_USAGE
-    assert result.stderr.splitlines() == [
-        "Refused: --upstream serves REST only; drop --grpc-port and use the upstream's own gRPC port."
-    ]
+    assert result.stderr.splitlines() == [refusal]
 
 
 @contextlib.contextmanager

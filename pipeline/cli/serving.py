@@ -42,7 +42,9 @@ def add_serve_parser(commands, settings: Settings) -> None:
     serve.add_argument("--model", default=settings.model_name, help="model name (default: from the config)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
     serve.add_argument("--port", type=int, default=8501, help="REST port")
-    serve.add_argument("--grpc-port", type=int, help="gRPC port (default: 8500; none with --upstream)")
+    serve.add_argument(
+        "--grpc-port", type=int, help="gRPC port (default: 8500; with --upstream only beside --upstream-grpc)"
+    )
     serve.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions")
     serve.add_argument(
         "--max-request-bytes",
@@ -71,6 +73,12 @@ def add_serve_parser(commands, settings: Settings) -> None:
         help="serve no models here but front the TF Serving REST API at URL (e.g. http://serving:8501): "
         "the same REST API, with request logging and metrics; --poll-seconds is then how often the "
         "upstream is asked which version answers",
+    )
+    serve.add_argument(
+        "--upstream-grpc",
+        metavar="HOST:PORT",
+        help="with --upstream, also front that TF Serving's gRPC API at HOST:PORT (e.g. serving:8500) "
+        "on --grpc-port: Predict logged and counted, model metadata and status passed through",
     )
     serve.set_defaults(handler=command_serve)
 
@@ -111,14 +119,21 @@ def command_serve(args) -> int:
     from pipeline.run.console import captured_output
     from serving.server.serve import Monitoring, PortUnavailableError, serve, serve_front
 
-    if args.upstream and args.grpc_port is not None:
+    if args.upstream_grpc and not args.upstream:
         print(
-            "Refused: --upstream serves REST only; drop --grpc-port and use the upstream's own gRPC port.",
+            "Refused: --upstream-grpc needs --upstream URL (the same TF Serving's REST API).", file=sys.stderr
+        )
+        return EXIT_USAGE
+    if args.upstream and not args.upstream_grpc and args.grpc_port is not None:
+        print(
+            "Refused: --upstream alone serves REST only; add --upstream-grpc HOST:PORT (the upstream's "
+            "gRPC port) to serve gRPC on --grpc-port.",
             file=sys.stderr,
         )
         return EXIT_USAGE
     grpc_port = DEFAULT_GRPC_PORT if args.grpc_port is None else args.grpc_port
-    if not args.upstream and args.port == grpc_port != 0:
+    serves_grpc = not args.upstream or args.upstream_grpc
+    if serves_grpc and args.port == grpc_port != 0:
         print(f"Refused: --port and --grpc-port are both {args.port}; they must differ.", file=sys.stderr)
         return EXIT_USAGE
     sample_rate = _sample_rate(args.log_sample_rate)
@@ -140,8 +155,8 @@ def command_serve(args) -> int:
             monitoring = Monitoring(request_log, sample_rate, workspace.monitoring_results)
             if args.upstream:
                 serve_front(
-                    args.upstream, args.model, args.host, args.port, args.max_request_bytes,
-                    args.poll_seconds, announce, monitoring,
+                    args.upstream, args.upstream_grpc, args.model, args.host, args.port, grpc_port,
+                    args.max_request_bytes, args.poll_seconds, announce, monitoring,
                 )  # fmt: skip
             else:
                 serve(

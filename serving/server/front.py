@@ -14,7 +14,7 @@ its answer cannot be logged with a version, and is counted as dropped (`version 
 
 An upstream that cannot be reached is answered 503, one that does not answer in time 504, and
 one whose answer is not an HTTP answer 502, each in TF Serving's error shape and naming the
-upstream. Only REST is offered: TF Serving's gRPC port can be used directly, unlogged.
+upstream. The gRPC API is fronted beside it, with --upstream-grpc (serving/server/grpc_front.py).
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import grpc
+import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import (
     model_service_pb2_grpc,
@@ -43,6 +45,20 @@ def _resolve(repository: ModelRepository, model_spec, context):
         context.abort(grpc.StatusCode.NOT_FOUND, str(error))
 
 
+def tensor_arrays(protos) -> dict[str, np.ndarray]:
+    """A request's inputs or a response's outputs, TensorProtos by name, as arrays."""
+    arrays = {}
+    for name, proto in protos.items():
+        try:
+            arrays[name] = tf.make_ndarray(proto)
+        except ValueError as error:
+            shape = [dim.size for dim in proto.tensor_shape.dim]
+            raise BadRequestError(
+                f"input '{name}' does not fit its tensor_shape {shape}: {first_line(error)}"
+            ) from None
+    return arrays
+
+
 def _request_tensors(inputs, specs: dict[str, tf.TensorSpec]) -> dict[str, tf.Tensor]:
     unknown = sorted(set(inputs) - set(specs))
     missing = sorted(set(specs) - set(inputs))
@@ -50,34 +66,33 @@ def _request_tensors(inputs, specs: dict[str, tf.TensorSpec]) -> dict[str, tf.Te
         raise BadRequestError(
             f"unknown input(s) {unknown}, missing input(s) {missing}; the signature takes {sorted(specs)}"
         )
-    tensors = {}
     for name, spec in specs.items():
-        proto = inputs[name]
-        given = tf.as_dtype(proto.dtype)
+        given = tf.as_dtype(inputs[name].dtype)
         if given != spec.dtype:
             raise BadRequestError(f"input '{name}' expects {spec.dtype.name}, got {given.name}")
-        try:
-            array = tf.make_ndarray(proto)
-        except ValueError as error:
-            shape = [dim.size for dim in proto.tensor_shape.dim]
-            raise BadRequestError(
-                f"input '{name}' does not fit its tensor_shape {shape}: {first_line(error)}"
-            ) from None
-        tensors[name] = checked_tensor(name, spec, array, "example")
-    return tensors
+    return {
+        name: checked_tensor(name, specs[name], array, "example")
+        for name, array in tensor_arrays(inputs).items()
+    }
 
 
-class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, repository: ModelRepository, request_log: RequestLog | None, metrics: ServingMetrics):
-        self._repository = repository
+class LoggedPredictions(prediction_service_pb2_grpc.PredictionServiceServicer):
+    """Predict as TF Serving's gRPC API offers it, with what TF Serving lacks: each call has a request
+    id (the client's x-request-id metadata, else a new one), sent back in the trailing metadata,
+    which an aborted call sends too; it is counted under the status it ends with, as TF Serving
+    counts it (a server fault is UNKNOWN); and each answered prediction is logged and counted by
+    class. Subclasses say how a request is answered, and by which version."""
+
+    def __init__(self, request_log: RequestLog | None, metrics: ServingMetrics):
         self._request_log = request_log
         self._metrics = metrics
 
     def Predict(self, request, context):  # noqa: N802 - gRPC method name
-        """Counted under the status it ends with, as TF Serving counts it; a server fault is UNKNOWN."""
         started = time.perf_counter()
+        request_id = request_id_or_new(dict(context.invocation_metadata()).get(REQUEST_ID_KEY))
+        context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
         try:
-            response = self._predict(request, context)
+            response = self._predict(request, context, request_id)
         except Exception:
             status = context.code() or grpc.StatusCode.UNKNOWN  # set by an abort
             self._metrics.request(request.model_spec.name, status.name, "Predict", GRPC, started)
@@ -85,11 +100,21 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._metrics.request(request.model_spec.name, "OK", "Predict", GRPC, started)
         return response
 
-    def _predict(self, request, context):
-        """The request's id goes back in the trailing metadata, which an aborted call sends too."""
-        given = dict(context.invocation_metadata()).get(REQUEST_ID_KEY)
-        request_id = request_id_or_new(given)
-        context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
+    def _predict(self, request, context, request_id: str):
+        raise NotImplementedError
+
+    def _record(self, request_id: str, version: int, inputs: Mapping, outputs: Mapping) -> None:
+        if self._request_log is not None:
+            self._request_log.record(request_id, version, inputs, outputs)
+        self._metrics.predictions(version, outputs)
+
+
+class PredictionService(LoggedPredictions):
+    def __init__(self, repository: ModelRepository, request_log: RequestLog | None, metrics: ServingMetrics):
+        super().__init__(request_log, metrics)
+        self._repository = repository
+
+    def _predict(self, request, context, request_id: str):
         loaded = _resolve(self._repository, request.model_spec, context)
         signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
         try:
@@ -98,9 +123,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             outputs = predict(loaded, signature_name, tensors)
         except (BadRequestError, NotFoundError) as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        if self._request_log is not None:
-            self._request_log.record(request_id, loaded.version, tensors, outputs)
-        self._metrics.predictions(loaded.version, outputs)
+        self._record(request_id, loaded.version, tensors, outputs)
         response = predict_pb2.PredictResponse(
             model_spec=messages.model_spec(self._repository.model_name, loaded, signature_name)
         )

@@ -195,32 +195,46 @@ def serve(
 
 def serve_front(
     upstream_url: str,
+    upstream_grpc: str | None,
     model_name: str,
     host: str,
     port: int,
+    grpc_port: int,
     max_request_bytes: int,
     poll_seconds: float,
     announce: Callable[[str], None],
     monitoring: Monitoring,
 ) -> None:
-    """TF Serving's REST API in front of the TF Serving at `upstream_url`, logged and measured, until
-    SIGINT or SIGTERM (serving/server/front.py)."""
+    """TF Serving's REST API in front of the TF Serving at `upstream_url` (serving/server/front.py),
+    and with `upstream_grpc` its gRPC API in front of that gRPC address on `grpc_port`
+    (serving/server/grpc_front.py), logged and measured, until SIGINT or SIGTERM."""
     rest_socket = _rest_socket(host, port)
+    grpc_server = _grpc_server(host, grpc_port, max_request_bytes) if upstream_grpc else None
     from serving.monitoring.metrics import METRICS_PATH
     from serving.server.front import Upstream, build_front_app
+    from serving.server.grpc_front import UpstreamGrpc, add_front_services
 
     with _stop_signals() as stop_requested:
         request_log, metrics = monitoring.start(model_name)
         app = build_front_app(Upstream(upstream_url, poll_seconds), max_request_bytes, request_log, metrics)
+        upstream = UpstreamGrpc(upstream_grpc) if grpc_server is not None else None
+        if grpc_server is not None:
+            add_front_services(grpc_server, upstream, request_log, metrics)
+            grpc_server.start()
+        grpc_line = f"  gRPC     {host}:{grpc_port} (from {upstream_grpc})\n" if upstream_grpc else ""
         announce(
             f"Serving model '{model_name}' from the TF Serving at {upstream_url}, logging its requests\n"
             f"  REST     http://{host}:{port}/v1/models/{model_name}\n"
+            f"{grpc_line}"
             f"  metrics  http://{host}:{port}{METRICS_PATH}\n"
             "Ctrl-C or SIGTERM stops."
         )
         try:
             _serve_rest(app, rest_socket, host, port, stop_requested)
         finally:
+            if grpc_server is not None:
+                grpc_server.stop(GRPC_GRACE_SECONDS).wait()
+                upstream.close()
             if request_log is not None:
                 request_log.close()
             _stopped(announce)
