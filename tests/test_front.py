@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from concurrent import futures
 
 import grpc
 import httpx
@@ -294,14 +295,42 @@ def _upstream_naming_no_version(answer: dict) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+class _PredictsWithoutVersion(prediction_service_pb2_grpc.PredictionServiceServicer):
+    def __init__(self, response: predict_pb2.PredictResponse):
+        self._response = response
+
+    def Predict(self, request, context):  # noqa: N802 - gRPC method name
+        return self._response
+
+
+@contextlib.contextmanager
+def _grpc_upstream_naming_no_version(response: predict_pb2.PredictResponse) -> Iterator[str]:
+    """A gRPC PredictionService whose response names no model_spec.version (TF Serving's always does)."""
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+        _PredictsWithoutVersion(response), server
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.stop(None)
+
+
 def test_an_answer_without_a_known_version_is_passed_on_and_counted_as_dropped(tmp_path):
     answer = {"predictions": [{"species": "Adelie", "probabilities": [0.9, 0.05, 0.05],
                                "classes": ["Adelie", "Chinstrap", "Gentoo"]}] * 2}  # fmt: skip
-    with _upstream_naming_no_version(answer) as url:
-        front = RunningServer(tmp_path, upstream=url)
+    grpc_answer = predict_pb2.PredictResponse(model_spec={"name": "penguins"})
+    for name in ("species", "probabilities", "classes"):
+        values = [row[name] for row in answer["predictions"]]
+        grpc_answer.outputs[name].CopyFrom(tf.make_tensor_proto(values))
+    with _upstream_naming_no_version(answer) as url, _grpc_upstream_naming_no_version(grpc_answer) as target:
+        front = RunningServer(tmp_path, upstream=url, upstream_grpc=target)
         try:
             fronted = httpx.post(front.rest + PREDICT, json={"instances": EXAMPLES[:2]})
             assert (fronted.status_code, fronted.json()) == (200, answer)
+            assert _grpc_call(front.grpc, "Predict", _predict_request(EXAMPLES[:2]))[0] == grpc_answer
             deadline = time.monotonic() + 10
             while (samples := scrape(front.rest)) and time.monotonic() < deadline:
                 if value(samples, "penguins_request_log_dropped_total", reason=VERSION_UNKNOWN):
@@ -309,7 +338,7 @@ def test_an_answer_without_a_known_version_is_passed_on_and_counted_as_dropped(t
                 time.sleep(0.2)
         finally:
             front.stop()
-    assert value(samples, "penguins_request_log_dropped_total", reason=VERSION_UNKNOWN) == 2
+    assert value(samples, "penguins_request_log_dropped_total", reason=VERSION_UNKNOWN) == 2 + 2
     assert not [name for name, _ in samples if name == "penguins_predictions_total"]
     assert not list(read_examples(tmp_path / "monitoring" / "requests"))
 

@@ -114,8 +114,7 @@ def compose_config():
 def test_compose_serving_service_runs_tf_serving_2_16(compose_config):
     serving = compose_config["services"]["serving"]
     assert serving["image"] == "tensorflow/serving:2.20.0"
-    ports = {(int(p["published"]), int(p["target"])) for p in serving["ports"]}
-    assert ports == {(8500, 8500)}  # REST is published by the logging front
+    assert "ports" not in serving  # REST and gRPC are published by the logging front, the only door
     flags = dict(flag.removeprefix("--").split("=", 1) for flag in serving["command"])
     assert flags["port"] == "8500" and flags["rest_api_port"] == "8501"
     assert int(flags["file_system_poll_wait_seconds"]) > 0
@@ -218,15 +217,17 @@ def test_compose_prometheus_scrapes_tf_serving_where_it_exposes_its_metrics(comp
     assert "prometheus-data" in compose_config["volumes"]
 
 
-def test_compose_front_logs_the_rest_traffic_of_tf_serving_on_the_workspace(compose_config):
+def test_compose_front_logs_the_rest_and_grpc_traffic_of_tf_serving_on_the_workspace(compose_config):
     services = compose_config["services"]
     front, serving = services["front"], services["serving"]
     assert front["image"] == services["pipeline"]["image"] and front["build"] == services["pipeline"]["build"]
     args = parse_penguins_args(front["command"])
     serving_flags = dict(flag.removeprefix("--").split("=", 1) for flag in serving["command"])
     assert args.command == "serve" and args.upstream == f"http://serving:{serving_flags['rest_api_port']}"
-    assert args.host == "0.0.0.0" and args.grpc_port is None
-    assert {(int(p["published"]), int(p["target"])) for p in front["ports"]} == {(8501, args.port)}
+    assert args.upstream_grpc == f"serving:{serving_flags['port']}"
+    assert args.host == "0.0.0.0"
+    published = {(int(p["published"]), int(p["target"])) for p in front["ports"]}
+    assert published == {(8501, args.port), (8500, args.grpc_port)}
     # Its request log and the monitoring outcome it shows are in the workspace whose models serving serves.
     assert _mounts(front)[str(args.workspace)] == _mounts(serving)["/models"].parent
     assert front["depends_on"]["serving"]["condition"] == "service_healthy"

@@ -82,12 +82,3 @@ class FrontModelService(model_service_pb2_grpc.ModelServiceServicer):
 
     def GetModelStatus(self, request, context):  # noqa: N802 - gRPC method name
         return self._upstream.call(self._upstream.models.GetModelStatus, request, context)
-
-
-def add_front_services(
-    server: grpc.Server, upstream: UpstreamGrpc, request_log: RequestLog | None, metrics: ServingMetrics
-) -> None:
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        FrontPredictionService(upstream, request_log, metrics), server
-    )
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(FrontModelService(upstream), server)

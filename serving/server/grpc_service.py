@@ -159,11 +159,11 @@ class ModelService(model_service_pb2_grpc.ModelServiceServicer):
             context.abort(grpc.StatusCode.NOT_FOUND, str(error))
 
 
-def add_services(
-    server: grpc.Server, repository: ModelRepository, request_log: RequestLog | None, metrics: ServingMetrics
+def add_servicers(
+    server: grpc.Server,
+    predictions: prediction_service_pb2_grpc.PredictionServiceServicer,
+    models: model_service_pb2_grpc.ModelServiceServicer,
 ) -> None:
     """The services go onto a server already bound to its port, so a port conflict is known first."""
-    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-        PredictionService(repository, request_log, metrics), server
-    )
-    model_service_pb2_grpc.add_ModelServiceServicer_to_server(ModelService(repository), server)
+    prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(predictions, server)
+    model_service_pb2_grpc.add_ModelServiceServicer_to_server(models, server)

@@ -163,14 +163,16 @@ def serve(
     rest_socket = _rest_socket(host, port)
     grpc_server = _grpc_server(host, grpc_port, max_request_bytes)
     from serving.monitoring.metrics import METRICS_PATH
-    from serving.server.grpc_service import add_services
+    from serving.server.grpc_service import ModelService, PredictionService, add_servicers
     from serving.server.repository import ModelRepository
     from serving.server.rest import build_app
 
     with _stop_signals() as stop_requested:
         repository = ModelRepository(serving_root, model_name, poll_seconds).start()
         request_log, metrics = monitoring.start(model_name)
-        add_services(grpc_server, repository, request_log, metrics)
+        add_servicers(
+            grpc_server, PredictionService(repository, request_log, metrics), ModelService(repository)
+        )
         grpc_server.start()
         app = build_app(repository, max_request_bytes, request_log, metrics)
         versions = (
@@ -212,14 +214,16 @@ def serve_front(
     grpc_server = _grpc_server(host, grpc_port, max_request_bytes) if upstream_grpc else None
     from serving.monitoring.metrics import METRICS_PATH
     from serving.server.front import Upstream, build_front_app
-    from serving.server.grpc_front import UpstreamGrpc, add_front_services
+    from serving.server.grpc_front import FrontModelService, FrontPredictionService, UpstreamGrpc
+    from serving.server.grpc_service import add_servicers
 
     with _stop_signals() as stop_requested:
         request_log, metrics = monitoring.start(model_name)
         app = build_front_app(Upstream(upstream_url, poll_seconds), max_request_bytes, request_log, metrics)
-        upstream = UpstreamGrpc(upstream_grpc) if grpc_server is not None else None
         if grpc_server is not None:
-            add_front_services(grpc_server, upstream, request_log, metrics)
+            upstream = UpstreamGrpc(upstream_grpc)
+            predictions = FrontPredictionService(upstream, request_log, metrics)
+            add_servicers(grpc_server, predictions, FrontModelService(upstream))
             grpc_server.start()
         grpc_line = f"  gRPC     {host}:{grpc_port} (from {upstream_grpc})\n" if upstream_grpc else ""
         announce(
