@@ -177,3 +177,13 @@ def penguins_commands() -> set[str]:
     parser = build_parser([])
     (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     return set(commands.choices)
+
+
+def left_in_tmpdir(tmpdir: Path) -> list[Path]:
+    """What a run left in its TMPDIR, apart from the bytecode Python caches of the modules that
+    TensorFlow's autograph generates there (a few kB each, where bytecode is written)."""
+    return [
+        path
+        for path in tmpdir.rglob("*")
+        if not (path.name == "__pycache__" or path.name.startswith("__autograph_generated_file"))
+    ]

@@ -17,7 +17,7 @@ import time
 import pytest
 
 from serving.store.versions import list_versions
-from tests.helpers import component_lines, penguins
+from tests.helpers import component_lines, left_in_tmpdir, penguins
 
 pytestmark = pytest.mark.e2e
 
@@ -59,7 +59,7 @@ def test_multi_processing_run_trains_and_pushes_with_worker_processes(tmp_path):
     # At least one worker process per Beam-powered component ran and ended.
     assert log.count(WORKER_EXIT) >= len(BEAM_COMPONENTS)
     # Neither the components nor their workers leave anything in the temporary directory.
-    assert not list(temporary.iterdir())
+    assert not left_in_tmpdir(temporary)
 
 
 @pytest.fixture

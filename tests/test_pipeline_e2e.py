@@ -24,6 +24,7 @@ from tests.helpers import (
     REPO,
     bundled_rows,
     component_lines,
+    left_in_tmpdir,
     penguins,
     predict_in_process,
     tree_snapshot,
@@ -82,7 +83,7 @@ def test_bundled_run_validates_trains_evaluates_and_pushes(trained):
 
 def test_a_run_leaves_nothing_in_the_temporary_directory(trained, run_tmpdir):
     """TFX used to repackage itself there for every Beam-powered component: 49 MB each, never deleted."""
-    assert not list(run_tmpdir.iterdir())
+    assert not left_in_tmpdir(run_tmpdir)
 
 
 def test_pushed_model_loaded_fresh_predicts_known_penguins(trained):
