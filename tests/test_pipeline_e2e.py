@@ -7,12 +7,15 @@ import signal
 import subprocess
 import time
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 import yaml
 from ml_metadata.proto.metadata_store_pb2 import Execution
 
+from components.features import transformed_name
+from components.model.signatures import EXAMPLES_SIGNATURE, TRANSFORM_SIGNATURE
 from pipeline.config.settings import DEFAULT_CONFIG
 from pipeline.reporting.metadata import open_store, pipeline_runs
 from pipeline.reporting.summary import summarize
@@ -101,6 +104,37 @@ def test_eval_accuracy_is_at_least_point_nine_overall(trained):
     assert summary.overall.examples > 50
     slices = {s.name for s in summary.accuracy}
     assert {"island=Biscoe", "island=Dream", "island=Torgersen", "sex=female", "sex=male"} <= slices
+
+
+def test_evaluator_accuracy_is_keras_accuracy_over_the_whole_eval_split(trained):
+    """The Evaluator derives accuracy from its confusion matrix; it must equal Keras' own metric, to the
+    bit, over every eval example, overall and per slice."""
+    workspace, _ = trained
+    summary = summarize(pipeline_runs(open_store(workspace / "metadata.sqlite"), "penguins")[0])
+    records = [
+        record.numpy()
+        for record in tf.data.TFRecordDataset(
+            sorted((workspace / "tfx" / "CsvExampleGen").glob("examples/*/Split-eval/*")), "GZIP"
+        )
+    ]
+    model = tf.saved_model.load(str(_model_dir(workspace) / str(list_versions(_model_dir(workspace))[-1])))
+    examples = tf.constant(records)
+    labels = model.signatures[TRANSFORM_SIGNATURE](examples=examples)[transformed_name("species")]
+    probabilities = model.signatures[EXAMPLES_SIGNATURE](examples=examples)["probabilities"]
+    islands = [tf.train.Example.FromString(r).features.feature["island"].bytes_list.value[0] for r in records]
+
+    def keras_accuracy(rows):
+        metric = keras.metrics.SparseCategoricalAccuracy()
+        metric.update_state(tf.gather(labels, rows), tf.gather(probabilities, rows))
+        return float(metric.result())
+
+    assert summary.overall.examples == len(records) == summary.examples_by_split["eval"]
+    assert summary.overall.candidate == keras_accuracy(list(range(len(records))))
+    by_name = {s.name: s for s in summary.accuracy}
+    for island in set(islands):
+        rows = [i for i, value in enumerate(islands) if value == island]
+        assert by_name[f"island={island.decode()}"].candidate == keras_accuracy(rows)
+        assert by_name[f"island={island.decode()}"].examples == len(rows)
 
 
 def test_unchanged_second_run_is_up_to_date_without_starting_tensorflow(trained):

@@ -11,11 +11,12 @@ import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.proto import config_pb2
 
 from components.features import transformed_name
+from components.model import accuracy
 from components.model.signatures import EXAMPLES_SIGNATURE, TRANSFORM_SIGNATURE
 from pipeline.config.file_schema import Evaluation
 from pipeline.config.settings import Settings
 
-ACCURACY_METRIC = "sparse_categorical_accuracy"
+ACCURACY_METRIC = accuracy.NAME
 CONFUSION_MATRIX_PLOT = "MultiClassConfusionMatrixPlot"
 # Without a margin, floating-point noise in an identical model's accuracy could fail "no worse".
 _CHANGE_TOLERANCE = 1e-10
@@ -42,7 +43,9 @@ def eval_config(settings: Settings) -> config_pb2.EvalConfig:
                     # For the run report; TFMA computes it per slice too, which is cheap here.
                     config_pb2.MetricConfig(class_name=CONFUSION_MATRIX_PLOT),
                     config_pb2.MetricConfig(
-                        class_name="SparseCategoricalAccuracy",
+                        # Keras' metric, derived from the plot's confusion matrix (see the module).
+                        class_name=accuracy.SparseCategoricalAccuracy.__name__,
+                        module=accuracy.__name__,
                         # On the overall slice only: a slice of ten birds is too small to decide on.
                         per_slice_thresholds=[_overall_threshold(evaluation)],
                     ),

@@ -68,6 +68,9 @@ def _training(settings: Settings, workspace: Workspace, examples, schema, gate) 
         custom_config=custom_config,
         # StatisticsGen and ExampleValidator already checked the raw data.
         disable_statistics=True,
+        # The analyzer cache only pays when a later run reads it back as `analyzer_cache`, which no
+        # pipeline here does; writing it cost Transform extra Beam stages on every run.
+        disable_analyzer_cache=True,
         force_tf_compat_v1=True,
     ).with_id(node_ids.TRANSFORM)
     transform.add_upstream_node(gate)
