@@ -6,7 +6,7 @@ about half the Evaluator's time. Here accuracy is derived from the confusion mat
 MultiClassConfusionMatrixPlot (its top-1 prediction at threshold 0 is the argmax, exactly Keras'
 rule), which TFMA then computes once for both. The value is the same as Keras' to the bit: Keras
 keeps the count of correct and of all examples in float32 (exact integers below 2**24) and divides
-them in float32, and so does `_accuracy`. tests/test_accuracy_metric.py checks this on a real model.
+them in float32, and so does `_accuracy`. tests/test_pipeline_e2e.py checks this on a real run.
 """
 
 from __future__ import annotations
