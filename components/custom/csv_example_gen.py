@@ -16,6 +16,10 @@ import os
 from collections.abc import Iterable
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 import pyarrow_hotfix  # noqa: F401 - also in Beam's worker processes (CVE-2023-47248, see pyproject.toml)
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
@@ -25,6 +29,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
+from tfx_bsl.coders import example_coder
 
 from components.features import FeatureSpec
 
@@ -73,26 +78,98 @@ def _header(files: list[str], types: dict[str, bool]) -> list[str]:
     return header
 
 
-def _to_example(line: str, columns: list[tuple[str, bool]]) -> Iterable[tf.train.Example]:
-    if not line:
-        return
-    cells = next(csv.reader([line]))
-    if len(cells) != len(columns):
-        raise ValueError(f"CSV line {line!r} has {len(cells)} fields; expected {len(columns)}")
-    feature = {}
-    for cell, (name, is_float) in zip(cells, columns, strict=True):
-        if is_float:
-            values = tf.train.FloatList(value=[float(cell)] if cell else [])
-            feature[name] = tf.train.Feature(float_list=values)
-        else:
-            values = tf.train.BytesList(value=[cell.encode()] if cell else [])
-            feature[name] = tf.train.Feature(bytes_list=values)
-    yield tf.train.Example(features=tf.train.Features(feature=feature))
+def _byte_ranges(files: list[str]) -> list[tuple[str, int, int]]:
+    """The files cut into ranges of `_RANGE_BYTES`: the units of work spread over the workers."""
+    ranges = []
+    for path in files:
+        size = fileio.stat(path).length
+        ranges += [(path, start, min(start + _RANGE_BYTES, size)) for start in range(0, size, _RANGE_BYTES)]
+    return ranges
+
+
+def _range_lines(handle, start: int, end: int) -> tuple[int, bytes]:
+    """The whole lines that begin in [start, end) after the header, and the offset of the first.
+
+    A line belongs to the range its first byte is in, so every line is read by exactly one range.
+    """
+    if start == 0:
+        handle.readline()  # the header
+    else:
+        handle.seek(start - 1)
+        handle.readline()  # the end of a line that began in an earlier range
+    first = handle.tell()
+    if first >= end:
+        return first, b""
+    block = handle.read(end - first)
+    if not block.endswith(b"\n"):
+        block += handle.readline()
+    return first, block
+
+
+def _line_number(handle, offset: int) -> int:
+    """The 1-based line number of the line starting at byte `offset` (for error messages only)."""
+    handle.seek(0)
+    return handle.read(offset).count(b"\n") + 1
+
+
+def _as_lists(column: pa.Array) -> pa.ListArray:
+    """One value per row as a list of one; a missing value (an empty cell) as an empty list."""
+    present = np.asarray(column.is_valid(), dtype=np.int32)
+    offsets = np.zeros(len(column) + 1, dtype=np.int32)
+    np.cumsum(present, out=offsets[1:])
+    return pa.ListArray.from_arrays(pa.array(offsets), pc.drop_null(column))
+
+
+class _RangeToExamples(beam.DoFn):
+    """Parses a byte range of a CSV file (in C++, by Arrow) into serialized tf.Examples.
+
+    Each example is serialized deterministically: that is the byte string TFX's ExampleGen hashes
+    to assign a split when it is given protos, so the split and the written examples are those
+    of a tf.train.Example built in Python from each row.
+    """
+
+    def __init__(self, columns: list[tuple[str, bool]]):
+        self._columns = columns
+
+    def setup(self):
+        self._encoder = example_coder.RecordBatchToExamplesEncoder()
+        self._read_options = pa_csv.ReadOptions(column_names=[name for name, _ in self._columns])
+        self._convert_options = pa_csv.ConvertOptions(
+            column_types={name: pa.float64() if number else pa.binary() for name, number in self._columns},
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        )
+
+    def process(self, byte_range: tuple[str, int, int]) -> Iterable[bytes]:
+        path, start, end = byte_range
+        with fileio.open(path, "rb") as handle:
+            first, block = _range_lines(handle, start, end)
+            if not block:
+                return
+            try:
+                table = pa_csv.read_csv(
+                    pa.BufferReader(block),
+                    read_options=self._read_options,
+                    convert_options=self._convert_options,
+                )
+            except pa.ArrowInvalid as error:
+                raise ValueError(
+                    f"{path}: in the lines from line {_line_number(handle, first)} on: {error}"
+                ) from None
+        for batch in table.to_batches():
+            lists = [
+                _as_lists(column.cast(pa.float32()) if is_float else column)
+                for column, (_, is_float) in zip(batch.columns, self._columns, strict=True)
+            ]
+            names = [name for name, _ in self._columns]
+            for record in self._encoder.encode(pa.RecordBatch.from_arrays(lists, names)):
+                yield tf.train.Example.FromString(record).SerializeToString(deterministic=True)
 
 
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(tf.train.Example)
+@beam.typehints.with_output_types(bytes)
 def _typed_csv_to_examples(pipeline: beam.Pipeline, exec_properties: dict, split_pattern: str):
     pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
     files = sorted(fileio.glob(pattern))
@@ -102,9 +179,9 @@ def _typed_csv_to_examples(pipeline: beam.Pipeline, exec_properties: dict, split
     columns = [(name, types[name]) for name in _header(files, types)]
     return (
         pipeline
-        | "Files" >> beam.Create(files)
-        | "ReadLines" >> beam.io.ReadAllFromText(skip_header_lines=1, desired_bundle_size=_RANGE_BYTES)
-        | "ToExample" >> beam.FlatMap(_to_example, columns)
+        | "ByteRanges" >> beam.Create(_byte_ranges(files))
+        | "Spread" >> beam.Reshuffle()
+        | "ToExamples" >> beam.ParDo(_RangeToExamples(columns))
     )
 
 
