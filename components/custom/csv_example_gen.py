@@ -11,8 +11,11 @@ the hash split into train and eval is the same too.
 
 from __future__ import annotations
 
+import collections
 import csv
+import itertools
 import os
+import random
 from collections.abc import Iterable
 
 import apache_beam as beam
@@ -23,12 +26,16 @@ import pyarrow.csv as pa_csv
 import pyarrow_hotfix  # noqa: F401 - also in Beam's worker processes (CVE-2023-47248, see pyproject.toml)
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
-from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.components.example_gen import utils as example_gen_utils
+from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor, _PartitionFn
 from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.components.example_gen.write_split import DEFAULT_FILE_NAME
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
 from components.features import FeatureSpec
@@ -120,12 +127,32 @@ def _as_lists(column: pa.Array) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(offsets), pc.drop_null(column))
 
 
-class _RangeToExamples(beam.DoFn):
-    """Parses a byte range of a CSV file (in C++, by Arrow) into serialized tf.Examples.
+def _varint(number: int) -> bytes:
+    """`number` in protobuf's variable-length encoding."""
+    encoded = bytearray()
+    while number >= 0x80:
+        encoded.append(number & 0x7F | 0x80)
+        number >>= 7
+    encoded.append(number)
+    return bytes(encoded)
 
-    Each example is serialized deterministically: that is the byte string TFX's ExampleGen hashes
-    to assign a split when it is given protos, so the split and the written examples are those
-    of a tf.train.Example built in Python from each row.
+
+def _features_entries(examples: list[bytes]) -> list[bytes]:
+    """The map entries (field 1 of Features, with its tag) of serialized one-feature Examples.
+
+    An Example is tag, length, then Features; lengths below 16 KiB take one or two bytes.
+    """
+    return [example[2:] if example[1] < 0x80 else example[3:] for example in examples]
+
+
+class _RangeToExamples(beam.DoFn):
+    """Parses a byte range of a CSV file (in C++, by Arrow) into a list of serialized tf.Examples.
+
+    The examples are serialized deterministically, features in name order, as TFX's ExampleGen
+    serializes a tf.train.Example for its hash split: the bytes, and so the split, are those of
+    a tf.train.Example built in Python from each row. tfx_bsl's encoder orders the features of
+    an example as a hash map does, so each feature is encoded on its own and the entries are
+    joined in name order.
     """
 
     def __init__(self, columns: list[tuple[str, bool]]):
@@ -141,7 +168,7 @@ class _RangeToExamples(beam.DoFn):
             quoted_strings_can_be_null=True,
         )
 
-    def process(self, byte_range: tuple[str, int, int]) -> Iterable[bytes]:
+    def process(self, byte_range: tuple[str, int, int]) -> Iterable[list[bytes]]:
         path, start, end = byte_range
         with fileio.open(path, "rb") as handle:
             first, block = _range_lines(handle, start, end)
@@ -155,39 +182,128 @@ class _RangeToExamples(beam.DoFn):
                 )
             except pa.ArrowInvalid as error:
                 raise ValueError(
-                    f"{path}: in the lines from line {_line_number(handle, first)} on: {error}"
+                    f"{path}, in the rows from line {_line_number(handle, first)} on: {error}"
                 ) from None
         for batch in table.to_batches():
-            lists = [
-                _as_lists(column.cast(pa.float32()) if is_float else column)
-                for column, (_, is_float) in zip(batch.columns, self._columns, strict=True)
+            entries = []
+            for name, is_float in sorted(self._columns):
+                column = batch.column(name)
+                values = _as_lists(column.cast(pa.float32()) if is_float else column)
+                one_feature = pa.RecordBatch.from_arrays([values], [name])
+                entries.append(_features_entries(self._encoder.encode(one_feature)))
+            yield [
+                b"\n" + _varint(len(features)) + features
+                for features in map(b"".join, zip(*entries, strict=True))
             ]
-            names = [name for name, _ in self._columns]
-            for record in self._encoder.encode(pa.RecordBatch.from_arrays(lists, names)):
-                yield tf.train.Example.FromString(record).SerializeToString(deterministic=True)
 
 
-@beam.ptransform_fn
-@beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(bytes)
-def _typed_csv_to_examples(pipeline: beam.Pipeline, exec_properties: dict, split_pattern: str):
+class _ToShards(beam.DoFn):
+    """Sends each example of a list to its split, by TFX's hash partition, and to a random shard.
+
+    Shuffling whole shards rather than single examples keeps TFX's shuffle without holding a
+    million small elements in the runner.
+    """
+
+    def __init__(self, split_config: example_gen_pb2.SplitConfig, shards: int):
+        self._split_config = split_config
+        self._buckets = list(itertools.accumulate(split.hash_buckets for split in split_config.splits))
+        self._shards = shards
+
+    def process(self, examples: list[bytes]) -> Iterable[tuple[tuple[int, int], list[bytes]]]:
+        groups = collections.defaultdict(list)
+        shards = random.choices(range(self._shards), k=len(examples))
+        for example, shard in zip(examples, shards, strict=True):
+            split = _PartitionFn(example, len(self._buckets), self._buckets, self._split_config)
+            groups[split, shard].append(example)
+        yield from groups.items()
+
+
+def _write_shard(shard: tuple[tuple[int, int], Iterable[list[bytes]]], uris: list[str], shards: int) -> None:
+    """Writes one shard of a split, its examples shuffled, where TFX's WriteSplit writes them."""
+    (split, index), lists = shard
+    examples = list(itertools.chain.from_iterable(lists))
+    random.shuffle(examples)
+    path = os.path.join(uris[split], f"{DEFAULT_FILE_NAME}-{index:05d}-of-{shards:05d}.gz")
+    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+        for example in examples:
+            writer.write(example)
+
+
+def _source(exec_properties: dict, split_pattern: str) -> tuple[list[tuple[str, int, int]], _RangeToExamples]:
+    """The byte ranges of the files `split_pattern` matches, and the DoFn that reads a range."""
     pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
     files = sorted(fileio.glob(pattern))
     if not files:
         raise RuntimeError(f"Split pattern {pattern} does not match any files.")
     types = _read_column_types(exec_properties)
     columns = [(name, types[name]) for name in _header(files, types)]
+    return _byte_ranges(files), _RangeToExamples(columns)
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+@beam.typehints.with_output_types(bytes)
+def _typed_csv_to_examples(pipeline: beam.Pipeline, exec_properties: dict, split_pattern: str):
+    ranges, to_examples = _source(exec_properties, split_pattern)
     return (
         pipeline
-        | "ByteRanges" >> beam.Create(_byte_ranges(files))
+        | "ByteRanges" >> beam.Create(ranges)
         | "Spread" >> beam.Reshuffle()
-        | "ToExamples" >> beam.ParDo(_RangeToExamples(columns))
+        | "ToExamples" >> beam.ParDo(to_examples)
+        | "Each" >> beam.FlatMap(lambda examples: examples)
     )
 
 
 class Executor(BaseExampleGenExecutor):
+    """TFX's ExampleGen executor, with the hash split and shuffle done on lists of examples.
+
+    TFX's executor sends every example through Beam on its own: its hash partition, its shuffle
+    (which holds all of them in memory on Beam's local runner) and its write. For an output split
+    by hash, this executor moves lists of serialized examples instead and writes each split's
+    shards as TFX's WriteSplit names them; any other config goes the TFX way.
+    """
+
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802 - TFX API
         return _typed_csv_to_examples
+
+    def Do(self, input_dict: dict, output_dict: dict, exec_properties: dict) -> None:  # noqa: N802 - TFX API
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        output_config = example_gen_pb2.Output()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+        split_config = output_config.split_config
+        file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
+        if (
+            not split_config.splits
+            or split_config.HasField("partition_feature_name")
+            or len(input_config.splits) != 1
+            or file_format not in (None, example_gen_pb2.FILE_FORMAT_UNSPECIFIED)
+        ):
+            super().Do(input_dict, output_dict, exec_properties)
+            return
+        self._log_startup(input_dict, output_dict, exec_properties)
+        outputs = output_dict[standard_component_specs.EXAMPLES_KEY]
+        names = example_gen_utils.generate_output_split_names(input_config, output_config)
+        artifact_utils.get_single_instance(outputs).split_names = artifact_utils.encode_split_names(names)
+        uris = [artifact_utils.get_split_uri(outputs, name) for name in names]
+        for uri in uris:
+            fileio.makedirs(uri)
+        ranges, to_examples = _source(exec_properties, input_config.splits[0].pattern)
+        shards = len(ranges)
+        with self._make_beam_pipeline() as pipeline:
+            _ = (
+                pipeline
+                | "ByteRanges" >> beam.Create(ranges)
+                | "Spread" >> beam.Reshuffle()
+                | "ToExamples" >> beam.ParDo(to_examples)
+                | "ToShards" >> beam.ParDo(_ToShards(split_config, shards))
+                | "Shuffle" >> beam.GroupByKey()
+                | "Write" >> beam.Map(_write_shard, uris, shards)
+            )
+        payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+        for examples in outputs:
+            if payload_format:
+                examples_utils.set_payload_format(examples, payload_format)
 
 
 class TypedCsvExampleGen(FileBasedExampleGen):
