@@ -119,6 +119,27 @@ def _line_number(handle, offset: int) -> int:
     return handle.read(offset).count(b"\n") + 1
 
 
+def _first_bad_row(block: bytes, columns: list[tuple[str, bool]]) -> tuple[int, str] | None:
+    """The first row of `block` (counted from 0) that Arrow could not read, and what is wrong with it.
+
+    Arrow names neither the row of a bad number nor the line of a bad row, so after it failed
+    the lines are read again one by one.
+    """
+    for number, line in enumerate(block.decode(errors="replace").splitlines()):
+        cells = next(csv.reader([line]), [])
+        if not cells:
+            continue
+        if len(cells) != len(columns):
+            return number, f"{len(cells)} fields; expected {len(columns)} as in the header"
+        for cell, (name, is_float) in zip(cells, columns, strict=True):
+            if is_float and cell:
+                try:
+                    float(cell)
+                except ValueError:
+                    return number, f"column '{name}': {cell!r}; expected a number or an empty cell"
+    return None
+
+
 def _as_lists(column: pa.Array) -> pa.ListArray:
     """One value per row as a list of one; a missing value (an empty cell) as an empty list."""
     present = np.asarray(column.is_valid(), dtype=np.int32)
@@ -181,9 +202,11 @@ class _RangeToExamples(beam.DoFn):
                     convert_options=self._convert_options,
                 )
             except pa.ArrowInvalid as error:
-                raise ValueError(
-                    f"{path}, in the rows from line {_line_number(handle, first)} on: {error}"
-                ) from None
+                line = _line_number(handle, first)
+                bad = _first_bad_row(block, self._columns)
+                if bad is None:
+                    raise ValueError(f"{path}, in the rows from line {line} on: {error}") from None
+                raise ValueError(f"{path}, line {line + bad[0]}: {bad[1]}") from None
         for batch in table.to_batches():
             entries = []
             for name, is_float in sorted(self._columns):
