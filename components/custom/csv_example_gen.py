@@ -16,6 +16,8 @@ import csv
 import itertools
 import os
 import random
+import struct
+import zlib
 from collections.abc import Iterable
 
 import apache_beam as beam
@@ -220,11 +222,26 @@ class _RangeToExamples(beam.DoFn):
             ]
 
 
+def _pack(examples: list[bytes]) -> bytes:
+    """Serialized examples as one compressed string: count, lengths, then the examples."""
+    lengths = np.fromiter(map(len, examples), dtype="<u4", count=len(examples))
+    return zlib.compress(struct.pack("<I", len(examples)) + lengths.tobytes() + b"".join(examples), 1)
+
+
+def _unpack(packed: bytes) -> list[bytes]:
+    data = zlib.decompress(packed)
+    (count,) = struct.unpack_from("<I", data)
+    lengths = np.frombuffer(data, dtype="<u4", count=count, offset=4)
+    ends = (4 + 4 * count + np.cumsum(lengths, dtype=np.int64)).tolist()
+    return [data[start:end] for start, end in zip([4 + 4 * count, *ends[:-1]], ends, strict=True)]
+
+
 class _ToShards(beam.DoFn):
     """Sends each example of a list to its split, by TFX's hash partition, and to a random shard.
 
-    Shuffling whole shards rather than single examples keeps TFX's shuffle without holding a
-    million small elements in the runner.
+    Shuffling whole shards rather than single examples keeps TFX's shuffle without a million
+    small elements in the runner, and packing them compressed keeps what the shuffle holds small
+    (Beam's local runner holds all of it in memory).
     """
 
     def __init__(self, split_config: example_gen_pb2.SplitConfig, shards: int):
@@ -232,19 +249,20 @@ class _ToShards(beam.DoFn):
         self._buckets = list(itertools.accumulate(split.hash_buckets for split in split_config.splits))
         self._shards = shards
 
-    def process(self, examples: list[bytes]) -> Iterable[tuple[tuple[int, int], list[bytes]]]:
+    def process(self, examples: list[bytes]) -> Iterable[tuple[tuple[int, int], bytes]]:
         groups = collections.defaultdict(list)
         shards = random.choices(range(self._shards), k=len(examples))
         for example, shard in zip(examples, shards, strict=True):
             split = _PartitionFn(example, len(self._buckets), self._buckets, self._split_config)
             groups[split, shard].append(example)
-        yield from groups.items()
+        for key, group in groups.items():
+            yield key, _pack(group)
 
 
-def _write_shard(shard: tuple[tuple[int, int], Iterable[list[bytes]]], uris: list[str], shards: int) -> None:
+def _write_shard(shard: tuple[tuple[int, int], Iterable[bytes]], uris: list[str], shards: int) -> None:
     """Writes one shard of a split, its examples shuffled, where TFX's WriteSplit writes them."""
-    (split, index), lists = shard
-    examples = list(itertools.chain.from_iterable(lists))
+    (split, index), packs = shard
+    examples = [example for packed in packs for example in _unpack(packed)]
     random.shuffle(examples)
     path = os.path.join(uris[split], f"{DEFAULT_FILE_NAME}-{index:05d}-of-{shards:05d}.gz")
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
