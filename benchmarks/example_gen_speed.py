@@ -67,7 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--preset", default="in-process", choices=["in-process", "multi-processing"])
-    parser.add_argument("--scratch", type=Path, help="keeps the data between runs (default: a temporary folder)")
+    parser.add_argument("--scratch", type=Path, help="keeps the data between runs (default: temporary)")
     parser.add_argument("--run", nargs=2, metavar=("INPUT_BASE", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
