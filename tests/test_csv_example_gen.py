@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
 from tfx.components.example_gen.csv_example_gen import executor as tfx_csv_executor
+from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
@@ -22,22 +23,35 @@ from pipeline.intake.sources import bundled_penguins_csv
 HEADER_LINES = 1
 
 
-def _run_executor(executor, input_base: Path, out: Path, settings) -> dict[str, list[bytes]]:
-    """Runs an ExampleGen executor over `input_base`; returns each split's records as written, sorted."""
+def _run_executor(
+    executor, input_base: Path, out: Path, settings, input_splits=None
+) -> dict[str, list[bytes]]:
+    """Runs an ExampleGen executor over `input_base`; returns each split's records as written, sorted.
+
+    Without `input_splits` (name -> file pattern) the files are split by hash, as the pipeline does.
+    """
     examples = standard_artifacts.Examples()
     examples.uri = str(out)
+    if input_splits is None:
+        input_config = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*")])
+        output_config = split_config(settings)
+    else:
+        splits = [
+            example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in input_splits.items()
+        ]
+        input_config, output_config = example_gen_pb2.Input(splits=splits), example_gen_pb2.Output()
     exec_properties = {
         standard_component_specs.INPUT_BASE_KEY: str(input_base),
-        standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(
-            example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*")])
-        ),
-        standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(split_config(settings)),
+        standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
+        standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(output_config),
         standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
             csv_example_gen.column_types(settings.features)
         ),
+        standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
     }
     executor.Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
     assert examples.split_names == '["train", "eval"]'
+    assert examples_utils.get_payload_format(examples) == example_gen_pb2.FORMAT_TF_EXAMPLE
     splits = {}
     for split in ("train", "eval"):
         paths = [str(path) for path in (out / f"Split-{split}").glob("*.gz")]
@@ -153,6 +167,21 @@ def test_empty_cells_quoted_text_and_long_files_keep_their_examples(settings, tm
     expected = _python_examples(files, settings)
     assert sum(len(records) for records in expected.values()) == len(rows)
     assert typed == expected
+
+
+def test_files_given_as_splits_go_the_tfx_way_with_the_same_examples(clean_penguins, settings, tmp_path):
+    lines = (clean_penguins / "data.csv").read_text().splitlines(keepends=True)
+    header, rows = lines[:HEADER_LINES], lines[HEADER_LINES:]
+    for split, part in (("train", rows[:200]), ("eval", rows[200:])):
+        (tmp_path / "in" / split).mkdir(parents=True)
+        (tmp_path / "in" / split / "data.csv").write_text("".join(header + part))
+    splits = {"train": "train/*", "eval": "eval/*"}
+
+    typed = _run_executor(csv_example_gen.Executor(), tmp_path / "in", tmp_path / "out", settings, splits)
+
+    for split in splits:
+        expected = _python_examples([tmp_path / "in" / split / "data.csv"], settings)
+        assert _canonical(typed)[split] == sorted(expected["train"] + expected["eval"])
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,10 @@ TFX's CsvExampleGen infers every column's type from all rows before it converts 
 the parsed rows are held between two Beam stages (in memory, on the DirectRunner) and each file
 is parsed by one worker. Cleaning has already fixed the types (numbers written as floats,
 everything else as text), so this ExampleGen is told them instead: each byte range of the files
-is read, parsed and converted in one streamed stage, and the ranges are spread over the workers.
-The examples are the ones CsvExampleGen would write (empty cells become empty value lists), so
-the hash split into train and eval is the same too.
+is read, parsed and converted in one streamed stage (in C++, by Arrow and tfx_bsl), and the
+ranges are spread over the workers. The examples are the ones CsvExampleGen would write (empty
+cells become empty value lists), serialized as TFX serializes them to hash them, so the split
+into train and eval is the same too.
 """
 
 from __future__ import annotations
@@ -127,8 +128,8 @@ def _first_bad_row(block: bytes, columns: list[tuple[str, bool]]) -> tuple[int, 
     Arrow names neither the row of a bad number nor the line of a bad row, so after it failed
     the lines are read again one by one.
     """
-    for number, line in enumerate(block.decode(errors="replace").splitlines()):
-        cells = next(csv.reader([line]), [])
+    for number, line in enumerate(block.split(b"\n")):
+        cells = next(csv.reader([line.decode(errors="replace").rstrip("\r")]), [])
         if not cells:
             continue
         if len(cells) != len(columns):
@@ -250,6 +251,7 @@ class _ToShards(beam.DoFn):
         self._shards = shards
 
     def process(self, examples: list[bytes]) -> Iterable[tuple[tuple[int, int], bytes]]:
+        # _PartitionFn is what TFX's GenerateExamplesByBeam partitions with (TFX 1.16 to 1.21).
         groups = collections.defaultdict(list)
         shards = random.choices(range(self._shards), k=len(examples))
         for example, shard in zip(examples, shards, strict=True):
