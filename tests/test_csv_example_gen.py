@@ -141,7 +141,8 @@ def test_writes_the_bytes_and_splits_of_examples_built_in_python(
 
 
 def test_empty_cells_quoted_text_and_long_files_keep_their_examples(settings, tmp_path, monkeypatch):
-    """Every column empty in some rows, text with commas and quotes, CRLF endings, many ranges."""
+    """Every column empty in some rows, text with commas and quotes, long text (a line longer than a
+    range, a feature longer than 16 KiB), CRLF endings, many ranges."""
     columns = settings.features.columns
     numeric = set(settings.features.numeric)
     rows = []
@@ -153,7 +154,7 @@ def test_empty_cells_quoted_text_and_long_files_keep_their_examples(settings, tm
             elif name in numeric:
                 row.append(repr(index * 0.37 + position / 3))
             else:
-                row.append(f'{name} "{index % 7}", {position}')
+                row.append(f'{name} "{index % 7}", {position}' * (3000 if index in (7, 300) else 1))
         rows.append(row)
     source = tmp_path / "source.csv"
     with source.open("w", newline="") as handle:

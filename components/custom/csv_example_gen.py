@@ -161,12 +161,20 @@ def _varint(number: int) -> bytes:
     return bytes(encoded)
 
 
+def _after_varint(data: bytes, start: int) -> int:
+    """The offset just past the varint that begins at `start`."""
+    while data[start] & 0x80:
+        start += 1
+    return start + 1
+
+
 def _features_entries(examples: list[bytes]) -> list[bytes]:
     """The map entries (field 1 of Features, with its tag) of serialized one-feature Examples.
 
-    An Example is tag, length, then Features; lengths below 16 KiB take one or two bytes.
+    An Example is a tag, the length of its Features as a varint, then the Features: one byte of
+    length up to 127 bytes, the common case.
     """
-    return [example[2:] if example[1] < 0x80 else example[3:] for example in examples]
+    return [one[2:] if one[1] < 0x80 else one[_after_varint(one, 1) :] for one in examples]
 
 
 class _RangeToExamples(beam.DoFn):
