@@ -57,6 +57,9 @@ def run_executor(input_base: Path, out: Path, preset: str) -> None:
         standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
             csv_example_gen.column_types(settings.features)
         ),
+        # As TFX's FileBasedExampleGen passes them by default.
+        standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
+        standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
     }
     context = csv_example_gen.Executor.Context(beam_pipeline_args=resolve_beam_args(preset, []).args)
     executor = csv_example_gen.Executor(context)

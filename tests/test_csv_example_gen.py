@@ -47,11 +47,14 @@ def _run_executor(
         standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
             csv_example_gen.column_types(settings.features)
         ),
+        # As TFX's FileBasedExampleGen passes them by default.
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
+        standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
     }
     executor.Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
     assert examples.split_names == '["train", "eval"]'
     assert examples_utils.get_payload_format(examples) == example_gen_pb2.FORMAT_TF_EXAMPLE
+    assert examples_utils.get_file_format(examples) == "tfrecords_gzip"
     splits = {}
     for split in ("train", "eval"):
         paths = [str(path) for path in (out / f"Split-{split}").glob("*.gz")]
@@ -138,6 +141,8 @@ def test_writes_the_bytes_and_splits_of_examples_built_in_python(
     expected = _python_examples(files, settings)
     assert expected["train"] and expected["eval"]
     assert typed == expected
+    # Split by hash, the examples are shuffled into shards (one per range), not written in one file.
+    assert len(list((tmp_path / "out" / "Split-train").glob("*.gz"))) > 1
 
 
 def test_empty_cells_quoted_text_and_long_files_keep_their_examples(settings, tmp_path, monkeypatch):

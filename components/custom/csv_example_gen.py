@@ -30,9 +30,9 @@ import pyarrow_hotfix  # noqa: F401 - also in Beam's worker processes (CVE-2023-
 import tensorflow as tf
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import utils as example_gen_utils
+from tfx.components.example_gen import write_split
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor, _PartitionFn
 from tfx.components.example_gen.component import FileBasedExampleGen
-from tfx.components.example_gen.write_split import DEFAULT_FILE_NAME
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
@@ -274,7 +274,9 @@ def _write_shard(shard: tuple[tuple[int, int], Iterable[bytes]], uris: list[str]
     (split, index), packs = shard
     examples = [example for packed in packs for example in _unpack(packed)]
     random.shuffle(examples)
-    path = os.path.join(uris[split], f"{DEFAULT_FILE_NAME}-{index:05d}-of-{shards:05d}.gz")
+    path = os.path.join(
+        uris[split], f"{write_split.DEFAULT_TF_RECORD_FILE_NAME}-{index:05d}-of-{shards:05d}.gz"
+    )
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
         for example in examples:
             writer.write(example)
@@ -323,12 +325,13 @@ class Executor(BaseExampleGenExecutor):
         output_config = example_gen_pb2.Output()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
         split_config = output_config.split_config
+        payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
         file_format = exec_properties.get(standard_component_specs.OUTPUT_FILE_FORMAT_KEY)
         if (
             not split_config.splits
             or split_config.HasField("partition_feature_name")
             or len(input_config.splits) != 1
-            or file_format not in (None, example_gen_pb2.FILE_FORMAT_UNSPECIFIED)
+            or payload_format not in (None, example_gen_pb2.FORMAT_TF_EXAMPLE)
         ):
             super().Do(input_dict, output_dict, exec_properties)
             return
@@ -339,6 +342,8 @@ class Executor(BaseExampleGenExecutor):
         uris = [artifact_utils.get_split_uri(outputs, name) for name in names]
         for uri in uris:
             fileio.makedirs(uri)
+        # TFX's names for the file format, which also refuses any but gzipped TFRecords.
+        file_format_name = write_split.to_file_format_str(file_format) if file_format else None
         ranges, to_examples = _source(exec_properties, input_config.splits[0].pattern)
         shards = len(ranges)
         with self._make_beam_pipeline() as pipeline:
@@ -351,10 +356,11 @@ class Executor(BaseExampleGenExecutor):
                 | "Shuffle" >> beam.GroupByKey()
                 | "Write" >> beam.Map(_write_shard, uris, shards)
             )
-        payload_format = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
         for examples in outputs:
             if payload_format:
                 examples_utils.set_payload_format(examples, payload_format)
+            if file_format_name:
+                examples_utils.set_file_format(examples, file_format_name)
 
 
 class TypedCsvExampleGen(FileBasedExampleGen):
