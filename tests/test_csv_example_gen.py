@@ -1,12 +1,16 @@
-"""The typed ExampleGen against TFX's own CsvExampleGen, both run as TFX runs their executors."""
+"""The typed ExampleGen, run as TFX runs executors, against TFX's CsvExampleGen and against examples
+built in Python from the CSV rows and split by TFX's own partition function."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
 import tensorflow as tf
+from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
 from tfx.components.example_gen.csv_example_gen import executor as tfx_csv_executor
+from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
@@ -19,29 +23,79 @@ from pipeline.intake.sources import bundled_penguins_csv
 HEADER_LINES = 1
 
 
-def _run_executor(executor, input_base: Path, out: Path, settings) -> dict[str, list]:
-    """Runs an ExampleGen executor over `input_base`; returns each split's examples, in a fixed order."""
+def _run_executor(
+    executor, input_base: Path, out: Path, settings, input_splits=None
+) -> dict[str, list[bytes]]:
+    """Runs an ExampleGen executor over `input_base`; returns each split's records as written, sorted.
+
+    Without `input_splits` (name -> file pattern) the files are split by hash, as the pipeline does.
+    """
     examples = standard_artifacts.Examples()
     examples.uri = str(out)
+    if input_splits is None:
+        input_config = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*")])
+        output_config = split_config(settings)
+    else:
+        splits = [
+            example_gen_pb2.Input.Split(name=name, pattern=pattern) for name, pattern in input_splits.items()
+        ]
+        input_config, output_config = example_gen_pb2.Input(splits=splits), example_gen_pb2.Output()
     exec_properties = {
         standard_component_specs.INPUT_BASE_KEY: str(input_base),
-        standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(
-            example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern="*")])
-        ),
-        standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(split_config(settings)),
+        standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
+        standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(output_config),
         standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
             csv_example_gen.column_types(settings.features)
         ),
+        # As TFX's FileBasedExampleGen passes them by default.
+        standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
+        standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
     }
     executor.Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
+    assert examples.split_names == '["train", "eval"]'
+    assert examples_utils.get_payload_format(examples) == example_gen_pb2.FORMAT_TF_EXAMPLE
+    assert examples_utils.get_file_format(examples) == "tfrecords_gzip"
     splits = {}
     for split in ("train", "eval"):
-        records = []
-        for path in sorted((out / f"Split-{split}").glob("*.gz")):
-            dataset = tf.data.TFRecordDataset(str(path), compression_type="GZIP")
-            records += [tf.train.Example.FromString(record.numpy()) for record in dataset]
-        splits[split] = sorted(record.SerializeToString(deterministic=True) for record in records)
+        paths = [str(path) for path in (out / f"Split-{split}").glob("*.gz")]
+        splits[split] = sorted(
+            record.numpy() for record in tf.data.TFRecordDataset(paths, compression_type="GZIP")
+        )
     return splits
+
+
+def _canonical(splits: dict[str, list[bytes]]) -> dict[str, list[bytes]]:
+    """Each record parsed and serialized again deterministically (features in name order)."""
+    return {
+        split: sorted(tf.train.Example.FromString(r).SerializeToString(deterministic=True) for r in records)
+        for split, records in splits.items()
+    }
+
+
+def _python_examples(files: list[Path], settings) -> dict[str, list[bytes]]:
+    """The reference: a tf.train.Example per CSV row, built in Python (an empty cell is an empty list),
+    assigned to its split by TFX's ExampleGen partition function; deterministically serialized."""
+    numeric = set(settings.features.numeric)
+    config = split_config(settings).split_config
+    buckets = [settings.train_buckets, settings.train_buckets + settings.eval_buckets]
+    splits = {"train": [], "eval": []}
+    for path in files:
+        with path.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                feature = {}
+                for name, cell in row.items():
+                    if name in numeric:
+                        feature[name] = tf.train.Feature(
+                            float_list=tf.train.FloatList(value=[float(cell)] if cell else [])
+                        )
+                    else:
+                        feature[name] = tf.train.Feature(
+                            bytes_list=tf.train.BytesList(value=[cell.encode()] if cell else [])
+                        )
+                example = tf.train.Example(features=tf.train.Features(feature=feature))
+                split = ["train", "eval"][_PartitionFn(example, len(buckets), buckets, config)]
+                splits[split].append(example.SerializeToString(deterministic=True))
+    return {split: sorted(records) for split, records in splits.items()}
 
 
 @pytest.fixture(scope="module")
@@ -56,18 +110,109 @@ def test_writes_the_examples_and_splits_tfx_csv_example_gen_writes(
 ):
     expected = _run_executor(tfx_csv_executor.Executor(), clean_penguins, tmp_path / "tfx", settings)
 
-    # The same rows as two files, read in ranges of 2 KB: many units of work, one result.
     lines = (clean_penguins / "data.csv").read_text().splitlines(keepends=True)
-    header, rows = lines[:HEADER_LINES], lines[HEADER_LINES:]
-    two_files = tmp_path / "two_files"
-    two_files.mkdir()
-    (two_files / "a.csv").write_text("".join(header + rows[:100]))
-    (two_files / "b.csv").write_text("".join(header + rows[100:]))
-    monkeypatch.setattr(csv_example_gen, "_RANGE_BYTES", 2048)
-    typed = _run_executor(csv_example_gen.Executor(), two_files, tmp_path / "typed", settings)
+    rows = lines[HEADER_LINES:]
+    _two_files_in_small_ranges(tmp_path / "two_files", lines, monkeypatch)
+    typed = _run_executor(csv_example_gen.Executor(), tmp_path / "two_files", tmp_path / "typed", settings)
 
     assert len(expected["train"]) + len(expected["eval"]) == len(rows)
+    assert _canonical(typed) == _canonical(expected)
+
+
+def _two_files_in_small_ranges(folder: Path, lines: list[str], monkeypatch) -> list[Path]:
+    """The rows as two files (a header each), read in ranges of 2 KB: many units of work."""
+    header, rows = lines[:HEADER_LINES], lines[HEADER_LINES:]
+    folder.mkdir()
+    files = [folder / "a.csv", folder / "b.csv"]
+    files[0].write_text("".join(header + rows[: len(rows) // 3]))
+    files[1].write_text("".join(header + rows[len(rows) // 3 :]))
+    monkeypatch.setattr(csv_example_gen, "_RANGE_BYTES", 2048)
+    return files
+
+
+def test_writes_the_bytes_and_splits_of_examples_built_in_python(
+    clean_penguins, settings, tmp_path, monkeypatch
+):
+    lines = (clean_penguins / "data.csv").read_text().splitlines(keepends=True)
+    files = _two_files_in_small_ranges(tmp_path / "in", lines, monkeypatch)
+
+    typed = _run_executor(csv_example_gen.Executor(), tmp_path / "in", tmp_path / "out", settings)
+
+    expected = _python_examples(files, settings)
+    assert expected["train"] and expected["eval"]
     assert typed == expected
+    # Split by hash, the examples are shuffled into shards (one per range), not written in one file.
+    assert len(list((tmp_path / "out" / "Split-train").glob("*.gz"))) > 1
+
+
+def test_empty_cells_quoted_text_and_long_files_keep_their_examples(settings, tmp_path, monkeypatch):
+    """Every column empty in some rows, text with commas and quotes, long text (a line longer than a
+    range, a feature longer than 16 KiB), CRLF endings, many ranges."""
+    columns = settings.features.columns
+    numeric = set(settings.features.numeric)
+    rows = []
+    for index in range(600):
+        row = []
+        for position, name in enumerate(columns):
+            if (index + position) % 5 == 0:
+                row.append("")
+            elif name in numeric:
+                row.append(repr(index * 0.37 + position / 3))
+            else:
+                row.append(f'{name} "{index % 7}", {position}' * (3000 if index in (7, 300) else 1))
+        rows.append(row)
+    source = tmp_path / "source.csv"
+    with source.open("w", newline="") as handle:
+        csv.writer(handle).writerows([columns, *rows])
+    files = _two_files_in_small_ranges(
+        tmp_path / "in", source.read_bytes().decode().splitlines(True), monkeypatch
+    )
+
+    typed = _run_executor(csv_example_gen.Executor(), tmp_path / "in", tmp_path / "out", settings)
+
+    expected = _python_examples(files, settings)
+    assert sum(len(records) for records in expected.values()) == len(rows)
+    assert typed == expected
+
+
+def test_files_given_as_splits_go_the_tfx_way_with_the_same_examples(clean_penguins, settings, tmp_path):
+    lines = (clean_penguins / "data.csv").read_text().splitlines(keepends=True)
+    header, rows = lines[:HEADER_LINES], lines[HEADER_LINES:]
+    for split, part in (("train", rows[:200]), ("eval", rows[200:])):
+        (tmp_path / "in" / split).mkdir(parents=True)
+        (tmp_path / "in" / split / "data.csv").write_text("".join(header + part))
+    splits = {"train": "train/*", "eval": "eval/*"}
+
+    typed = _run_executor(csv_example_gen.Executor(), tmp_path / "in", tmp_path / "out", settings, splits)
+
+    for split in splits:
+        expected = _python_examples([tmp_path / "in" / split / "data.csv"], settings)
+        assert _canonical(typed)[split] == sorted(expected["train"] + expected["eval"])
+
+
+@pytest.mark.parametrize(
+    ("bad_cell", "problem"),
+    [("abc", "'abc'; expected a number or an empty cell"), ("1.5,extra", "fields; expected")],
+)
+def test_a_bad_row_is_named_by_file_and_line(
+    clean_penguins, settings, tmp_path, monkeypatch, bad_cell, problem
+):
+    lines = (clean_penguins / "data.csv").read_bytes().decode().splitlines(keepends=True)
+    numeric = settings.features.numeric[0]
+    position = lines[0].rstrip().split(",").index(numeric)
+    bad_line = 250
+    cells = lines[bad_line - 1].rstrip("\r\n").split(",")
+    cells[position] = bad_cell
+    lines[bad_line - 1] = ",".join(cells) + "\r\n"
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "data.csv").write_text("".join(lines), newline="")
+    monkeypatch.setattr(csv_example_gen, "_RANGE_BYTES", 2048)
+
+    with pytest.raises(ValueError) as error:
+        _run_executor(csv_example_gen.Executor(), bad, tmp_path / "out", settings)
+    assert f"{bad / 'data.csv'}, line {bad_line}: " in str(error.value)
+    assert problem in str(error.value)
 
 
 def test_a_file_whose_header_lacks_a_column_is_named(clean_penguins, settings, tmp_path):
