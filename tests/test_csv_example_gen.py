@@ -15,7 +15,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.utils import proto_utils
 
-from components.custom import csv_example_gen
+from components.custom import csv_example_gen, csv_ranges
 from pipeline.definition.pipelines import split_config
 from pipeline.intake.cleaning import write_clean_csv
 from pipeline.intake.sources import bundled_penguins_csv
@@ -126,7 +126,7 @@ def _two_files_in_small_ranges(folder: Path, lines: list[str], monkeypatch) -> l
     files = [folder / "a.csv", folder / "b.csv"]
     files[0].write_text("".join(header + rows[: len(rows) // 3]))
     files[1].write_text("".join(header + rows[len(rows) // 3 :]))
-    monkeypatch.setattr(csv_example_gen, "_RANGE_BYTES", 2048)
+    monkeypatch.setattr(csv_ranges, "RANGE_BYTES", 2048)
     return files
 
 
@@ -207,7 +207,7 @@ def test_a_bad_row_is_named_by_file_and_line(
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "data.csv").write_text("".join(lines), newline="")
-    monkeypatch.setattr(csv_example_gen, "_RANGE_BYTES", 2048)
+    monkeypatch.setattr(csv_ranges, "RANGE_BYTES", 2048)
 
     with pytest.raises(ValueError) as error:
         _run_executor(csv_example_gen.Executor(), bad, tmp_path / "out", settings)
