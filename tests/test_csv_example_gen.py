@@ -19,6 +19,7 @@ from components.custom import csv_example_gen, csv_ranges
 from pipeline.definition.pipelines import split_config
 from pipeline.intake.cleaning import write_clean_csv
 from pipeline.intake.sources import bundled_penguins_csv
+from pipeline.run.beam_options import resolve_beam_args
 
 HEADER_LINES = 1
 
@@ -72,9 +73,10 @@ def _canonical(splits: dict[str, list[bytes]]) -> dict[str, list[bytes]]:
     }
 
 
-def _python_examples(files: list[Path], settings) -> dict[str, list[bytes]]:
+def _python_examples(files: list[Path], settings, in_file_order: bool = False) -> dict[str, list[bytes]]:
     """The reference: a tf.train.Example per CSV row, built in Python (an empty cell is an empty list),
-    assigned to its split by TFX's ExampleGen partition function; deterministically serialized."""
+    assigned to its split by TFX's ExampleGen partition function; deterministically serialized;
+    sorted unless `in_file_order`."""
     numeric = set(settings.features.numeric)
     config = split_config(settings).split_config
     buckets = [settings.train_buckets, settings.train_buckets + settings.eval_buckets]
@@ -95,7 +97,7 @@ def _python_examples(files: list[Path], settings) -> dict[str, list[bytes]]:
                 example = tf.train.Example(features=tf.train.Features(feature=feature))
                 split = ["train", "eval"][_PartitionFn(example, len(buckets), buckets, config)]
                 splits[split].append(example.SerializeToString(deterministic=True))
-    return {split: sorted(records) for split, records in splits.items()}
+    return splits if in_file_order else {split: sorted(records) for split, records in splits.items()}
 
 
 @pytest.fixture(scope="module")
@@ -226,3 +228,36 @@ def test_a_file_whose_header_lacks_a_column_is_named(clean_penguins, settings, t
         _run_executor(csv_example_gen.Executor(), bad, tmp_path / "out", settings)
     assert str(bad / "data.csv") in str(error.value)
     assert "'gender'" in str(error.value) and "expected the columns" in str(error.value)
+
+
+def _records_as_written(out: Path) -> dict[str, list[bytes]]:
+    """Each written file's records, in file and record order."""
+    return {
+        path.relative_to(out).as_posix(): [
+            record.numpy() for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP")
+        ]
+        for path in sorted(out.glob("Split-*/*.gz"))
+    }
+
+
+def test_the_shuffle_is_the_same_every_time_and_not_the_files_order(
+    clean_penguins, settings, tmp_path, monkeypatch
+):
+    """The same data is written in the same shuffled order by every run, so that a re-run with
+    nothing changed trains the same model; Beam's multi-processing runner finishes the work in
+    another order than the in-process one, and neither may change the result."""
+    lines = (clean_penguins / "data.csv").read_text().splitlines(keepends=True)
+    _two_files_in_small_ranges(tmp_path / "in", lines, monkeypatch)
+    written = {}
+    for preset in ("in-process", "multi-processing"):
+        context = csv_example_gen.Executor.Context(beam_pipeline_args=resolve_beam_args(preset, []).args)
+        _run_executor(csv_example_gen.Executor(context), tmp_path / "in", tmp_path / preset, settings)
+        written[preset] = _records_as_written(tmp_path / preset)
+
+    assert written["in-process"] == written["multi-processing"]
+    files = sorted((tmp_path / "in").glob("*.csv"))
+    in_file_order = _python_examples(files, settings, in_file_order=True)["train"]
+    as_written = [
+        record for path, records in written["in-process"].items() if "train" in path for record in records
+    ]
+    assert sorted(as_written) == sorted(in_file_order) and as_written != in_file_order

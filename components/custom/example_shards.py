@@ -2,9 +2,14 @@
 
 TFX's ExampleGen sends every example through Beam on its own, and its shuffle (a Reshuffle of a
 million small elements) is held whole in memory by Beam's local runner. Here each example goes to
-its split by TFX's own partition function and to a random shard; a shard's examples travel as one
-compressed string through one grouping, and are shuffled and written where, and as, TFX's
-WriteSplit writes them.
+its split by TFX's own partition function and to a shard picked by a checksum of its bytes; a
+shard's examples travel as one compressed string through one grouping, and are shuffled and
+written where, and as, TFX's WriteSplit writes them.
+
+The shuffle is a fixed function of the data: the same examples always land in the same order,
+however Beam ordered the work. The Trainer's order, and so the trained model, then depends only
+on the data and the config, so a re-run with nothing changed trains the same model, which the
+Pusher recognises and does not push again.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ def _unpack(packed: bytes) -> list[bytes]:
 
 
 class ToShards(beam.DoFn):
-    """Sends each example of a list to its split, by TFX's hash partition, and to a random shard.
+    """Sends each example of a list to its split, by TFX's hash partition, and to a shard.
 
     Shuffling whole shards rather than single examples keeps TFX's shuffle without a million
     small elements in the runner, and packing them compressed keeps what the shuffle holds small
@@ -55,19 +60,22 @@ class ToShards(beam.DoFn):
     def process(self, examples: list[bytes]) -> Iterable[tuple[tuple[int, int], bytes]]:
         # _PartitionFn is what TFX's GenerateExamplesByBeam partitions with (TFX 1.16 to 1.21).
         groups = collections.defaultdict(list)
-        shards = random.choices(range(self._shards), k=len(examples))
-        for example, shard in zip(examples, shards, strict=True):
+        for example in examples:
             split = _PartitionFn(example, len(self._buckets), self._buckets, self._split_config)
-            groups[split, shard].append(example)
+            groups[split, zlib.crc32(example) % self._shards].append(example)
         for key, group in groups.items():
             yield key, _pack(group)
 
 
 def write_shard(shard: tuple[tuple[int, int], Iterable[bytes]], uris: list[str], shards: int) -> None:
-    """Writes one shard of a split, its examples shuffled, where TFX's WriteSplit writes them."""
+    """Writes one shard of a split, its examples shuffled, where TFX's WriteSplit writes them.
+
+    The examples arrive in whatever order the workers finished; sorting them first makes the
+    seeded shuffle's result depend on the examples alone.
+    """
     (split, index), packs = shard
-    examples = [example for packed in packs for example in _unpack(packed)]
-    random.shuffle(examples)
+    examples = sorted(example for packed in packs for example in _unpack(packed))
+    random.Random(f"{split}/{index}").shuffle(examples)
     path = os.path.join(
         uris[split], f"{write_split.DEFAULT_TF_RECORD_FILE_NAME}-{index:05d}-of-{shards:05d}.gz"
     )
