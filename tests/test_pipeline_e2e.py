@@ -253,6 +253,19 @@ def test_worse_model_on_changed_data_is_not_pushed(trained, tmp_path):
     assert summary.overall.candidate < summary.overall.baseline
 
 
+def _wait_for_transform_to_start(workspace, run: subprocess.Popen, output_path) -> None:
+    """Until TFX has registered a new Transform execution, which creates its output folders.
+
+    Watched on disk, every 0.1 s: Transform runs for only a few seconds, which polling
+    `penguins history` (a process start each time) could miss.
+    """
+    before = set((workspace / "tfx" / "Transform").glob("*/*"))
+    deadline = time.monotonic() + 300
+    while not set((workspace / "tfx" / "Transform").glob("*/*")) - before:
+        assert run.poll() is None and time.monotonic() < deadline, output_path.read_text()
+        time.sleep(0.1)
+
+
 def _start_uncached_run(workspace, output_path) -> subprocess.Popen:
     """`penguins run --no-cache` in the background, its output in `output_path`: Transform will run."""
     with output_path.open("w") as output:
@@ -270,11 +283,7 @@ def test_sigterm_mid_run_records_the_component_as_failed_and_keeps_the_served_mo
     output_path = tmp_path / "run.out"
     run = _start_uncached_run(workspace, output_path)
     try:
-        deadline = time.monotonic() + 300
-        # Once TFX has recorded Transform as running (it then runs for several seconds).
-        while _history(workspace)[0]["status"] != "running (Transform)":
-            assert run.poll() is None and time.monotonic() < deadline, output_path.read_text()
-            time.sleep(0.2)
+        _wait_for_transform_to_start(workspace, run, output_path)
         run.send_signal(signal.SIGTERM)
         returncode = run.wait(timeout=120)
     finally:
@@ -304,11 +313,7 @@ def test_a_running_run_is_shown_running_and_one_killed_is_settled_once_by_the_ne
     output_path = tmp_path / "run.out"
     run = _start_uncached_run(workspace, output_path)
     try:
-        deadline = time.monotonic() + 300
-        # Each earlier component shows as running in turn; Transform runs for several seconds.
-        while _history(workspace)[0]["status"] != "running (Transform)":
-            assert run.poll() is None and time.monotonic() < deadline, output_path.read_text()
-            time.sleep(0.2)
+        _wait_for_transform_to_start(workspace, run, output_path)
         run.send_signal(signal.SIGKILL)
         run.wait(timeout=60)
     finally:
