@@ -91,12 +91,16 @@ def _source(exec_properties: dict, split_pattern: str) -> tuple[list[tuple[str, 
 @beam.typehints.with_output_types(bytes)
 def _typed_csv_to_examples(pipeline: beam.Pipeline, exec_properties: dict, split_pattern: str):
     ranges, to_examples = _source(exec_properties, split_pattern)
+    return _example_lists(pipeline, ranges, to_examples) | "Each" >> beam.FlatMap(lambda examples: examples)
+
+
+def _example_lists(pipeline: beam.Pipeline, ranges: list[tuple[str, int, int]], to_examples: RangeToExamples):
+    """Lists of serialized examples, one per byte range, the ranges spread over the workers."""
     return (
         pipeline
         | "ByteRanges" >> beam.Create(ranges)
         | "Spread" >> beam.Reshuffle()
         | "ToExamples" >> beam.ParDo(to_examples)
-        | "Each" >> beam.FlatMap(lambda examples: examples)
     )
 
 
@@ -141,10 +145,7 @@ class Executor(BaseExampleGenExecutor):
         shards = len(ranges)
         with self._make_beam_pipeline() as pipeline:
             _ = (
-                pipeline
-                | "ByteRanges" >> beam.Create(ranges)
-                | "Spread" >> beam.Reshuffle()
-                | "ToExamples" >> beam.ParDo(to_examples)
+                _example_lists(pipeline, ranges, to_examples)
                 | "ToShards" >> beam.ParDo(ToShards(split_config, shards))
                 | "Shuffle" >> beam.GroupByKey()
                 | "Write" >> beam.Map(write_shard, uris, shards)
