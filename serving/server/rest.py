@@ -29,13 +29,12 @@ from starlette.routing import Route
 from serving.monitoring.metrics import CONTENT_TYPE, METRICS_PATH, REST, ServingMetrics, status_name
 from serving.monitoring.request_log import REQUEST_ID_KEY, RequestLog, request_id_or_new
 from serving.server import messages
+from serving.server.answers import columns_answer, rows_answer
 from serving.server.predict import (
     BadRequestError,
     columns_to_tensors,
     first_line,
     input_specs,
-    outputs_as_columns,
-    outputs_as_rows,
     predict,
     reading_request,
     rows_to_tensors,
@@ -57,11 +56,6 @@ class BodyTooLargeError(ValueError):
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def _json(payload) -> Response:
-    """orjson writes numpy arrays directly: no per-number Python objects on large batches."""
-    return Response(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
 
 
 def _integer(text: str) -> int | float:
@@ -210,9 +204,8 @@ def build_app(
         if request_log is not None:
             request_log.record(request_id, loaded.version, tensors, outputs)
         metrics.predictions(loaded.version, outputs)
-        if row_format:
-            return _json({"predictions": outputs_as_rows(outputs)})
-        return _json({"outputs": outputs_as_columns(outputs)})
+        answer = rows_answer(outputs) if row_format else columns_answer(outputs)
+        return Response(answer, media_type="application/json")
 
     async def answer(request: Request) -> Response:
         return await (post(request) if request.method == "POST" else get(request))
