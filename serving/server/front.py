@@ -30,12 +30,12 @@ from starlette.responses import Response
 from serving.monitoring.metrics import ServingMetrics
 from serving.monitoring.request_log import REQUEST_ID_KEY, RequestLog, request_id_or_new
 from serving.server.predict import BadRequestError
+from serving.server.request_json import parse_body
 from serving.server.rest import (
     MODEL_PATH,
     BodyTooLargeError,
     counted_app,
     error_response,
-    parse_body,
     read_body,
 )
 

@@ -21,7 +21,7 @@ import tensorflow as tf
 from serving.server.repository import LoadedVersion, NotFoundError
 
 MAX_RANK = 32  # numpy's limit on an array's dimensions
-_TEXT, _NUMBERS = {str}, {float, int}
+_TEXT, _NUMBERS, _NUMBERS_OR_NULL = {str}, {float, int}, {float, int, type(None)}
 
 
 class BadRequestError(ValueError):
@@ -97,9 +97,10 @@ def _base64(name: str, text: Any, where: str) -> bytes:
         raise BadRequestError(f"{where}: input '{name}' is not valid base64: {reprlib.repr(text)}") from None
 
 
-def _fast_array(spec: tf.TensorSpec, values: list) -> np.ndarray | None:
+def _fast_array(spec: tf.TensorSpec, values: list, nulls_are_nan: bool) -> np.ndarray | None:
     """The common case, flat values all of the expected kind, checked and converted by C loops, not a
-    Python step per value: a large batch would otherwise spend more time here than in the model."""
+    Python step per value: a large batch would otherwise spend more time here than in the model.
+    Where `nulls_are_nan`, numpy turns each None into the NaN it stands for."""
     kinds = set(map(type, values))
     if spec.dtype == tf.string:
         if kinds != _TEXT:
@@ -109,7 +110,8 @@ def _fast_array(spec: tf.TensorSpec, values: list) -> np.ndarray | None:
         except UnicodeEncodeError:
             return None  # the checked path names the example with the lone surrogate
         return np.array(values, dtype=object)
-    if (spec.dtype.is_floating or spec.dtype.is_integer) and kinds <= _NUMBERS:
+    numbers = _NUMBERS_OR_NULL if nulls_are_nan and spec.dtype.is_floating else _NUMBERS
+    if (spec.dtype.is_floating or spec.dtype.is_integer) and kinds <= numbers:
         with np.errstate(over="ignore"):  # a number beyond float32 becomes infinity, refused by name
             return np.asarray(values, dtype=spec.dtype.as_numpy_dtype)
     return None
@@ -162,8 +164,10 @@ def checked_tensor(name: str, spec: tf.TensorSpec, array: np.ndarray, where: str
     return tf.constant(array, dtype=spec.dtype)
 
 
-def _column_tensor(name: str, spec: tf.TensorSpec, values: list, where: str) -> tf.Tensor:
-    array = _fast_array(spec, values)
+def _column_tensor(
+    name: str, spec: tf.TensorSpec, values: list, where: str, nulls_are_nan: bool
+) -> tf.Tensor:
+    array = _fast_array(spec, values, nulls_are_nan)
     if array is None:
         array = _checked_array(name, spec, values, where)
     return checked_tensor(name, spec, array, where)
@@ -186,13 +190,17 @@ def _objects_of_exactly(names: KeysView, instances: list) -> bool:
     )
 
 
-def rows_to_tensors(instances: Any, specs: dict[str, tf.TensorSpec]) -> dict[str, tf.Tensor]:
-    """TF Serving's row format: a list of instances, each an object of named inputs."""
+def rows_to_tensors(
+    instances: Any, specs: dict[str, tf.TensorSpec], nulls_are_nan: bool
+) -> dict[str, tf.Tensor]:
+    """TF Serving's row format: a list of instances, each an object of named inputs. Where
+    `nulls_are_nan` (see request_json.py), a null is taken as NaN where a float is expected, and
+    refused anywhere else."""
     if not isinstance(instances, list) or not instances:
         raise BadRequestError("'instances' must be a non-empty list")
     if len(specs) == 1 and not all(isinstance(i, dict) for i in instances):
         ((name, spec),) = specs.items()
-        return {name: _column_tensor(name, spec, instances, "instance")}
+        return {name: _column_tensor(name, spec, instances, "instance", nulls_are_nan)}
     if not _objects_of_exactly(specs.keys(), instances):
         for index, instance in enumerate(instances):
             if not isinstance(instance, dict):
@@ -204,25 +212,33 @@ def rows_to_tensors(instances: Any, specs: dict[str, tf.TensorSpec]) -> dict[str
     rows = map(operator.itemgetter(*names), instances)
     columns = zip(*rows, strict=True) if len(names) > 1 else [list(rows)]
     return {
-        name: _column_tensor(name, specs[name], list(column), "instance")
+        name: _column_tensor(name, specs[name], list(column), "instance", nulls_are_nan)
         for name, column in zip(names, columns, strict=True)
     }
 
 
-def columns_to_tensors(inputs: Any, specs: dict[str, tf.TensorSpec]) -> dict[str, tf.Tensor]:
-    """TF Serving's columnar format: an object of named inputs, each a list over the batch."""
+def columns_to_tensors(
+    inputs: Any, specs: dict[str, tf.TensorSpec], nulls_are_nan: bool
+) -> dict[str, tf.Tensor]:
+    """TF Serving's columnar format: an object of named inputs, each a list over the batch; nulls as in
+    rows_to_tensors."""
     if not isinstance(inputs, dict):
         if len(specs) == 1:
             ((name, spec),) = specs.items()
             return {
-                name: _column_tensor(name, spec, inputs if isinstance(inputs, list) else [inputs], "example")
+                name: _column_tensor(
+                    name, spec, inputs if isinstance(inputs, list) else [inputs], "example", nulls_are_nan
+                )
             }
         raise BadRequestError("'inputs' must be an object of named inputs")
     _check_names(set(inputs), specs, "inputs")
     for name, values in inputs.items():
         if not isinstance(values, list):
             raise BadRequestError(f"input '{name}' must be a list of values, one per example")
-    return {name: _column_tensor(name, spec, inputs[name], "example") for name, spec in specs.items()}
+    return {
+        name: _column_tensor(name, spec, inputs[name], "example", nulls_are_nan)
+        for name, spec in specs.items()
+    }
 
 
 def _check_batch(tensors: dict[str, tf.Tensor]) -> None:

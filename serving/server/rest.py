@@ -13,12 +13,11 @@ Every answer is counted in the metrics, whose page is served beside the API at T
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import re
 import time
+from typing import Any
 
-import orjson
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -40,14 +39,12 @@ from serving.server.predict import (
     rows_to_tensors,
 )
 from serving.server.repository import DEFAULT_SIGNATURE, LoadedVersion, ModelRepository, NotFoundError
+from serving.server.request_json import parse_body, parse_body_nulls_as_nan
 
 LOG = logging.getLogger(__name__)
 MODEL_PATH = re.compile(
     r"^(?P<model>[^/:]+)(?:/versions/(?P<version>\d+)|/labels/(?P<label>[^/:]+))?(?P<suffix>/metadata|:predict)?$"
 )
-# An integer literal longer than this is beyond any integer type; it is read as a float, as orjson
-# reads it, so that one too large even for a float becomes infinity and is refused by name.
-_LONGEST_INTEGER = 20
 
 
 class BodyTooLargeError(ValueError):
@@ -56,24 +53,6 @@ class BodyTooLargeError(ValueError):
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
-
-
-def _integer(text: str) -> int | float:
-    return int(text) if len(text) <= _LONGEST_INTEGER else float(text)
-
-
-def parse_body(raw: bytes):
-    """orjson first; the standard parser for what only it accepts, such as NaN for a missing value."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        pass
-    try:
-        return json.loads(raw, parse_int=_integer)
-    except RecursionError:
-        raise BadRequestError("the request body is not valid JSON: it is nested too deeply") from None
-    except ValueError as error:
-        raise BadRequestError(f"the request body is not valid JSON: {error}") from None
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -99,7 +78,18 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 def _request_tensors(raw: bytes, loaded: LoadedVersion) -> tuple[str, dict, bool]:
     """The signature name, its input tensors, and whether the request used the row format."""
-    body = parse_body(raw)
+    body, nulls_are_nan = parse_body_nulls_as_nan(raw)
+    try:
+        return _tensors_of(body, loaded, nulls_are_nan)
+    except BadRequestError:
+        if not nulls_are_nan:
+            raise
+    # A null read for a NaN where no float is expected: read again as Python reads it, so that the
+    # refusal (or the answer, for a NaN nested deeper than a flat input) sees the NaN.
+    return _tensors_of(parse_body(raw), loaded, nulls_are_nan=False)
+
+
+def _tensors_of(body: Any, loaded: LoadedVersion, nulls_are_nan: bool) -> tuple[str, dict, bool]:
     if not isinstance(body, dict):
         raise BadRequestError("the request body must be a JSON object")
     signature_name = body.get("signature_name", DEFAULT_SIGNATURE)
@@ -107,8 +97,8 @@ def _request_tensors(raw: bytes, loaded: LoadedVersion) -> tuple[str, dict, bool
     if ("instances" in body) == ("inputs" in body):
         raise BadRequestError("the request must have exactly one of 'instances' or 'inputs'")
     if "instances" in body:
-        return signature_name, rows_to_tensors(body["instances"], specs), True
-    return signature_name, columns_to_tensors(body["inputs"], specs), False
+        return signature_name, rows_to_tensors(body["instances"], specs, nulls_are_nan), True
+    return signature_name, columns_to_tensors(body["inputs"], specs, nulls_are_nan), False
 
 
 # A request of up to this many instances is predicted on the event loop: the model answers it in
