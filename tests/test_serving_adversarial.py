@@ -37,6 +37,12 @@ def _instance(**literals: str) -> str:
     return '{"instances": [{' + ", ".join(f'"{name}": {text}' for name, text in values.items()) + "}]}"
 
 
+def _instances(*requests: str) -> str:
+    """One request holding the one instance of each of `requests`, as made by _instance."""
+    prefix, suffix = '{"instances": [', "]}"
+    return prefix + ", ".join(r.removeprefix(prefix).removesuffix(suffix) for r in requests) + suffix
+
+
 def _columns(**columns: list) -> str:
     values = {name: [value] for name, value in GOOD.items()} | columns
     return json.dumps({"inputs": values})
@@ -46,6 +52,9 @@ def _chunks(total: int, size: int = 64 * 1024) -> list[bytes]:
     """A body that http.client sends chunked, so the server cannot know its size before reading it."""
     return [b" " * min(size, total - start) for start in range(0, total, size)]
 
+
+SWAPPED = _instance().replace('"sex"', '"beak"')  # as many inputs as the signature's, one not its own
+ONE_TOO_MANY = _instance().replace('{"island"', '{"beak": 1, "island"')
 
 # name: (method, path, body, status, what the error must say)
 BAD_REQUESTS = {
@@ -74,6 +83,12 @@ BAD_REQUESTS = {
                        "same number of examples, got 'bill_depth_mm' 1, 'bill_length_mm' 1"),
     "list for a value": ("POST", PREDICT, _instance(bill_length_mm="[1, [2, 3]]"), 400,
                            "instance 0: input 'bill_length_mm' nests lists deeper than"),
+    "a name swapped for another": ("POST", PREDICT, _instances(_instance(), SWAPPED), 400,
+                                   "instance 1: unknown input(s) ['beak']"),
+    "an input too many": ("POST", PREDICT, _instances(_instance(), ONE_TOO_MANY), 400,
+                          "instance 1: unknown input(s) ['beak']"),
+    "an instance not an object": ("POST", PREDICT, '{"instances": [' + json.dumps(GOOD) + ", [1]]}", 400,
+                                  "instance 1 must be an object of named inputs"),
     "NaN for a string": ("POST", PREDICT, _instance(body_mass_g="NaN", island="NaN"), 400,
                          "instance 0: input 'island' expects a string (DT_STRING), got nan"),
     "NaN for the signature name": ("POST", PREDICT, '{"signature_name": NaN, ' + _instance(sex="NaN")[1:],

@@ -12,7 +12,7 @@ import contextlib
 import numbers
 import operator
 import reprlib
-from collections.abc import Iterator, KeysView
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -97,7 +97,7 @@ def _base64(name: str, text: Any, where: str) -> bytes:
         raise BadRequestError(f"{where}: input '{name}' is not valid base64: {reprlib.repr(text)}") from None
 
 
-def _fast_array(spec: tf.TensorSpec, values: list, nulls_are_nan: bool) -> np.ndarray | None:
+def _fast_array(spec: tf.TensorSpec, values: Sequence, nulls_are_nan: bool) -> np.ndarray | None:
     """The common case, flat values all of the expected kind, checked and converted by C loops, not a
     Python step per value: a large batch would otherwise spend more time here than in the model.
     Where `nulls_are_nan`, numpy turns each None into the NaN it stands for."""
@@ -117,7 +117,7 @@ def _fast_array(spec: tf.TensorSpec, values: list, nulls_are_nan: bool) -> np.nd
     return None
 
 
-def _checked_array(name: str, spec: tf.TensorSpec, values: list, where: str) -> np.ndarray:
+def _checked_array(name: str, spec: tf.TensorSpec, values: Sequence, where: str) -> np.ndarray:
     # An example's own value is the signature's shape less its batch dimension; deeper nesting is
     # refused before walking it, however deep it goes.
     depth_allowed = spec.shape.rank - 1 if spec.shape.rank is not None else MAX_RANK
@@ -165,7 +165,7 @@ def checked_tensor(name: str, spec: tf.TensorSpec, array: np.ndarray, where: str
 
 
 def _column_tensor(
-    name: str, spec: tf.TensorSpec, values: list, where: str, nulls_are_nan: bool
+    name: str, spec: tf.TensorSpec, values: Sequence, where: str, nulls_are_nan: bool
 ) -> tf.Tensor:
     array = _fast_array(spec, values, nulls_are_nan)
     if array is None:
@@ -182,12 +182,17 @@ def _check_names(given: set[str], specs: dict[str, tf.TensorSpec], where: str) -
         raise BadRequestError(f"{where}: missing input(s) {missing}; the signature takes {sorted(specs)}")
 
 
-def _objects_of_exactly(names: KeysView, instances: list) -> bool:
-    """Whether every instance is an object of exactly `names`, checked in C loops: a Python step per
-    instance costs a batch of 1,000 as much as its tensors do."""
-    return set(map(type, instances)) == {dict} and list(map(dict.keys, instances)).count(names) == len(
-        instances
-    )
+def _columns_of_named_objects(names: list[str], instances: list) -> list | None:
+    """The instances' values, a column per name, when every instance is an object of exactly `names`
+    (one holding every name and no more keys than there are names); None otherwise. C loops only: a
+    Python step per instance costs a batch of 1,000 as much as its tensors do."""
+    if set(map(type, instances)) != {dict} or sum(map(len, instances)) != len(names) * len(instances):
+        return None
+    try:
+        rows = list(map(operator.itemgetter(*names), instances))
+    except KeyError:
+        return None
+    return list(zip(*rows, strict=True)) if len(names) > 1 else [rows]
 
 
 def rows_to_tensors(
@@ -201,18 +206,17 @@ def rows_to_tensors(
     if len(specs) == 1 and not all(isinstance(i, dict) for i in instances):
         ((name, spec),) = specs.items()
         return {name: _column_tensor(name, spec, instances, "instance", nulls_are_nan)}
-    if not _objects_of_exactly(specs.keys(), instances):
+    names = list(specs)
+    columns = _columns_of_named_objects(names, instances)
+    if columns is None:  # some instance is not an object of exactly the signature's inputs: name it
         for index, instance in enumerate(instances):
             if not isinstance(instance, dict):
                 raise BadRequestError(
                     f"instance {index} must be an object of named inputs, got {reprlib.repr(instance)}"
                 )
             _check_names(set(instance), specs, f"instance {index}")
-    names = list(specs)
-    rows = map(operator.itemgetter(*names), instances)
-    columns = zip(*rows, strict=True) if len(names) > 1 else [list(rows)]
     return {
-        name: _column_tensor(name, specs[name], list(column), "instance", nulls_are_nan)
+        name: _column_tensor(name, specs[name], column, "instance", nulls_are_nan)
         for name, column in zip(names, columns, strict=True)
     }
 
