@@ -29,7 +29,8 @@ def _grouped(texts: list[bytes], shape: tuple[int, ...]) -> list[bytes]:
     """`texts`, in row-major order, written as lists nested to `shape`: one text per item of the
     dimension before `shape`."""
     for size in reversed(shape):
-        texts = [b"[" + b",".join(texts[start : start + size]) + b"]" for start in range(0, len(texts), size)]
+        rows = map(b",".join, zip(*(texts[offset::size] for offset in range(size)), strict=True))
+        texts = [b"[" + row + b"]" for row in rows]
     return texts
 
 
@@ -65,7 +66,7 @@ def _example_texts(name: str, array: np.ndarray) -> list[bytes]:
     opening, closing = b"[" * depth, b"]" * depth
     inner = whole[depth + 1 : len(whole) - depth - 1]
     parts = inner.split(closing + b"," + opening)
-    return [opening + part + closing for part in parts] if depth else parts
+    return list(map((opening + b"%b" + closing).__mod__, parts)) if depth else parts
 
 
 def rows_answer(outputs: dict[str, np.ndarray]) -> bytes:
@@ -79,7 +80,7 @@ def rows_answer(outputs: dict[str, np.ndarray]) -> bytes:
         raise ValueError(f"the model's outputs differ in batch size: {sizes}")
     keys = (_text(name).replace(b"%", b"%%") for name in outputs)
     template = b"{" + b",".join(key + b":%b" for key in keys) + b"}"
-    return b'{"predictions":[' + b",".join([template % values for values in zip(*texts, strict=True)]) + b"]}"
+    return b'{"predictions":[' + b",".join(map(template.__mod__, zip(*texts, strict=True))) + b"]}"
 
 
 def columns_answer(outputs: dict[str, np.ndarray]) -> bytes:
