@@ -22,6 +22,7 @@ READ_BY_PYTHON = [
     '{"instances": [{"NaN": 1.5, "bill": NaN}]}',  # NaN as a name
     '{"instances": [{"bill": NaN, "island": "Bis\\u0063oe"}]}',  # a backslash: quotes may be escaped
     '{"instances": [{"bill": NaN, "sex": null}]}',  # a null of the body's own
+    '{"instances": [{"bill": NaN, "mass": Infinity}]}',  # what orjson refuses besides NaN
 ]
 
 

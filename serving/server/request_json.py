@@ -31,28 +31,27 @@ def parse_body(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        pass
+        return _read_by_python(raw)
+
+
+def parse_body_nulls_as_nan(raw: bytes) -> tuple[Any, bool]:
+    """The body, and whether each null in it stands for a NaN of the text: the fast reading of a body
+    with NaN, for a caller that turns nulls into NaN where it takes numbers."""
+    if not _nan_only_as_value(raw):
+        return parse_body(raw), False
+    try:
+        return orjson.loads(raw.replace(b"NaN", b"null")), True
+    except orjson.JSONDecodeError:  # something else orjson refuses, such as Infinity: Python's parser decides
+        return _read_by_python(raw), False
+
+
+def _read_by_python(raw: bytes) -> Any:
     try:
         return json.loads(raw, parse_int=_integer)
     except RecursionError:
         raise BadRequestError("the request body is not valid JSON: it is nested too deeply") from None
     except ValueError as error:
         raise BadRequestError(f"the request body is not valid JSON: {error}") from None
-
-
-def parse_body_nulls_as_nan(raw: bytes) -> tuple[Any, bool]:
-    """The body, and whether each null in it stands for a NaN of the text: the fast reading of a body
-    with NaN, for a caller that turns nulls into NaN where it takes numbers."""
-    try:
-        return orjson.loads(raw), False
-    except orjson.JSONDecodeError:
-        pass
-    if _nan_only_as_value(raw):
-        try:
-            return orjson.loads(raw.replace(b"NaN", b"null")), True
-        except orjson.JSONDecodeError:
-            pass
-    return parse_body(raw), False
 
 
 def _nan_only_as_value(raw: bytes) -> bool:
