@@ -46,13 +46,12 @@ def test_scheduler_fires_survives_a_failed_run_and_stops_on_sigterm(tmp_path):
         log = _wait_for(output, "retrain finished", scheduler, timeout=600)
         assert scheduler.poll() is None
         (version,) = list_versions(workspace / "serving" / "penguins")
-        # The next fire may already have started another retrain; it is still running.
+        # The outcome line comes from the retrain's JSON outcome, naming the run as history does. The
+        # next fire may already have started another retrain, which history lists beside it.
         runs = json.loads(penguins("history", "--json", "--workspace", str(workspace)).stdout)
-        (run,) = [r for r in runs if not r["status"].startswith("running")]
-        # The outcome line comes from the retrain's JSON outcome, naming the run as history does.
-        assert (
-            "retrain finished in" in log and f"run {run['run_id']}, span 1, pushed version {version}" in log
-        )
+        named = [r for r in runs if f"run {r['run_id']}, span 1, pushed version {version}" in log]
+        assert "retrain finished in" in log
+        assert [(r["status"], r["pushed_version"]) for r in named] == [("completed", str(version))]
         # Fires due while that retrain ran were skipped, and the log says so.
         assert "skipped the retrain due at" in log and "the previous retrain is still running" in log
         assert "Trained on spans 1" in (workspace / "logs" / "schedule.log").read_text()
