@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import signal
 import subprocess
@@ -11,12 +12,14 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_model_analysis as tfma
 import yaml
 from ml_metadata.proto.metadata_store_pb2 import Execution
 
 from components.features import transformed_name
 from components.model.signatures import EXAMPLES_SIGNATURE, TRANSFORM_SIGNATURE
 from pipeline.config.settings import DEFAULT_CONFIG
+from pipeline.definition import node_ids
 from pipeline.reporting.metadata import open_store, pipeline_runs
 from pipeline.reporting.summary import summarize
 from pipeline.run.lock import workspace_lock
@@ -108,9 +111,10 @@ def test_eval_accuracy_is_at_least_point_nine_overall(trained):
 
 def test_evaluator_accuracy_is_keras_accuracy_over_the_whole_eval_split(trained):
     """The Evaluator derives accuracy from its confusion matrix; it must equal Keras' own metric, to the
-    bit, over every eval example, overall and per slice."""
+    bit, over every eval example, overall and per slice, and the matrix must count every example."""
     workspace, _ = trained
-    summary = summarize(pipeline_runs(open_store(workspace / "metadata.sqlite"), "penguins")[0])
+    run = pipeline_runs(open_store(workspace / "metadata.sqlite"), "penguins")[0]
+    summary = summarize(run)
     records = [
         record.numpy()
         for record in tf.data.TFRecordDataset(
@@ -135,6 +139,18 @@ def test_evaluator_accuracy_is_keras_accuracy_over_the_whole_eval_split(trained)
         rows = [i for i, value in enumerate(islands) if value == island]
         assert by_name[f"island={island.decode()}"].candidate == keras_accuracy(rows)
         assert by_name[f"island={island.decode()}"].examples == len(rows)
+
+    # The plot's matrix, counted by components/model/confusion_matrix.py, is every example's
+    # (label, most probable class) pair, as TFMA's own plot counts it.
+    predicted = np.argmax(probabilities, axis=1).tolist()
+    expected = collections.Counter(zip(labels.numpy().ravel().tolist(), predicted, strict=True))
+    evaluation = run.output(node_ids.EVALUATOR, "evaluation").uri
+    (overall,) = [p for p in tfma.load_plots(evaluation) if not p.slice_key.single_slice_keys]
+    (plot,) = overall.plot_keys_and_values
+    assert plot.key.name == "multi_class_confusion_matrix_plot"
+    (matrix,) = plot.value.multi_class_confusion_matrix_at_thresholds.matrices
+    counted = {(e.actual_class_id, e.predicted_class_id): e.num_weighted_examples for e in matrix.entries}
+    assert counted == expected
 
 
 def test_unchanged_second_run_is_up_to_date_without_starting_tensorflow(trained):

@@ -2,9 +2,9 @@
 
 TFMA wraps Keras' SparseCategoricalAccuracy in a second per-example combiner that batches every
 example of every slice through Keras (and AutoGraph-converts its update on first use); that cost
-about half the Evaluator's time. Here accuracy is derived from the confusion matrix of the
-MultiClassConfusionMatrixPlot (its top-1 prediction at threshold 0 is the argmax, exactly Keras'
-rule), which TFMA then computes once for both. The value is the same as Keras' to the bit: Keras
+about half the Evaluator's time. Here accuracy is derived from the confusion matrix behind the
+run report's plot (`confusion_matrix.py`; its top-1 prediction at threshold 0 is the argmax, exactly
+Keras' rule), which TFMA then computes once for both. The value is the same as Keras' to the bit: Keras
 keeps the count of correct and of all examples in float32 (exact integers below 2**24) and divides
 them in float32, and so does `_accuracy`. tests/test_pipeline_e2e.py checks this on a real run.
 """
@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
-from tensorflow_model_analysis.metrics import multi_class_confusion_matrix_metrics as confusion
+
+from components.model.confusion_matrix import TOP_CLASS_THRESHOLD, top_class_matrices
 
 NAME = "sparse_categorical_accuracy"
-# The threshold MultiClassConfusionMatrixPlot uses by default: every example's top class counts.
-_TOP_CLASS_THRESHOLD = 0.0
 
 
 class SparseCategoricalAccuracy(metric_types.Metric):
@@ -47,17 +46,11 @@ def _accuracy_computations(
         name=name, model_name=model_name, output_name=output_name, example_weighted=example_weighted
     )
     # The same computation as the plot's: TFMA keeps one of identical computations, so both share it.
-    computations = confusion.multi_class_confusion_matrices(
-        thresholds=[_TOP_CLASS_THRESHOLD],
-        eval_config=eval_config,
-        model_name=model_name,
-        output_name=output_name,
-        example_weighted=example_weighted,
-    )
+    computations = top_class_matrices(eval_config, model_name, output_name, example_weighted)
     matrices_key = computations[-1].keys[-1]
 
     def result(metrics: dict) -> dict:
-        return {key: _accuracy(metrics[matrices_key][_TOP_CLASS_THRESHOLD])}
+        return {key: _accuracy(metrics[matrices_key][TOP_CLASS_THRESHOLD])}
 
     computations.append(metric_types.DerivedMetricComputation(keys=[key], result=result))
     return computations

@@ -11,13 +11,12 @@ import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.proto import config_pb2
 
 from components.features import transformed_name
-from components.model import accuracy
+from components.model import accuracy, confusion_matrix
 from components.model.signatures import EXAMPLES_SIGNATURE, TRANSFORM_SIGNATURE
 from pipeline.config.file_schema import Evaluation
 from pipeline.config.settings import Settings
 
 ACCURACY_METRIC = accuracy.NAME
-CONFUSION_MATRIX_PLOT = "MultiClassConfusionMatrixPlot"
 # Without a margin, floating-point noise in an identical model's accuracy could fail "no worse".
 _CHANGE_TOLERANCE = 1e-10
 
@@ -41,7 +40,10 @@ def eval_config(settings: Settings) -> config_pb2.EvalConfig:
                 metrics=[
                     config_pb2.MetricConfig(class_name="ExampleCount"),
                     # For the run report; TFMA computes it per slice too, which is cheap here.
-                    config_pb2.MetricConfig(class_name=CONFUSION_MATRIX_PLOT),
+                    config_pb2.MetricConfig(
+                        class_name=confusion_matrix.ConfusionMatrixPlot.__name__,
+                        module=confusion_matrix.__name__,
+                    ),
                     config_pb2.MetricConfig(
                         # Keras' metric, derived from the plot's confusion matrix (see the module).
                         class_name=accuracy.SparseCategoricalAccuracy.__name__,
