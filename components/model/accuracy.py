@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
-from components.model.confusion_matrix import TOP_CLASS_THRESHOLD, top_class_matrices
+from components.model.confusion_matrix import TOP_CLASS_THRESHOLD, derived_from_matrices
 
 NAME = "sparse_categorical_accuracy"
 
@@ -29,7 +29,8 @@ class SparseCategoricalAccuracy(metric_types.Metric):
 metric_types.register_metric(SparseCategoricalAccuracy)
 
 
-def _accuracy(matrix: dict) -> np.float32:
+def _accuracy(matrices: dict) -> np.float32:
+    matrix = matrices[TOP_CLASS_THRESHOLD]
     correct = sum(weight for (actual, predicted), weight in matrix.items() if actual == predicted)
     total = sum(matrix.values())
     return np.float32(correct) / np.float32(total) if total else np.float32(0.0)
@@ -46,11 +47,4 @@ def _accuracy_computations(
         name=name, model_name=model_name, output_name=output_name, example_weighted=example_weighted
     )
     # The same computation as the plot's: TFMA keeps one of identical computations, so both share it.
-    computations = top_class_matrices(eval_config, model_name, output_name, example_weighted)
-    matrices_key = computations[-1].keys[-1]
-
-    def result(metrics: dict) -> dict:
-        return {key: _accuracy(metrics[matrices_key][TOP_CLASS_THRESHOLD])}
-
-    computations.append(metric_types.DerivedMetricComputation(keys=[key], result=result))
-    return computations
+    return derived_from_matrices(key, _accuracy, eval_config, example_weighted)

@@ -12,7 +12,8 @@ function. The plot keeps TFMA's name, so the evaluation it writes is the same, k
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
@@ -90,6 +91,23 @@ def top_class_matrices(
     )
 
 
+def derived_from_matrices(
+    key: metric_types.MetricKey,
+    derive: Callable[[confusion.Matrices], Any],
+    eval_config: config_pb2.EvalConfig | None,
+    example_weighted: bool,
+) -> metric_types.MetricComputations:
+    """The shared matrix computation, then `derive(matrices)` written under `key`."""
+    computations = top_class_matrices(eval_config, key.model_name, key.output_name, example_weighted)
+    matrices_key = computations[-1].keys[-1]
+
+    def result(metrics: dict) -> dict:
+        return {key: derive(metrics[matrices_key])}
+
+    computations.append(metric_types.DerivedMetricComputation(keys=[key], result=result))
+    return computations
+
+
 class ConfusionMatrixPlot(metric_types.Metric):
     """TFMA's MultiClassConfusionMatrixPlot at its default threshold, under its name."""
 
@@ -110,11 +128,8 @@ def _plot_computations(
     key = metric_types.PlotKey(
         name=name, model_name=model_name, output_name=output_name, example_weighted=example_weighted
     )
-    computations = top_class_matrices(eval_config, model_name, output_name, example_weighted)
-    matrices_key = computations[-1].keys[-1]
+    return derived_from_matrices(key, _as_plot, eval_config, example_weighted)
 
-    def result(metrics: dict) -> dict:
-        return {key: metrics[matrices_key].to_proto().multi_class_confusion_matrix_at_thresholds}
 
-    computations.append(metric_types.DerivedMetricComputation(keys=[key], result=result))
-    return computations
+def _as_plot(matrices: confusion.Matrices):
+    return matrices.to_proto().multi_class_confusion_matrix_at_thresholds
