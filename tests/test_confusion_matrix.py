@@ -64,10 +64,7 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_reading_equals_tfmas(case):
-    label, prediction = CASES[case]
-    ours, tfmas = both_readings(inputs(label, prediction), eval_config("probabilities"))
+def assert_same(ours, tfmas):
     if isinstance(tfmas, type):
         assert ours is tfmas
         return
@@ -77,23 +74,75 @@ def test_reading_equals_tfmas(case):
         np.testing.assert_array_equal(mine, theirs)
 
 
+@pytest.mark.parametrize("case", CASES)
+def test_reading_equals_tfmas(case):
+    label, prediction = CASES[case]
+    assert_same(*both_readings(inputs(label, prediction), eval_config("probabilities")))
+
+
+BASELINE_CONFIG = config_pb2.EvalConfig(
+    model_specs=[
+        config_pb2.ModelSpec(name=name, prediction_key="probabilities", label_key="species_xf")
+        for name in ("candidate", "baseline")
+    ]
+)
+BASELINE_OUTPUTS = {"probabilities": np.array([0.6, 0.3, 0.1], dtype=np.float32)}
+# With a baseline, TFMA keys labels and predictions by model name.
+BY_MODEL = {"candidate": OUTPUTS, "baseline": BASELINE_OUTPUTS}
+LABEL = np.array([1])
+MODEL_CASES = {
+    "labels by model": ({"candidate": np.array([1]), "baseline": np.array([2])}, BY_MODEL),
+    "one label for both": (np.array([1]), BY_MODEL),
+    # Where TFMA's reader finds the label by the label key, or by a prefix: its reading must stand.
+    "label under the label key": ({"species_xf": np.array([0]), "candidate": np.array([1])}, BY_MODEL),
+    "labels prefixed by the label key": ({"species_xf/a": np.array([0]), "candidate": LABEL}, BY_MODEL),
+    "labels prefixed by the model name": ({"candidate/species": np.array([1])}, BY_MODEL),
+    "predictions not by model": (np.array([1]), OUTPUTS),
+    "predictions prefixed by the model name": (np.array([1]), {"candidate/probabilities": PROBABILITIES}),
+}
+
+
+@pytest.mark.parametrize("case", MODEL_CASES)
+@pytest.mark.parametrize("model_name", ["candidate", "baseline"])
+def test_reading_by_model_name_equals_tfmas(case, model_name):
+    label, prediction = MODEL_CASES[case]
+    ours, tfmas = both_readings(inputs(label, prediction), BASELINE_CONFIG, model_name=model_name)
+    assert_same(ours, tfmas)
+
+
 @pytest.mark.parametrize(
     "names, config",
     [
         ({"example_weighted": True}, eval_config("probabilities")),
         ({"model_name": "model1"}, eval_config("scores", "probabilities")),
+        ({"model_name": "model2"}, eval_config("scores", "probabilities")),
         ({}, eval_config("")),
     ],
-    ids=["weighted", "two models", "no prediction key"],
+    ids=["weighted", "two models", "unknown model", "no prediction key"],
 )
-def test_weights_model_names_and_default_keys_take_tfmas_path(names, config):
+def test_weights_model_names_and_default_keys_read_as_tfma_does(names, config):
     outputs = {"model1": {"probabilities": PROBABILITIES}, "probabilities": PROBABILITIES}
     weighted = inputs(np.array([1]), outputs)
     weighted["example_weights"] = np.array([2.5], dtype=np.float32)
     ours, tfmas = both_readings(weighted, config, **names)
-    assert len(ours) == len(tfmas) == 1
-    for mine, theirs in zip(ours[0], tfmas[0], strict=True):
-        np.testing.assert_array_equal(mine, theirs)
+    assert_same(ours, tfmas)
+
+
+def test_the_pipelines_inputs_do_not_go_through_tfmas_reader(monkeypatch):
+    """The speed-up covers both the first run (one model) and every run with a served model."""
+
+    def refused(*args, **kwargs):
+        raise AssertionError("TFMA's general reader was called")
+
+    monkeypatch.setattr(metric_util, "to_label_prediction_example_weight", refused)
+    pipeline_shapes = [
+        (eval_config("probabilities"), "", inputs(np.array([[1]]), OUTPUTS)),
+        (BASELINE_CONFIG, "candidate", inputs(*MODEL_CASES["labels by model"])),
+        (BASELINE_CONFIG, "baseline", inputs(*MODEL_CASES["labels by model"])),
+    ]
+    for config, model_name, element in pipeline_shapes:
+        (reading,) = LabelAndPrediction(config)(element, eval_config=config, model_name=model_name)
+        assert reading[1] is element.prediction.get(model_name, element.prediction)["probabilities"]
 
 
 def test_matrix_counts_as_tfmas_combiner():
