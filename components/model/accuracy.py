@@ -47,4 +47,4 @@ def _accuracy_computations(
         name=name, model_name=model_name, output_name=output_name, example_weighted=example_weighted
     )
     # The same computation as the plot's: TFMA keeps one of identical computations, so both share it.
-    return derived_from_matrices(key, _accuracy, eval_config, example_weighted)
+    return derived_from_matrices(key, _accuracy, eval_config)

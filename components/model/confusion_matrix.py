@@ -126,10 +126,9 @@ def derived_from_matrices(
     key: metric_types.MetricKey,
     derive: Callable[[confusion.Matrices], Any],
     eval_config: config_pb2.EvalConfig | None,
-    example_weighted: bool,
 ) -> metric_types.MetricComputations:
-    """The shared matrix computation, then `derive(matrices)` written under `key`."""
-    computations = top_class_matrices(eval_config, key.model_name, key.output_name, example_weighted)
+    """The shared matrix computation for `key`'s model and output, then `derive(matrices)` under `key`."""
+    computations = top_class_matrices(eval_config, key.model_name, key.output_name, key.example_weighted)
     matrices_key = computations[-1].keys[-1]
 
     def result(metrics: dict) -> dict:
@@ -159,7 +158,7 @@ def _plot_computations(
     key = metric_types.PlotKey(
         name=name, model_name=model_name, output_name=output_name, example_weighted=example_weighted
     )
-    return derived_from_matrices(key, _as_plot, eval_config, example_weighted)
+    return derived_from_matrices(key, _as_plot, eval_config)
 
 
 def _as_plot(matrices: confusion.Matrices):
