@@ -4,7 +4,8 @@ TFMA's MultiClassConfusionMatrixPlot reads each example's label and prediction t
 `metric_util.to_label_prediction_example_weight`, which serves every metric and model shape TFMA
 knows (model and output names, label vocabularies, sub-keys, top-k, class weights, flattening).
 Called once per example and slice, that generality took a quarter of the Evaluator's time at 1M
-rows under a profiler (10% of it run for real). This plot counts the same matrix with TFMA's own
+rows under a profiler; run for real, leaving it out saved 10-25% of a first run's Evaluator and
+47% of one against a served model. This plot counts the same matrix with TFMA's own
 combiner, and hands it an example's label and probabilities directly when they are plain arrays
 that the general path would pass through unchanged (for one model, and for the candidate and the
 baseline when TFMA keys them by model name); anything else still goes through TFMA's
