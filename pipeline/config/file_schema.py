@@ -77,6 +77,9 @@ class Evaluation(_Section):
     min_accuracy: Fraction
     max_accuracy_drop: Fraction
     slices: Names = ()
+    # Above this many eval examples the Evaluator decides on a random sample of about this many when
+    # the decision is clear on it (components/custom/sample_decision.py). None: always the whole split.
+    sample_size: Count | None = None
 
 
 class Retraining(_Section):

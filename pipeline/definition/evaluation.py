@@ -17,6 +17,8 @@ from pipeline.config.file_schema import Evaluation
 from pipeline.config.settings import Settings
 
 ACCURACY_METRIC = accuracy.NAME
+# The project modules TFMA loads by name from the config below.
+METRIC_MODULES = [accuracy.__name__, confusion_matrix.__name__]
 # Without a margin, floating-point noise in an identical model's accuracy could fail "no worse".
 _CHANGE_TOLERANCE = 1e-10
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pyarrow_hotfix  # noqa: F401 - before TFX reads any Arrow data (CVE-2023-47248, see pyproject.toml)
 from tfx.components import (
-    Evaluator,
     ExampleValidator,
     StatisticsGen,
     Trainer,
@@ -33,6 +32,7 @@ from tfx.types.channel import Channel
 from components.custom.csv_example_gen import TypedCsvExampleGen, column_types
 from components.custom.drift import DriftCheck
 from components.custom.pusher import AtomicPusher
+from components.custom.sampled_evaluator import SampledEvaluator
 from components.custom.validation_gate import ValidationGate
 from components.resolvers.served_model import ServedModelStrategy
 from components.resolvers.span_window import PreviousSpanStrategy, SpanWindowStrategy
@@ -40,7 +40,7 @@ from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
 from pipeline.definition.cache_keys import content_addressed_copy, never_cached, pin_to_content
-from pipeline.definition.evaluation import eval_config
+from pipeline.definition.evaluation import METRIC_MODULES, eval_config
 from pipeline.intake.spans import SPAN_PATTERN
 
 PREPROCESSING_FN = "components.model.transform.preprocessing_fn"
@@ -87,11 +87,12 @@ def _training(settings: Settings, workspace: Workspace, examples, schema, gate) 
         config={"model_dir": str(model_dir)},
         model=Channel(type=standard_artifacts.Model),
     ).with_id(node_ids.BASELINE_RESOLVER)
-    evaluator = Evaluator(
+    evaluator = SampledEvaluator(
         examples=examples,
         model=trainer.outputs["model"],
         baseline_model=baseline_resolver.outputs["model"],
         eval_config=eval_config(settings),
+        eval_sample_size=settings.evaluation.sample_size,
     ).with_id(node_ids.EVALUATOR)
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
@@ -102,6 +103,8 @@ def _training(settings: Settings, workspace: Workspace, examples, schema, gate) 
     ).with_id(node_ids.PUSHER)
     pin_to_content(transform, [_module_of(PREPROCESSING_FN)])
     pin_to_content(trainer, [_module_of(RUN_FN)])
+    # The eval config names its metrics' modules by path, as the Trainer's run_fn is named.
+    pin_to_content(evaluator, METRIC_MODULES)
     return [transform, trainer, baseline_resolver, evaluator, never_cached(pusher)]
 
 

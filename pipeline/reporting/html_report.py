@@ -24,7 +24,7 @@ from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
 from pipeline.intake.sources import CLEAN_FILE
 from pipeline.reporting.metadata import RunRecord
-from pipeline.reporting.summary import RunSummary
+from pipeline.reporting.summary import RunSummary, evaluated_on
 from serving.store.atomic import write_text_atomically
 
 STYLE = """
@@ -119,7 +119,8 @@ def _slice_metrics(summary: RunSummary) -> str:
         [i.name, f"{i.candidate:.3f}", "n/a" if i.baseline is None else f"{i.baseline:.3f}", i.examples]
         for i in items
     ]
-    return _png(figure) + table(["slice", "candidate", "served model", "examples"], rows)
+    where = f"<p>On {html.escape(evaluated_on(summary))}.</p>"
+    return where + _png(figure) + table(["slice", "candidate", "served model", "examples"], rows)
 
 
 def _confusion_matrix(record: RunRecord, label: str) -> str:

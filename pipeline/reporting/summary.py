@@ -12,6 +12,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from components.custom.drift import MEASUREMENTS_KEY
 from components.custom.pusher import ALREADY_SERVED_KEY, ROLLED_BACK_KEY
+from components.custom.sampled_evaluator import EVALUATED_EXAMPLES_KEY, SPLIT_EXAMPLES_KEY
 from pipeline.definition import node_ids
 from pipeline.definition.evaluation import ACCURACY_METRIC
 from pipeline.reporting.metadata import RunRecord, custom_property
@@ -28,6 +29,12 @@ class SliceAccuracy:
 
 
 @dataclasses.dataclass
+class EvaluatedSample:
+    examples: int
+    of: int  # the eval split's examples
+
+
+@dataclasses.dataclass
 class RunSummary:
     examples_by_split: dict[str, int]
     accuracy: list[SliceAccuracy]
@@ -37,6 +44,8 @@ class RunSummary:
     pushed_path: str | None
     already_served: bool
     rolled_back: bool
+    # Set when the Evaluator decided on a random sample of the eval split.
+    sample: EvaluatedSample | None = None
     # Retraining runs only: the spans trained on, and the drift of the newest span.
     spans: list[int] = dataclasses.field(default_factory=list)
     newest_span: int | None = None
@@ -132,13 +141,29 @@ def _on_disk(artifact):
     return artifact if artifact is not None and Path(artifact.uri).exists() else None
 
 
+def _sample(evaluation) -> EvaluatedSample | None:
+    evaluated = custom_property(evaluation, EVALUATED_EXAMPLES_KEY)
+    split = custom_property(evaluation, SPLIT_EXAMPLES_KEY)
+    return EvaluatedSample(evaluated, split) if evaluated is not None and evaluated < split else None
+
+
+def evaluated_on(summary: RunSummary) -> str:
+    if summary.sample is None:
+        return "the eval split"
+    return (
+        f"a random sample of {summary.sample.examples} of the {summary.sample.of} eval examples, "
+        "clear of every bar"
+    )
+
+
 def summarize(record: RunRecord) -> RunSummary:
     # Files of old runs may have been deleted to save space; their properties in MLMD remain.
     statistics = _on_disk(record.output(node_ids.STATISTICS_GEN, "statistics"))
     drift = record.output(node_ids.DRIFT_CHECK, "drift")
     model = record.output(node_ids.TRAINER, "model")
     measurements = custom_property(drift, MEASUREMENTS_KEY)
-    evaluation = _on_disk(record.output(node_ids.EVALUATOR, "evaluation"))
+    evaluation_record = record.output(node_ids.EVALUATOR, "evaluation")
+    evaluation = _on_disk(evaluation_record)
     blessing = record.output(node_ids.EVALUATOR, "blessing")
     # A Pusher taken from TFX's cache (before it was made never to be) pushed nothing in this run.
     pusher_ran = record.states.get(node_ids.PUSHER) == "COMPLETE"
@@ -155,6 +180,7 @@ def summarize(record: RunRecord) -> RunSummary:
         pushed_path=custom_property(pushed, "pushed_destination"),
         already_served=bool(custom_property(pushed, ALREADY_SERVED_KEY)),
         rolled_back=bool(custom_property(pushed, ROLLED_BACK_KEY)),
+        sample=_sample(evaluation_record),
         # The window is resolved before the gate; only a run that trained used it.
         spans=_spans(record.all_outputs(node_ids.SPAN_WINDOW_RESOLVER, "examples")) if model else [],
         newest_span=next(iter(_spans(record.all_outputs(node_ids.SPAN_EXAMPLE_GEN, "examples"))), None),
@@ -206,7 +232,7 @@ def format_summary(summary: RunSummary, schema_path: Path, min_accuracy: float, 
         lines.append(f"Trained on spans {', '.join(map(str, summary.spans))}")
     overall = summary.overall
     if overall:
-        lines.append(f"Accuracy:  {_accuracy_text(overall)} on the eval split")
+        lines.append(f"Accuracy:  {_accuracy_text(overall)} on {evaluated_on(summary)}")
         for item in summary.accuracy:
             if item is not overall:
                 lines.append(f"           {item.name:<22} {_accuracy_text(item)}")

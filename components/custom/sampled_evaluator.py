@@ -1,0 +1,143 @@
+"""TFX's Evaluator, deciding on a random sample of a large eval split when the sample's decision is clear.
+
+TFMA evaluates one example at a time in Python: at 250k eval examples that is minutes, most of a
+1M-row run. Above `eval_sample_size` examples this Evaluator first evaluates a sample of about that
+many (components/custom/eval_sample.py). When every threshold is cleared or missed by a wide
+margin (components/custom/sample_decision.py), the sample's evaluation and blessing are the
+outputs; otherwise the sample's outputs are discarded and the whole split is evaluated, exactly as
+TFX's Evaluator does. The evaluation artifact records how many examples it was computed on and
+out of how many, so that the report says so.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+from absl import logging
+from tensorflow_model_analysis.proto import config_pb2
+from tfx import types
+from tfx.components.evaluator import constants
+from tfx.components.evaluator import executor as evaluator_executor
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
+from tfx.utils import json_utils, proto_utils
+
+from components.custom import eval_sample, sample_decision
+from components.model import accuracy
+
+EVAL_SAMPLE_SIZE_KEY = "eval_sample_size"
+# Custom properties of the evaluation artifact.
+EVALUATED_EXAMPLES_KEY = "evaluated_examples"
+SPLIT_EXAMPLES_KEY = "split_examples"
+
+_EVALUATION = standard_component_specs.EVALUATION_KEY
+_BLESSING = standard_component_specs.BLESSING_KEY
+_EXAMPLES = standard_component_specs.EXAMPLES_KEY
+
+
+class SampledEvaluatorSpec(standard_component_specs.EvaluatorSpec):
+    PARAMETERS: ClassVar = {
+        **standard_component_specs.EvaluatorSpec.PARAMETERS,
+        EVAL_SAMPLE_SIZE_KEY: ExecutionParameter(type=int, optional=True),
+    }
+
+
+class SampledEvaluatorExecutor(evaluator_executor.Executor):
+    def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 - TFX API
+        evaluation = artifact_utils.get_single_instance(output_dict[_EVALUATION])
+        examples = artifact_utils.get_single_instance(input_dict[_EXAMPLES])
+        splits = json_utils.loads(exec_properties.get(standard_component_specs.EXAMPLE_SPLITS_KEY) or "null")
+        splits = splits or ["eval"]
+        size = exec_properties.get(EVAL_SAMPLE_SIZE_KEY)
+        bars = _bars(exec_properties)
+        if not size or bars is None or not eval_sample.can_sample(examples):
+            super().Do(input_dict, output_dict, exec_properties)
+            return
+        population = eval_sample.population_size(examples, splits)
+        evaluation.set_int_custom_property(SPLIT_EXAMPLES_KEY, population)
+        if population > size and self._decided_on_sample(
+            input_dict, output_dict, exec_properties, examples, splits, size, population, bars
+        ):
+            return
+        super().Do(input_dict, output_dict, exec_properties)
+        evaluation.set_int_custom_property(EVALUATED_EXAMPLES_KEY, population)
+
+    def _decided_on_sample(
+        self, input_dict, output_dict, exec_properties, examples, splits, size, population, bars
+    ) -> bool:
+        scratch = self._get_tmp_dir()
+        try:
+            sample = eval_sample.draw(examples, splits, size, population, scratch)
+            super().Do({**input_dict, _EXAMPLES: [sample.examples]}, output_dict, exec_properties)
+        finally:
+            fileio.rmtree(scratch)
+        evaluation = artifact_utils.get_single_instance(output_dict[_EVALUATION])
+        candidate, baseline = sample_decision.overall_accuracies(evaluation.uri, accuracy.NAME)
+        checks = sample_decision.checks(bars, candidate, baseline, sample.size, population)
+        blessing = artifact_utils.get_single_instance(output_dict[_BLESSING])
+        blessed = blessing.get_int_custom_property(constants.ARTIFACT_PROPERTY_BLESSED_KEY) == 1
+        clear = all(check.clear for check in checks) and blessed == all(check.passes for check in checks)
+        for check in checks:
+            logging.info(
+                "On %d of %d eval examples: %s %+.4f from its bar, standard error %.4f.",
+                sample.size,
+                population,
+                check.name,
+                check.margin,
+                check.standard_error,
+            )
+        if clear:
+            evaluation.set_int_custom_property(EVALUATED_EXAMPLES_KEY, sample.size)
+            return True
+        logging.info("Not clear on the sample; evaluating all %d eval examples.", population)
+        for artifact in (evaluation, blessing):
+            _empty(artifact.uri)
+        return False
+
+
+def _bars(exec_properties) -> sample_decision.AccuracyBars | None:
+    config_json = exec_properties.get(standard_component_specs.EVAL_CONFIG_KEY)
+    if not config_json:
+        return None
+    eval_config = proto_utils.json_to_proto(config_json, config_pb2.EvalConfig())
+    return sample_decision.accuracy_bars(eval_config, accuracy.SparseCategoricalAccuracy.__name__)
+
+
+def _empty(folder: str) -> None:
+    for name in fileio.listdir(folder):
+        path = f"{folder.rstrip('/')}/{name.rstrip('/')}"
+        if fileio.isdir(path):
+            fileio.rmtree(path)
+        else:
+            fileio.remove(path)
+
+
+class SampledEvaluator(base_beam_component.BaseBeamComponent):
+    """TFX's Evaluator with one more parameter, `eval_sample_size` (None: always the whole split)."""
+
+    SPEC_CLASS = SampledEvaluatorSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(SampledEvaluatorExecutor)
+
+    def __init__(
+        self,
+        examples: types.BaseChannel,
+        model: types.BaseChannel,
+        baseline_model: types.BaseChannel,
+        eval_config: config_pb2.EvalConfig,
+        eval_sample_size: int | None,
+    ):
+        super().__init__(
+            spec=SampledEvaluatorSpec(
+                examples=examples,
+                model=model,
+                baseline_model=baseline_model,
+                eval_config=eval_config,
+                example_splits=json.dumps(None),
+                eval_sample_size=eval_sample_size,
+                evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+                blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+            )
+        )
