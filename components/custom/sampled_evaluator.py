@@ -58,41 +58,34 @@ class SampledEvaluatorExecutor(evaluator_executor.Executor):
             return
         population = eval_sample.population_size(examples, splits)
         evaluation.set_int_custom_property(SPLIT_EXAMPLES_KEY, population)
-        if population > size and self._decided_on_sample(
-            input_dict, output_dict, exec_properties, examples, splits, size, population, bars
-        ):
-            return
+        if population > size:
+            scratch = self._get_tmp_dir()
+            try:
+                sample = eval_sample.draw(examples, splits, size, population, scratch)
+                if sample.size and self._decided_on(sample, bars, input_dict, output_dict, exec_properties):
+                    evaluation.set_int_custom_property(EVALUATED_EXAMPLES_KEY, sample.size)
+                    return
+            finally:
+                fileio.rmtree(scratch)
         super().Do(input_dict, output_dict, exec_properties)
         evaluation.set_int_custom_property(EVALUATED_EXAMPLES_KEY, population)
 
-    def _decided_on_sample(
-        self, input_dict, output_dict, exec_properties, examples, splits, size, population, bars
-    ) -> bool:
-        scratch = self._get_tmp_dir()
-        try:
-            sample = eval_sample.draw(examples, splits, size, population, scratch)
-            super().Do({**input_dict, _EXAMPLES: [sample.examples]}, output_dict, exec_properties)
-        finally:
-            fileio.rmtree(scratch)
+    def _decided_on(self, sample, bars, input_dict, output_dict, exec_properties) -> bool:
+        """Evaluates `sample`; keeps its outputs when its decision is clear, else leaves them empty."""
+        super().Do({**input_dict, _EXAMPLES: [sample.examples]}, output_dict, exec_properties)
         evaluation = artifact_utils.get_single_instance(output_dict[_EVALUATION])
-        candidate, baseline = sample_decision.overall_accuracies(evaluation.uri, accuracy.NAME)
-        checks = sample_decision.checks(bars, candidate, baseline, sample.size, population)
         blessing = artifact_utils.get_single_instance(output_dict[_BLESSING])
-        blessed = blessing.get_int_custom_property(constants.ARTIFACT_PROPERTY_BLESSED_KEY) == 1
-        clear = all(check.clear for check in checks) and blessed == all(check.passes for check in checks)
+        candidate, baseline = sample_decision.overall_accuracies(evaluation.uri, accuracy.NAME)
+        checks = sample_decision.checks(bars, candidate, baseline, sample.size, sample.population)
         for check in checks:
             logging.info(
                 "On %d of %d eval examples: %s %+.4f from its bar, standard error %.4f.",
-                sample.size,
-                population,
-                check.name,
-                check.margin,
-                check.standard_error,
-            )
-        if clear:
-            evaluation.set_int_custom_property(EVALUATED_EXAMPLES_KEY, sample.size)
+                sample.size, sample.population, check.name, check.margin, check.standard_error,
+            )  # fmt: skip
+        blessed = blessing.get_int_custom_property(constants.ARTIFACT_PROPERTY_BLESSED_KEY) == 1
+        if all(check.clear for check in checks) and blessed == all(check.passes for check in checks):
             return True
-        logging.info("Not clear on the sample; evaluating all %d eval examples.", population)
+        logging.info("Not clear on the sample; evaluating all %d eval examples.", sample.population)
         for artifact in (evaluation, blessing):
             _empty(artifact.uri)
         return False

@@ -60,12 +60,12 @@ def split_config(settings: Settings) -> example_gen_pb2.Output:
 
 def _training(settings: Settings, workspace: Workspace, examples, schema, gate) -> list:
     """Transform -> Trainer -> (served model as baseline) -> Evaluator -> Pusher, after the gate passed."""
-    custom_config = settings.as_custom_config()
     transform = Transform(
         examples=examples,
         schema=schema,
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config=custom_config,
+        # The features only: a change to the training settings is not Transform's to redo.
+        custom_config=settings.features.as_custom_config(),
         # StatisticsGen and ExampleValidator already checked the raw data.
         disable_statistics=True,
         # The analyzer cache only pays when a later run reads it back as `analyzer_cache`, which no
@@ -79,7 +79,7 @@ def _training(settings: Settings, workspace: Workspace, examples, schema, gate) 
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema,
-        custom_config=custom_config,
+        custom_config=settings.as_custom_config(),
     ).with_id(node_ids.TRAINER)
     model_dir = workspace.model_dir(settings.model_name)
     baseline_resolver = Resolver(
