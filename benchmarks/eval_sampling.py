@@ -23,12 +23,20 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from serving.compat import import_tensorflow_quietly  # noqa: E402 - after the path is set
+
+warnings.filterwarnings("ignore", category=FutureWarning)
+import_tensorflow_quietly()
+
+from absl import logging  # noqa: E402 - after TensorFlow is imported quietly
 
 from components.custom import eval_sample  # noqa: E402 - after the path is set
 from components.custom.sampled_evaluator import (  # noqa: E402 - after the path is set
@@ -142,6 +150,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    logging.set_verbosity(logging.WARNING)
     settings = load_settings()
     sample_size, bar = settings.evaluation.sample_size, settings.evaluation.min_accuracy
     with tempfile.TemporaryDirectory() as scratch_dir:

@@ -73,6 +73,7 @@ def test_a_bool_is_not_a_number(tmp_path, section, key, expected):
         ("split", "train_buckets", 0, "a whole number of at least 1"),
         ("evaluation", "min_accuracy", 1.5, "a number from 0 to 1"),
         ("evaluation", "max_accuracy_drop", -0.1, "a number from 0 to 1"),
+        ("evaluation", "sample_size", 0, "a whole number of at least 1"),
         ("training", "learning_rate", 0, "a finite number above 0"),
         ("training", "learning_rate", float("inf"), "a finite number above 0"),
         ("training", "hidden_units", [16, 0], "a non-empty list of whole numbers of at least 1"),
@@ -155,11 +156,13 @@ def test_defaults_when_optional_sections_and_keys_are_absent(tmp_path):
         config.pop("retraining")
         config.pop("data")
         config["training"].pop("seed")
+        config["evaluation"].pop("sample_size")
 
     settings = load_settings(_write(tmp_path, mutate))
     assert settings.retraining.window_spans == 3 and settings.retraining.blocks_on_drift
     assert settings.data_source == "bundled" and settings.features.missing_values == ("NA",)
     assert settings.training.seed == 0
+    assert settings.evaluation.sample_size is None  # the whole eval split, always
 
 
 @pytest.mark.parametrize(

@@ -79,7 +79,7 @@ class Evaluation(_Section):
     slices: Names = ()
     # Above this many eval examples the Evaluator decides on a random sample of about this many when
     # the decision is clear on it (components/custom/sample_decision.py). None: always the whole split.
-    sample_size: Count | None = None
+    sample_size: Count | None = Field(None, description="a whole number of at least 1")
 
 
 class Retraining(_Section):
