@@ -83,6 +83,8 @@ def test_a_first_run_far_above_the_bar_is_blessed_on_a_sample(first_run, tmp_pat
     }
     said = f"on a random sample of {summary.sample.examples} of the {eval_examples} eval examples"
     assert said in result.stderr
+    history = penguins("history", "--workspace", str(workspace)).stdout
+    assert f"evaluated on a sample of {summary.sample.examples} of {eval_examples} eval examples" in history
 
     # The accuracy recorded is Keras' over exactly the sampled examples, drawn again here by their hash.
     examples = standard_artifacts.Examples()

@@ -50,6 +50,9 @@ def format_history(entries: list[dict]) -> list[str]:
             lines.append(f"    span {entry['newest_span']}{trained}; drift: {entry['drift']}")
         if entry.get("trigger"):
             lines.append(f"    triggered by: {entry['trigger']}")
+        sample = entry["evaluated_sample"]
+        if sample:
+            lines.append(f"    evaluated on a sample of {sample['examples']} of {sample['of']} eval examples")
         for item in entry["accuracy"]:
             if item["name"] != "overall":
                 baseline = f" (served {_number(item['baseline'])})" if item["baseline"] is not None else ""
