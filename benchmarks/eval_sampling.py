@@ -39,11 +39,8 @@ import_tensorflow_quietly()
 from absl import logging  # noqa: E402 - after TensorFlow is imported quietly
 
 from components.custom import eval_sample  # noqa: E402 - after the path is set
-from components.custom.sampled_evaluator import (  # noqa: E402 - after the path is set
-    EVAL_SAMPLE_SIZE_KEY,
-    EVALUATED_EXAMPLES_KEY,
-    SampledEvaluatorExecutor,
-)
+from components.custom.evaluation_keys import EVALUATED_EXAMPLES_KEY  # noqa: E402
+from components.custom.sampled_evaluator import EVAL_SAMPLE_SIZE_KEY, SampledEvaluatorExecutor  # noqa: E402
 from pipeline.config.settings import DEFAULT_CONFIG, load_settings  # noqa: E402
 from pipeline.definition import node_ids  # noqa: E402
 from pipeline.definition.evaluation import eval_config  # noqa: E402

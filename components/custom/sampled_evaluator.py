@@ -26,12 +26,10 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils, proto_utils
 
 from components.custom import eval_sample, sample_decision
+from components.custom.evaluation_keys import EVALUATED_EXAMPLES_KEY, SPLIT_EXAMPLES_KEY
 from components.model import accuracy
 
 EVAL_SAMPLE_SIZE_KEY = "eval_sample_size"
-# Custom properties of the evaluation artifact.
-EVALUATED_EXAMPLES_KEY = "evaluated_examples"
-SPLIT_EXAMPLES_KEY = "split_examples"
 
 _EVALUATION = standard_component_specs.EVALUATION_KEY
 _BLESSING = standard_component_specs.BLESSING_KEY

@@ -11,8 +11,8 @@ import tensorflow_model_analysis as tfma
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from components.custom.drift import MEASUREMENTS_KEY
+from components.custom.evaluation_keys import EVALUATED_EXAMPLES_KEY, SPLIT_EXAMPLES_KEY
 from components.custom.pusher import ALREADY_SERVED_KEY, ROLLED_BACK_KEY
-from components.custom.sampled_evaluator import EVALUATED_EXAMPLES_KEY, SPLIT_EXAMPLES_KEY
 from pipeline.definition import node_ids
 from pipeline.definition.evaluation import ACCURACY_METRIC
 from pipeline.reporting.metadata import RunRecord, custom_property
