@@ -159,7 +159,7 @@ def main() -> None:
               f"{worse_run['seconds']:.0f} s, blessed {worse_run['blessed']}, "
               f"sample {worse_run['evaluated_sample']}", flush=True)  # fmt: skip
         examples, good, worse, accuracy = _artifacts(args.workspace)
-        population = eval_sample.population_size(examples, ["eval"])
+        population = eval_sample.population_size([examples], ["eval"])
         cases = [
             ("G alone, bar 0.9 (far below)", good, None, 0.9),
             (f"G alone, bar {accuracy - 0.001:.4f} (just below its accuracy)", good, None, accuracy - 0.001),

@@ -31,7 +31,7 @@ SAMPLE_SIZE = 60
 def _config(tmp_path, name: str, evaluation: dict, training: dict | None = None):
     config = yaml.safe_load(DEFAULT_CONFIG.read_text())
     config["schema"] = str(DEFAULT_CONFIG.parents[2] / "schema" / "penguins" / "schema.pbtxt")
-    config["evaluation"].update(sample_size=SAMPLE_SIZE, **evaluation)
+    config["evaluation"].update({"sample_size": SAMPLE_SIZE, **evaluation})
     config["training"].update(training or {})
     path = tmp_path / f"{name}.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -89,7 +89,7 @@ def test_a_first_run_far_above_the_bar_is_blessed_on_a_sample(first_run, tmp_pat
     # The accuracy recorded is Keras' over exactly the sampled examples, drawn again here by their hash.
     examples = standard_artifacts.Examples()
     examples.set_mlmd_artifact(run.output(node_ids.EXAMPLE_GEN, "examples"))
-    sample = eval_sample.draw(examples, ["eval"], SAMPLE_SIZE, eval_examples, str(tmp_path / "sample"))
+    sample = eval_sample.draw([examples], ["eval"], SAMPLE_SIZE, eval_examples, str(tmp_path / "sample"))
     records = _eval_records(sample.examples)
     assert len(records) == summary.sample.examples
     model_dir = f"{run.output(node_ids.TRAINER, 'model').uri}/Format-Serving"
@@ -133,3 +133,31 @@ def test_a_clearly_worse_candidate_is_rejected_on_a_sample_as_on_the_whole_split
     candidate = _keras_accuracy(f"{run.output(node_ids.TRAINER, 'model').uri}/Format-Serving", records)
     served = workspace / "serving" / "penguins" / str(list_versions(workspace / "serving" / "penguins")[-1])
     assert candidate < _keras_accuracy(str(served), records)
+
+
+def test_a_retrain_samples_across_every_span_of_its_window(tmp_path):
+    """A retrain hands the Evaluator one Examples artifact per span; the sample is drawn from all."""
+    workspace = tmp_path / "workspace"
+    for year in (2007, 2008):
+        ingested = penguins("ingest", "--bundled", "--year", str(year), "--workspace", str(workspace))
+        assert ingested.returncode == 0, ingested.stderr
+    config = _config(tmp_path, "retrain", {"min_accuracy": 0.5, "sample_size": 30})
+    result = penguins("retrain", "--workspace", str(workspace), "--config", str(config))
+    assert result.returncode == 0, result.stdout + result.stderr
+    run = _newest_run(workspace)
+    summary = summarize(run)
+    assert len(summary.spans) == 2 and summary.blessed is True
+    window = run.all_outputs(node_ids.SPAN_WINDOW_RESOLVER, "examples")
+    in_window = sum(len(_eval_records(examples)) for examples in window)
+    assert summary.sample is not None and summary.sample.of == in_window
+    assert "random sample of" in result.stdout
+    # The examples evaluated are those the hash picks from both spans, and some come from each.
+    drawn = []
+    for index, proto in enumerate(window):
+        span = standard_artifacts.Examples()
+        span.set_mlmd_artifact(proto)
+        sample = eval_sample.draw([span], ["eval"], 30, in_window, str(tmp_path / f"span{index}"))
+        drawn.append(_eval_records(sample.examples))
+    assert all(drawn) and sum(map(len, drawn)) == summary.sample.examples
+    report = sorted((workspace / "reports").glob("retrain-*.html"))[-1].read_text()
+    assert f"random sample of {summary.sample.examples} of the {in_window} eval examples" in report

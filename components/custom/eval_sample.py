@@ -1,4 +1,7 @@
-"""A random sample of an Examples artifact's eval split, written as an Examples artifact of its own.
+"""A random sample of Examples artifacts' eval split, written as one Examples artifact of its own.
+
+A retrain evaluates on a window of spans, one Examples artifact each; the sample is drawn from
+all of them with the same probability.
 
 The sample is chosen by a hash of each serialized example, so the same data always gives the same
 sample and a re-run decides the same way. Reading and hashing run in TensorFlow's C++ record
@@ -27,9 +30,9 @@ _GZIP_TFRECORDS = "tfrecords_gzip"
 
 @dataclasses.dataclass(frozen=True)
 class Sample:
-    examples: standard_artifacts.Examples  # the sample, with the same splits as its source
+    examples: standard_artifacts.Examples  # the sample, with the same splits as its sources
     size: int
-    population: int  # examples in the source's splits
+    population: int  # examples in the sources' splits
 
 
 def _batches(examples, split: str) -> tf.data.Dataset:
@@ -48,28 +51,30 @@ def _kept(batch: tf.Tensor, kept_buckets: int) -> tf.Tensor:
     return tf.boolean_mask(batch, tf.strings.to_hash_bucket_fast(batch, _HASH_BUCKETS) < kept_buckets)
 
 
-def can_sample(examples) -> bool:
-    return examples_utils.get_file_format(examples) == _GZIP_TFRECORDS
+def can_sample(sources: list) -> bool:
+    return all(examples_utils.get_file_format(examples) == _GZIP_TFRECORDS for examples in sources)
 
 
-def population_size(examples, splits: list[str]) -> int:
-    return sum(_count(_batches(examples, split)) for split in splits)
+def population_size(sources: list, splits: list[str]) -> int:
+    return sum(_count(_batches(examples, split)) for examples in sources for split in splits)
 
 
-def draw(examples, splits: list[str], size: int, population: int, destination: str) -> Sample:
+def draw(sources: list, splits: list[str], size: int, population: int, destination: str) -> Sample:
     """About `size` of the `population` examples in `splits`, each kept with the same probability."""
     kept_buckets = max(1, round(_HASH_BUCKETS * size / population))
     sample = standard_artifacts.Examples()
-    sample.mlmd_artifact.CopyFrom(examples.mlmd_artifact)
+    sample.mlmd_artifact.CopyFrom(sources[0].mlmd_artifact)
     sample.uri = destination
     drawn = 0
     for split in splits:
-        chosen = _batches(examples, split).map(lambda batch: _kept(batch, kept_buckets))
         [split_dir] = artifact_utils.get_split_uris([sample], split)
         tf.io.gfile.makedirs(split_dir)
-        with tf.io.TFRecordWriter(os.path.join(split_dir, "sample.gz"), options="GZIP") as writer:
-            for batch in chosen.as_numpy_iterator():
-                for record in batch:
-                    writer.write(record)
-                drawn += len(batch)
+        for index, examples in enumerate(sources):
+            chosen = _batches(examples, split).map(lambda batch: _kept(batch, kept_buckets))
+            path = os.path.join(split_dir, f"sample-{index:05d}.gz")
+            with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+                for batch in chosen.as_numpy_iterator():
+                    for record in batch:
+                        writer.write(record)
+                    drawn += len(batch)
     return Sample(examples=sample, size=drawn, population=population)

@@ -46,20 +46,20 @@ class SampledEvaluatorSpec(standard_component_specs.EvaluatorSpec):
 class SampledEvaluatorExecutor(evaluator_executor.Executor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 - TFX API
         evaluation = artifact_utils.get_single_instance(output_dict[_EVALUATION])
-        examples = artifact_utils.get_single_instance(input_dict[_EXAMPLES])
+        sources = input_dict[_EXAMPLES]  # one Examples artifact per span in a retrain's window
         splits = json_utils.loads(exec_properties.get(standard_component_specs.EXAMPLE_SPLITS_KEY) or "null")
         splits = splits or ["eval"]
         size = exec_properties.get(EVAL_SAMPLE_SIZE_KEY)
         bars = _bars(exec_properties)
-        if not size or bars is None or not eval_sample.can_sample(examples):
+        if not size or bars is None or not eval_sample.can_sample(sources):
             super().Do(input_dict, output_dict, exec_properties)
             return
-        population = eval_sample.population_size(examples, splits)
+        population = eval_sample.population_size(sources, splits)
         evaluation.set_int_custom_property(SPLIT_EXAMPLES_KEY, population)
         if population > size:
             scratch = self._get_tmp_dir()
             try:
-                sample = eval_sample.draw(examples, splits, size, population, scratch)
+                sample = eval_sample.draw(sources, splits, size, population, scratch)
                 if sample.size and self._decided_on(sample, bars, input_dict, output_dict, exec_properties):
                     evaluation.set_int_custom_property(EVALUATED_EXAMPLES_KEY, sample.size)
                     return
