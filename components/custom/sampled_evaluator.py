@@ -6,7 +6,8 @@ many (components/custom/eval_sample.py). When every threshold is cleared or miss
 margin (components/custom/sample_decision.py), the sample's evaluation and blessing are the
 outputs; otherwise the sample's outputs are discarded and the whole split is evaluated, exactly as
 TFX's Evaluator does. The evaluation artifact records how many examples it was computed on and
-out of how many, so that the report says so.
+out of how many, so that the report says so. Either way TFMA reads the examples a batch at a time
+(components/custom/batched_examples.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils, proto_utils
 
 from components.custom import eval_sample, sample_decision
+from components.custom.batched_examples import batched_reading
 from components.custom.evaluation_keys import EVALUATED_EXAMPLES_KEY, SPLIT_EXAMPLES_KEY
 from components.model import accuracy
 
@@ -45,6 +47,10 @@ class SampledEvaluatorSpec(standard_component_specs.EvaluatorSpec):
 
 class SampledEvaluatorExecutor(evaluator_executor.Executor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:  # noqa: N802 - TFX API
+        with batched_reading():
+            self._evaluate(input_dict, output_dict, exec_properties)
+
+    def _evaluate(self, input_dict, output_dict, exec_properties) -> None:
         evaluation = artifact_utils.get_single_instance(output_dict[_EVALUATION])
         sources = input_dict[_EXAMPLES]  # one Examples artifact per span in a retrain's window
         splits = json_utils.loads(exec_properties.get(standard_component_specs.EXAMPLE_SPLITS_KEY) or "null")

@@ -15,12 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow_hotfix  # noqa: F401 - before TFX reads any Arrow data (CVE-2023-47248, see pyproject.toml)
-from tfx.components import (
-    ExampleValidator,
-    StatisticsGen,
-    Trainer,
-    Transform,
-)
+from tfx.components import ExampleValidator, Trainer
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.common.resolver import Resolver
 from tfx.orchestration import metadata
@@ -29,6 +24,8 @@ from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2
 from tfx.types import standard_artifacts
 from tfx.types.channel import Channel
 
+from components.custom.batched_statistics_gen import BatchedStatisticsGen
+from components.custom.batched_transform import BatchedTransform
 from components.custom.csv_example_gen import TypedCsvExampleGen, column_types
 from components.custom.drift import DriftCheck
 from components.custom.pusher import AtomicPusher
@@ -60,7 +57,7 @@ def split_config(settings: Settings) -> example_gen_pb2.Output:
 
 def _training(settings: Settings, workspace: Workspace, examples, schema, gate) -> list:
     """Transform -> Trainer -> (served model as baseline) -> Evaluator -> Pusher, after the gate passed."""
-    transform = Transform(
+    transform = BatchedTransform(
         examples=examples,
         schema=schema,
         preprocessing_fn=PREPROCESSING_FN,
@@ -118,8 +115,8 @@ def _import_schema(settings: Settings, workspace: Workspace) -> ImportSchemaGen:
     return ImportSchemaGen(schema_file=str(copy)).with_id(node_ids.SCHEMA_GEN)
 
 
-def _statistics_gen(example_gen) -> StatisticsGen:
-    return StatisticsGen(examples=example_gen.outputs["examples"]).with_id(node_ids.STATISTICS_GEN)
+def _statistics_gen(example_gen) -> BatchedStatisticsGen:
+    return BatchedStatisticsGen(examples=example_gen.outputs["examples"]).with_id(node_ids.STATISTICS_GEN)
 
 
 def _pipeline(settings, workspace, components, beam_args, enable_cache) -> tfx_pipeline.Pipeline:
