@@ -204,20 +204,27 @@ def test_rollback_refuses_what_it_cannot_do(tmp_path, exported_model_dir):
 
 
 def test_the_same_model_saved_twice_is_the_same_and_other_weights_are_not(tmp_path):
-    """TF 2.21 writes a random id into each save's fingerprint; it must not make a model new.
+    """TF 2.21 writes a random id into each save's fingerprint; it must not make a model new. Nor
+    must the functions a process traced before saving, which renumber the graph's functions.
 
     Each save runs in its own process, as each Trainer run does.
     """
     script = (
         "import sys, tensorflow as tf\n"
+        "for n in range(int(sys.argv[3])):\n"
+        "    tf.function(lambda x: x + n).get_concrete_function(tf.TensorSpec([]))\n"
         "module = tf.Module()\n"
         "module.weight = tf.Variable([1.0, float(sys.argv[2])])\n"
         "module.predict = tf.function(lambda x: x * module.weight, input_signature=[tf.TensorSpec([2])])\n"
         "tf.saved_model.save(module, sys.argv[1])\n"
     )
-    for name, weight in (("first", "2"), ("second", "2"), ("changed", "3")):
-        command = [sys.executable, "-c", script, str(tmp_path / name), weight]
+    saves = (("first", "2", "0"), ("second", "2", "0"), ("after tracing", "2", "3"), ("changed", "3", "0"))
+    for name, weight, traced_before in saves:
+        command = [sys.executable, "-c", script, str(tmp_path / name), weight, traced_before]
         subprocess.run(command, check=True, capture_output=True)
+    graphs = [(tmp_path / name / "saved_model.pb").read_bytes() for name in ("first", "after tracing")]
+    assert graphs[0] != graphs[1]  # the same model, its functions numbered otherwise
     assert same_saved_model(tmp_path / "first", tmp_path / "second")
+    assert same_saved_model(tmp_path / "first", tmp_path / "after tracing")
     assert not same_saved_model(tmp_path / "first", tmp_path / "changed")
     assert fingerprint(tmp_path / "first") == fingerprint(tmp_path / "second")

@@ -41,20 +41,24 @@ def latest_version(model_dir: Path) -> int | None:
 def fingerprint(saved_model_dir: Path) -> str | None:
     """TensorFlow's fingerprint of a SavedModel's graph and weights, written with every SavedModel.
 
-    TF 2.21 adds a random id to it on every save, so the same model saved twice would differ;
-    the id is left out.
+    Two of its fields are left out, so that the same model saved twice is the same. TF 2.21 adds a
+    random id on every save. And the checksum of saved_model.pb's bytes changes with the process
+    that saved it: the graph's function names carry a process-wide counter, so a Trainer that
+    ran after a component which had used TensorFlow in the same process (or one that had not)
+    names them differently. The hash TensorFlow takes of the graph with those names normalised,
+    the signatures', the object graph's and the weights' stay.
     """
     path = saved_model_dir / FINGERPRINT_FILE
     if not path.is_file():
         return None
     data = path.read_bytes()
     try:
-        return _without_field(data, _FINGERPRINT_UUID_FIELD).hex()
+        return _without_fields(data, _FINGERPRINT_VARYING_FIELDS).hex()
     except (IndexError, ValueError):  # not a protobuf message: it can only equal itself
         return data.hex()
 
 
-_FINGERPRINT_UUID_FIELD = 7  # FingerprintDef.uuid
+_FINGERPRINT_VARYING_FIELDS = (1, 7)  # FingerprintDef.saved_model_checksum, FingerprintDef.uuid
 
 
 def _varint(data: bytes, position: int) -> tuple[int, int]:
@@ -67,8 +71,8 @@ def _varint(data: bytes, position: int) -> tuple[int, int]:
             return value, position
 
 
-def _without_field(message: bytes, number: int) -> bytes:
-    """A serialized message minus one field, read off protobuf's wire format (importing TF is slow)."""
+def _without_fields(message: bytes, numbers: tuple[int, ...]) -> bytes:
+    """A serialized message minus some fields, read off protobuf's wire format (importing TF is slow)."""
     kept, position = bytearray(), 0
     while position < len(message):
         start = position
@@ -85,7 +89,7 @@ def _without_field(message: bytes, number: int) -> bytes:
             raise ValueError(f"unexpected wire type {wire_type}")
         if position > len(message):
             raise ValueError("truncated message")
-        if key >> 3 != number:
+        if key >> 3 not in numbers:
             kept += message[start:position]
     return bytes(kept)
 
