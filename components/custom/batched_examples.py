@@ -2,7 +2,7 @@
 
 TFX's reader (tfx-bsl's TFExampleRecord) goes through Beam's Python TFRecord reader: a few Python
 calls, a window and a timestamp for every record, then Beam's BatchElements groups the records
-again before tfx-bsl decodes each batch to Arrow. At a million rows that was about half of
+again before tfx-bsl decodes each batch to Arrow. At a million rows that was about two thirds of
 StatisticsGen's and of Transform's time, which read the data three times between them. This
 reader hands Beam one element per file, reads the file with TensorFlow's C++ record reader a
 batch at a time, and decodes each batch with the same tfx-bsl decoder: the same rows in the same

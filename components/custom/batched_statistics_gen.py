@@ -1,7 +1,7 @@
 """TFX's StatisticsGen, reading the examples a batch at a time (see `batched_examples`).
 
-The statistics are TFDV's, computed on the same rows: at a million rows, reading through Beam's
-Python TFRecord reader was 9 of StatisticsGen's 24 seconds.
+The statistics are TFDV's, computed on the same rows: at a million rows the executor took 23 s
+reading through Beam's Python TFRecord reader and takes 8 s this way (benchmarks/batched_reading.py).
 """
 
 from __future__ import annotations
