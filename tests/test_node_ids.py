@@ -24,7 +24,7 @@ def test_every_node_id_is_declared_once(tmp_path):
     pipelines = {
         "run": create_pipeline(settings, tmp_path, workspace, []),
         "span reading": create_span_reading_pipeline(settings, workspace, 2, []),
-        "retraining": create_retraining_pipeline(settings, workspace, [], 3, [1]),
+        "retraining": create_retraining_pipeline(settings, workspace, [], 3, [2, 3], [1]),
     }
     used = set()
     for name, built in pipelines.items():

@@ -2,7 +2,7 @@
 
 TFX's SpanRangeStrategy returns every artifact in the range, so a span that ExampleGen processed
 twice would be trained on twice, and it cannot leave out spans a person rejected. These
-strategies keep the newest artifact of each span and skip rejected spans.
+strategies keep the newest artifact of each span and take only the spans the retrain's plan chose.
 """
 
 from __future__ import annotations
@@ -27,32 +27,39 @@ def _newest_per_span(examples: list[types.Artifact]) -> dict[int, types.Artifact
 
 
 class SpanWindowStrategy(resolver.ResolverStrategy):
-    """The `examples` of the newest `num_spans` spans, leaving out `excluded_spans`."""
+    """The `examples` of the window's `spans`, as the retrain's plan chose them.
 
-    def __init__(self, num_spans: int, excluded_spans: list[int]):
-        self._num_spans = num_spans
-        self._excluded = set(excluded_spans)
+    The plan (pipeline/retraining/planning.py) knows which spans are feedback and which were rejected.
+    """
+
+    def __init__(self, spans: list[int]):
+        self._spans = spans
 
     def resolve_artifacts(self, store, input_dict: dict[str, list[types.Artifact]]):
         by_span = _newest_per_span(input_dict["examples"])
-        kept = [span for span in sorted(by_span, reverse=True) if span not in self._excluded]
-        return {"examples": [by_span[span] for span in kept[: self._num_spans]]}
+        return {"examples": [by_span[span] for span in sorted(self._spans, reverse=True) if span in by_span]}
 
 
 class PreviousSpanStrategy(resolver.ResolverStrategy):
-    """The span before the newest (not excluded): its `examples`, and the `statistics` computed from them.
+    """The span the newest is compared with: its `examples`, and the `statistics` computed from them.
 
+    That is `compare_with` when given and read (a feedback span is compared with the data the served
+    model was trained on), else the span before the newest that is not excluded.
     StatisticsGen does not copy ExampleGen's span onto its output, so statistics are matched to
     examples through lineage: the StatisticsGen execution that read those examples.
     Resolves to nothing when there is no earlier span.
     """
 
-    def __init__(self, excluded_spans: list[int]):
+    def __init__(self, excluded_spans: list[int], compare_with: int | None = None):
         self._excluded = set(excluded_spans)
+        self._compare_with = compare_with
 
     def resolve_artifacts(self, store, input_dict: dict[str, list[types.Artifact]]):
         by_span = _newest_per_span(input_dict["examples"])
         earlier = [span for span in sorted(by_span, reverse=True)[1:] if span not in self._excluded]
+        if self._compare_with in earlier:
+            earlier.remove(self._compare_with)
+            earlier.insert(0, self._compare_with)
         for span in earlier:
             statistics = _statistics_of(store, by_span[span], input_dict["statistics"])
             if statistics is not None:

@@ -30,6 +30,8 @@ from components.custom.csv_example_gen import TypedCsvExampleGen, column_types
 from components.custom.drift import DriftCheck
 from components.custom.pusher import AtomicPusher
 from components.custom.sampled_evaluator import SampledEvaluator
+from components.custom.span_gate import SpanGate
+from components.custom.span_rules import GateRules
 from components.custom.validation_gate import ValidationGate
 from components.resolvers.served_model import ServedModelStrategy
 from components.resolvers.span_window import PreviousSpanStrategy, SpanWindowStrategy
@@ -55,8 +57,12 @@ def split_config(settings: Settings) -> example_gen_pb2.Output:
     )
 
 
-def _training(settings: Settings, workspace: Workspace, examples, schema, gate) -> list:
-    """Transform -> Trainer -> (served model as baseline) -> Evaluator -> Pusher, after the gate passed."""
+def _training(settings: Settings, workspace: Workspace, examples, schema, gate, span_rules=None) -> list:
+    """Transform -> Trainer -> (served model as baseline) -> Evaluator -> Pusher, after the gate passed.
+
+    With `span_rules` (a retrain's window of spans), the span gate sits between the Evaluator and
+    the Pusher: the candidate must also be no worse on the earlier spans and fit the newest one.
+    """
     transform = BatchedTransform(
         examples=examples,
         schema=schema,
@@ -91,9 +97,21 @@ def _training(settings: Settings, workspace: Workspace, examples, schema, gate) 
         eval_config=eval_config(settings),
         eval_sample_size=settings.evaluation.sample_size,
     ).with_id(node_ids.EVALUATOR)
+    blessing = evaluator.outputs["blessing"]
+    span_gate = None
+    if span_rules is not None:
+        span_gate = SpanGate(
+            examples=examples,
+            model=trainer.outputs["model"],
+            baseline_model=baseline_resolver.outputs["model"],
+            evaluator_blessing=blessing,
+            label_key=settings.features.label,
+            rules=span_rules,
+        ).with_id(node_ids.SPAN_GATE)
+        blessing = span_gate.outputs["blessing"]
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
+        model_blessing=blessing,
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(model_dir))
         ),
@@ -102,7 +120,8 @@ def _training(settings: Settings, workspace: Workspace, examples, schema, gate) 
     pin_to_content(trainer, [_module_of(RUN_FN)])
     # The eval config names its metrics' modules by path, as the Trainer's run_fn is named.
     pin_to_content(evaluator, METRIC_MODULES)
-    return [transform, trainer, baseline_resolver, evaluator, never_cached(pusher)]
+    gates = [span_gate] if span_gate is not None else []
+    return [transform, trainer, baseline_resolver, evaluator, *gates, never_cached(pusher)]
 
 
 def _module_of(function_path: str) -> str:
@@ -205,12 +224,20 @@ def create_retraining_pipeline(
     workspace: Workspace,
     beam_args: list[str],
     newest_span: int,
+    window_spans: list[int],
     excluded_spans: list[int],
+    *,
+    drift_baseline_span: int | None = None,
+    newest_is_feedback: bool = False,
     enable_cache: bool = True,
 ) -> tfx_pipeline.Pipeline:
     """The pipeline of `penguins retrain`: validate and drift-check the newest span, train on a window.
 
-    `excluded_spans` were rejected earlier; they are neither trained on nor compared with.
+    The window is chosen by the retrain's plan (pipeline/retraining/planning.py). `excluded_spans`
+    were rejected earlier; they are never compared with. The newest span's drift is measured
+    against `drift_baseline_span` when given (for a feedback span: the newest span the served model
+    was trained on), else against the span before it. A feedback span's candidate must improve on
+    it (components/custom/span_rules.py).
     """
     example_gen = _span_example_gen(settings, workspace, newest_span)
     statistics_gen = _statistics_gen(example_gen)
@@ -221,7 +248,7 @@ def create_retraining_pipeline(
     previous_span = _span_resolver(
         node_ids.PREVIOUS_SPAN_RESOLVER,
         PreviousSpanStrategy,
-        {"excluded_spans": excluded_spans},
+        {"excluded_spans": excluded_spans, "compare_with": drift_baseline_span},
         after=statistics_gen,
         examples=(example_gen, "examples"),
         statistics=(statistics_gen, "statistics"),
@@ -239,12 +266,18 @@ def create_retraining_pipeline(
     span_window = _span_resolver(
         node_ids.SPAN_WINDOW_RESOLVER,
         SpanWindowStrategy,
-        {"num_spans": settings.retraining.window_spans, "excluded_spans": excluded_spans},
+        {"spans": window_spans},
         after=example_gen,
         examples=(example_gen, "examples"),
     )
+    span_rules = GateRules(newest_span, settings.evaluation.max_accuracy_drop, newest_is_feedback)
     training = _training(
-        settings, workspace, span_window.outputs["examples"], schema_gen.outputs["schema"], validation_gate
+        settings,
+        workspace,
+        span_window.outputs["examples"],
+        schema_gen.outputs["schema"],
+        validation_gate,
+        span_rules,
     )
     components = [
         example_gen,

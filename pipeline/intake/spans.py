@@ -31,6 +31,10 @@ REJECTED_FILE = "rejected.json"
 class DuplicateSpanError(DataError):
     """The source was ingested before; the message names the span that holds it."""
 
+    def __init__(self, message: str, span: Span):
+        super().__init__(message)
+        self.span = span
+
 
 @dataclasses.dataclass(frozen=True)
 class Span:
@@ -39,6 +43,8 @@ class Span:
     rows: int
     source: str
     digest: str | None  # of the cleaned examples; None for spans ingested before it was recorded
+    # Labeled logged requests, made a span by a quality-dip retrain (pipeline/retraining/quality.py).
+    feedback: bool = False
 
 
 def list_spans(spans_root: Path) -> list[Span]:
@@ -49,7 +55,14 @@ def list_spans(spans_root: Path) -> list[Span]:
             if folder.name.startswith(SPAN_PREFIX) and number.isdigit() and (folder / RECORD_FILE).is_file():
                 record = json.loads((folder / RECORD_FILE).read_text())
                 spans.append(
-                    Span(int(number), folder, record["rows"], record["source"], record.get("content_digest"))
+                    Span(
+                        int(number),
+                        folder,
+                        record["rows"],
+                        record["source"],
+                        record.get("content_digest"),
+                        record.get("feedback", False),
+                    )
                 )
     return sorted(spans, key=lambda span: span.number)
 
@@ -63,10 +76,12 @@ def rejected_spans(spans_root: Path) -> dict[int, dict]:
     }
 
 
-def mark_rejected(span: Span, run_id: str, reason: str) -> None:
+def mark_rejected(span: Span, run_id: str, reason: str, checks: dict) -> None:
+    """Marks `span` rejected by run `run_id`; `checks` says what refused it (anomalies, drift, schema)."""
     record = {
         "run_id": run_id,
         "reason": reason,
+        **checks,
         "rejected_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
     write_json_atomically(span.path / REJECTED_FILE, record)
@@ -76,27 +91,46 @@ def clear_rejection(span: Span) -> None:
     (span.path / REJECTED_FILE).unlink(missing_ok=True)
 
 
-def ingest(files: list[Path], source: str, spans_root: Path, spec: FeatureSpec) -> Span:
-    """Cleans `files` into the next span. Refuses data already ingested; leaves nothing on failure."""
+def span_holding(spans: list[Span], digest: str) -> Span | None:
+    """The span whose cleaned examples have this digest, if any."""
+    return next(
+        (span for span in spans if digest == (span.digest or content_digest(span.path / CLEAN_FILE))), None
+    )
+
+
+def ingest(
+    files: list[Path],
+    source: str,
+    spans_root: Path,
+    spec: FeatureSpec,
+    *,
+    number: int | None = None,
+    feedback: bool = False,
+) -> Span:
+    """Cleans `files` into span `number` (default: the next). Refuses data already ingested;
+    leaves nothing on failure."""
     existing = list_spans(spans_root)
-    number = existing[-1].number + 1 if existing else 1
+    if number is None:
+        number = existing[-1].number + 1 if existing else 1
     with staged_directory(spans_root / f"{SPAN_PREFIX}{number}") as staging:
         rows = write_clean_csv(files, staging / CLEAN_FILE, spec)
         digest = content_digest(staging / CLEAN_FILE)
-        for span in existing:
-            if digest == (span.digest or content_digest(span.path / CLEAN_FILE)):
-                raise DuplicateSpanError(
-                    f"{source}: this data was already ingested as span {span.number} (from {span.source}); "
-                    "nothing was added"
-                )
+        holder = span_holding(existing, digest)
+        if holder is not None:
+            raise DuplicateSpanError(
+                f"{source}: this data was already ingested as span {holder.number} (from {holder.source}); "
+                "nothing was added",
+                holder,
+            )
         record = {
             "source": source,
             "content_digest": digest,
+            "feedback": feedback,
             "rows": rows,
             "ingested_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         }
         write_json_atomically(staging / RECORD_FILE, record)
-    return Span(number, spans_root / f"{SPAN_PREFIX}{number}", rows, source, digest)
+    return Span(number, spans_root / f"{SPAN_PREFIX}{number}", rows, source, digest, feedback)
 
 
 def write_year_subset(raw_csv: Path, year: int, destination: Path, year_column: str = "year") -> Path:

@@ -78,6 +78,8 @@ def history_entry(record: RunRecord, summary: RunSummary | None = None, alive: b
         "accuracy": [dataclasses.asdict(item) for item in summary.accuracy],
         # Null when accuracy is over the whole eval split.
         "evaluated_sample": dataclasses.asdict(summary.sample) if summary.sample else None,
+        "span_accuracy": summary.span_accuracy,
+        "earlier_accuracy": summary.earlier_accuracy,
         "blessed": summary.blessed,
         "not_blessed_because": summary.reasons,
         "pushed_version": summary.pushed_version,

@@ -11,6 +11,19 @@ def _number(value: float | None) -> str:
     return "  n/a" if value is None else f"{value:.3f}"
 
 
+def _span_text(entry: dict) -> str:
+    served = f" (served model {_number(entry['served'])})" if entry["served"] is not None else ""
+    return f"{_number(entry['candidate'])}{served}  n={entry['examples']}"
+
+
+def span_accuracy_rows(spans: list[dict], earlier: dict | None) -> list[tuple[str, str]]:
+    """(name, accuracies) per span the span gate measured, and for the earlier spans together."""
+    rows = [(f"span {entry['span']} ({entry['role']})", _span_text(entry)) for entry in spans]
+    if earlier and len(spans) > 2:
+        rows.append(("earlier spans together", _span_text(earlier)))
+    return rows
+
+
 def _pushed(entry: dict) -> str:
     if entry["already_served"]:
         return "already served"
@@ -53,6 +66,8 @@ def format_history(entries: list[dict]) -> list[str]:
         sample = entry["evaluated_sample"]
         if sample:
             lines.append(f"    evaluated on a sample of {sample['examples']} of {sample['of']} eval examples")
+        for name, text in span_accuracy_rows(entry.get("span_accuracy", []), entry.get("earlier_accuracy")):
+            lines.append(f"    {name:<22} {text}")
         for item in entry["accuracy"]:
             if item["name"] != "overall":
                 baseline = f" (served {_number(item['baseline'])})" if item["baseline"] is not None else ""

@@ -123,6 +123,26 @@ def _slice_metrics(summary: RunSummary) -> str:
     return where + _png(figure) + table(["slice", "candidate", "served model", "examples"], rows)
 
 
+def _span_accuracy(summary: RunSummary) -> str:
+    if not summary.span_accuracy:
+        return "<p>Not measured: the run stopped before the span gate.</p>"
+
+    def number(value):
+        return "n/a" if value is None else f"{value:.3f}"
+
+    entries = [*summary.span_accuracy]
+    if summary.earlier_accuracy:
+        entries.append({"span": "earlier spans together", "role": "earlier", **summary.earlier_accuracy})
+    rows = [
+        [e["span"], e["role"], number(e["candidate"]), number(e["served"]), e["examples"]] for e in entries
+    ]
+    return (
+        "<p>The candidate must be no worse than the served model on the earlier spans together, and on "
+        "the new span no worse (better, for a feedback span of a quality dip).</p>"
+        + table(["span", "data", "candidate", "served model", "eval examples"], rows)
+    )
+
+
 def _confusion_matrix(record: RunRecord, label: str) -> str:
     import tensorflow_model_analysis as tfma
     import tensorflow_transform as tft
@@ -225,6 +245,8 @@ def write_report(
     sections.append(_anomalies(record, summary, rejection))
     sections.append("<h2>Accuracy per slice: candidate against the served model</h2>")
     sections.append(_slice_metrics(summary) if summary else "<p>Not evaluated.</p>")
+    sections.append("<h2>Accuracy per span: the old data against the new</h2>")
+    sections.append(_span_accuracy(summary) if summary else "<p>Not evaluated.</p>")
     sections.append("<h2>Confusion matrix</h2>")
     sections.append(_confusion_matrix(record, settings.features.label))
     page = (

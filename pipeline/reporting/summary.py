@@ -11,10 +11,16 @@ import tensorflow_model_analysis as tfma
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from components.custom.drift import MEASUREMENTS_KEY
-from components.custom.evaluation_keys import EVALUATED_EXAMPLES_KEY, SPLIT_EXAMPLES_KEY
+from components.custom.evaluation_keys import (
+    EVALUATED_EXAMPLES_KEY,
+    GATE_REASONS_KEY,
+    SPAN_EVALUATION_KEY,
+    SPLIT_EXAMPLES_KEY,
+)
 from components.custom.pusher import ALREADY_SERVED_KEY, ROLLED_BACK_KEY
 from pipeline.definition import node_ids
 from pipeline.definition.evaluation import ACCURACY_METRIC
+from pipeline.reporting.history_text import span_accuracy_rows
 from pipeline.reporting.metadata import RunRecord, custom_property
 
 OVERALL = "overall"
@@ -51,6 +57,11 @@ class RunSummary:
     newest_span: int | None = None
     drift_against_span: int | None = None
     drift: list[dict] = dataclasses.field(default_factory=list)
+    # Retraining runs that reached the span gate: each span's eval accuracy, candidate and served
+    # model (`span`, `role` earlier or new, `examples`, `candidate`, `served`), and the earlier
+    # spans taken together, which the gate compares.
+    span_accuracy: list[dict] = dataclasses.field(default_factory=list)
+    earlier_accuracy: dict | None = None
 
     @property
     def drifted(self) -> list[dict]:
@@ -129,12 +140,8 @@ def _failure_reasons(evaluation_uri: str) -> list[str]:
     ]
 
 
-def _spans(artifacts) -> list[int]:
+def spans_of(artifacts) -> list[int]:
     return sorted(custom_property(artifact, "span") for artifact in artifacts)
-
-
-def _first_span(record: RunRecord, node_id: str) -> int | None:
-    return next(iter(_spans(record.all_outputs(node_id, "examples"))), None)
 
 
 def _on_disk(artifact):
@@ -165,15 +172,20 @@ def summarize(record: RunRecord) -> RunSummary:
     evaluation_record = record.output(node_ids.EVALUATOR, "evaluation")
     evaluation = _on_disk(evaluation_record)
     blessing = record.output(node_ids.EVALUATOR, "blessing")
+    gate = record.output(node_ids.SPAN_GATE, "blessing")
+    span_evaluation = json.loads(custom_property(gate, SPAN_EVALUATION_KEY) or "{}")
     # A Pusher taken from TFX's cache (before it was made never to be) pushed nothing in this run.
     pusher_ran = record.states.get(node_ids.PUSHER) == "COMPLETE"
     pushed = record.output(node_ids.PUSHER, "pushed_model") if pusher_ran else None
-    blessed_value = custom_property(blessing, "blessed")
+    evaluator_blessed = custom_property(blessing, "blessed")
+    # The span gate has the last word in a retrain; its blessing requires the Evaluator's.
+    blessed_value = custom_property(gate, "blessed") if gate is not None else evaluator_blessed
+    reasons = _failure_reasons(evaluation.uri) if evaluation and not evaluator_blessed else []
     return RunSummary(
         examples_by_split=_examples_by_split(statistics.uri) if statistics else {},
         accuracy=_slice_accuracies(evaluation.uri) if evaluation else [],
         blessed=None if blessed_value is None else bool(blessed_value),
-        reasons=_failure_reasons(evaluation.uri) if evaluation and not blessed_value else [],
+        reasons=reasons + json.loads(custom_property(gate, GATE_REASONS_KEY) or "[]"),
         pushed_version=custom_property(pushed, "pushed_version")
         if custom_property(pushed, "pushed")
         else None,
@@ -182,12 +194,14 @@ def summarize(record: RunRecord) -> RunSummary:
         rolled_back=bool(custom_property(pushed, ROLLED_BACK_KEY)),
         sample=_sample(evaluation_record),
         # The window is resolved before the gate; only a run that trained used it.
-        spans=_spans(record.all_outputs(node_ids.SPAN_WINDOW_RESOLVER, "examples")) if model else [],
-        newest_span=next(iter(_spans(record.all_outputs(node_ids.SPAN_EXAMPLE_GEN, "examples"))), None),
+        spans=spans_of(record.all_outputs(node_ids.SPAN_WINDOW_RESOLVER, "examples")) if model else [],
+        newest_span=next(iter(spans_of(record.all_outputs(node_ids.SPAN_EXAMPLE_GEN, "examples"))), None),
         drift_against_span=next(
-            iter(_spans(record.all_outputs(node_ids.PREVIOUS_SPAN_RESOLVER, "examples"))), None
+            iter(spans_of(record.all_outputs(node_ids.PREVIOUS_SPAN_RESOLVER, "examples"))), None
         ),
         drift=json.loads(measurements) if measurements else [],
+        span_accuracy=span_evaluation.get("spans", []),
+        earlier_accuracy=span_evaluation.get("earlier"),
     )
 
 
@@ -198,6 +212,14 @@ def _accuracy_text(item: SliceAccuracy) -> str:
     if item.examples is not None:
         text += f"  n={item.examples}"
     return text
+
+
+def span_accuracy_lines(summary: RunSummary) -> list[str]:
+    """Eval accuracy span by span, as the span gate measured it, and the earlier spans together."""
+    rows = span_accuracy_rows(summary.span_accuracy, summary.earlier_accuracy)
+    return [
+        f"{'Per span:' if index == 0 else '':<11}{name:<22} {text}" for index, (name, text) in enumerate(rows)
+    ]
 
 
 def drift_lines(summary: RunSummary) -> list[str]:
@@ -236,6 +258,7 @@ def format_summary(summary: RunSummary, schema_path: Path, min_accuracy: float, 
         for item in summary.accuracy:
             if item is not overall:
                 lines.append(f"           {item.name:<22} {_accuracy_text(item)}")
+    lines.extend(span_accuracy_lines(summary))
     if summary.blessed:
         has_baseline = overall is not None and overall.baseline is not None
         why = f"accuracy >= {min_accuracy}" + (
@@ -243,6 +266,8 @@ def format_summary(summary: RunSummary, schema_path: Path, min_accuracy: float, 
             if has_baseline
             else "; no model was served yet"
         )
+        if has_baseline and summary.earlier_accuracy:
+            why += ", on the earlier spans too"
         lines.append(f"Blessed:   yes ({why})")
     elif summary.blessed is False:
         lines.append("Blessed:   no")

@@ -16,30 +16,54 @@ class RetrainPlan:
     newest: Span
     excluded: tuple[int, ...]  # rejected by an earlier retrain, so left out of the window
     window: tuple[Span, ...]  # the spans that Transform, Trainer and Evaluator see
-    # Earlier spans the run needs from ExampleGen: the window's older spans, and at least the
-    # previous span, which the drift check compares with the newest.
+    # Earlier spans the run needs from ExampleGen: the window's older spans, and the span the
+    # drift check compares the newest with.
     earlier_spans: tuple[int, ...]
+    # The span a feedback span's drift is measured against: the newest span the served model was
+    # trained on. None: the span before the newest.
+    drift_baseline: int | None = None
 
     @property
     def window_rows(self) -> int:
         return sum(span.rows for span in self.window)
 
 
-def plan_retrain(spans: list[Span], rejected: set[int], window_spans: int) -> RetrainPlan:
+def _window(kept: list[Span], window_spans: int) -> tuple[Span, ...]:
+    """The newest `window_spans` spans of data, and every feedback span since the oldest of them.
+
+    Feedback spans (labeled requests of a quality dip) do not count: a run of dips must not push the
+    data the served model was trained on out of the window and leave the feedback alone.
+    """
+    data = [span for span in kept if not span.feedback] or kept
+    oldest = data[-window_spans] if len(data) >= window_spans else data[0]
+    return tuple(span for span in kept if span.number >= oldest.number)
+
+
+def plan_retrain(
+    spans: list[Span], rejected: set[int], window_spans: int, served_training_spans: list[int] = ()
+) -> RetrainPlan:
     """The plan for a retrain on the newest of `spans`, which must not be empty.
 
     The newest span is always tried, even if it was rejected before: a person may have fixed the
-    schema or accepted its drift since.
+    schema or accepted its drift since. `served_training_spans`: the spans the served model was
+    trained on, the baseline of a feedback span.
     """
     newest = spans[-1]
     excluded = tuple(sorted(number for number in rejected if number != newest.number))
     kept = [span for span in spans if span.number not in excluded]
-    older = [span.number for span in kept[:-1]]
+    window = _window(kept, window_spans)
+    baseline = None
+    if newest.feedback:
+        candidates = [n for n in served_training_spans if n != newest.number and n not in excluded]
+        baseline = max(candidates, default=None)
+    previous = [span.number for span in kept[-2:-1]]
+    needed = {span.number for span in window[:-1]} | set(previous) | ({baseline} - {None})
     return RetrainPlan(
         newest=newest,
         excluded=excluded,
-        window=tuple(kept[-window_spans:]),
-        earlier_spans=tuple(older[-max(window_spans - 1, 1) :]),
+        window=window,
+        earlier_spans=tuple(sorted(needed)),
+        drift_baseline=baseline,
     )
 
 

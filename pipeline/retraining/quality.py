@@ -1,10 +1,11 @@
 """`penguins retrain --when-quality-dips`: retrain when the served model's live accuracy dipped.
 
 `penguins monitor` decides. On a dip, the labeled logged requests (their inputs as served and
-their true class) become the next span through the normal ingest, and the normal retrain runs
-on it: validation, the drift gate, the window, evaluation against the served model. A dip that
-comes with a large shift may be blocked by the drift gate; that is meant, a person decides, and
-the outcome says both.
+their true class) become the next span, a feedback span, through the normal ingest, and the
+normal retrain runs on it: validation, drift against the data the served model was trained on,
+a window that keeps that data, and the span gate (no worse on the old data, better on the new).
+A dip that comes with a large shift may be refused by the schema or the drift gate; that is
+meant: the loop then waits for a person (exit 5), says what to do, and keeps the labels.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import pandas as pd
 
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
-from pipeline.intake.spans import DuplicateSpanError, ingest_source
+from pipeline.intake.spans import DuplicateSpanError, Span, ingest, list_spans, rejected_spans
 from pipeline.monitoring.logged import INSTANCE, REQUEST_ID
 from pipeline.monitoring.quality import LABEL, QUALITY_DIP
-from pipeline.retraining.retrain import retrain
-from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK, CommandResult
+from pipeline.retraining.retrain import retrain, served_data
+from pipeline.retraining.review import advice, review_changed
+from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK, EXIT_WAITING_FOR_REVIEW, CommandResult
 from pipeline.run.run_options import RunOptions
 from serving.store.atomic import write_json_atomically
 
@@ -50,8 +52,9 @@ def _already_ingested(workspace: Workspace) -> set[tuple[str, int]]:
     )
 
 
-def _new_only(labeled: pd.DataFrame, workspace: Workspace) -> pd.DataFrame:
-    """The labeled requests that no earlier quality-dip span holds: each trains in one span only."""
+def _not_trained_on(labeled: pd.DataFrame, workspace: Workspace) -> pd.DataFrame:
+    """The labeled requests that no accepted quality-dip span holds: each trains in one span only, and
+    labels whose span was refused, or whose retrain failed, stay for the next attempt."""
     done = _already_ingested(workspace)
     return labeled[[key not in done for key in _keys(labeled)]]
 
@@ -61,45 +64,87 @@ def _remember_ingested(workspace: Workspace, labeled: pd.DataFrame) -> None:
     write_json_atomically(workspace.ingested_labels, [list(key) for key in keys])
 
 
+def _feedback_span(labeled: pd.DataFrame, settings: Settings, workspace: Workspace, when: str) -> Span:
+    """The labeled requests as the next span, or the span that holds them already (an earlier attempt)."""
+    source = f"{len(labeled)} labeled requests of the quality dip found at {when}"
+    with tempfile.TemporaryDirectory() as scratch:
+        path = _write_span_source(labeled, settings, Path(scratch) / "labeled-requests.csv")
+        try:
+            return ingest([path], source, workspace.spans, settings.features, feedback=True)
+        except DuplicateSpanError as duplicate:
+            return duplicate.span
+
+
+def _refusal(span: Span, rejection: dict) -> str:
+    if rejection.get("drifted") and not rejection.get("anomalies"):
+        return f"drift blocked the retrain ({', '.join(rejection['drifted'])})"
+    problems = "; ".join(rejection.get("anomalies") or []) or rejection.get("reason", "")
+    return f"the schema refused span {span.number} ({problems})"
+
+
+def _waiting(outcome: dict, message: str) -> CommandResult:
+    print(message, file=sys.stderr)
+    return CommandResult(EXIT_WAITING_FOR_REVIEW, {**outcome, "message": message})
+
+
 def retrain_when_quality_dips(
     settings: Settings, workspace: Workspace, options: RunOptions, since_seconds: float | None, trigger: str
 ) -> CommandResult:
-    """Monitors; on a dip, ingests the labeled requests as a span and retrains (the caller holds the lock)."""
+    """Monitors; on a dip, makes the labeled requests a span and retrains (the caller holds the lock)."""
     from pipeline.run.console import captured_output
 
     with captured_output(workspace.log_dir / "monitor.log"):  # TensorFlow's noise goes to the log
         from pipeline.monitoring.monitor import labeled_requests, monitor
 
         checked = monitor(settings, workspace, since_seconds)
-        labeled = _new_only(labeled_requests(settings, workspace, since_seconds), workspace)
+        labeled = _not_trained_on(labeled_requests(settings, workspace, since_seconds), workspace)
     found = {key: checked[key] for key in ("decision", "reason", "report", "requests", "labeled")}
     if checked["decision"] != QUALITY_DIP:
         print(f"No retrain: monitor decided {checked['decision']} ({checked['reason']}).")
         return CommandResult(EXIT_OK, {"retrained": False, "monitor": found})
     print(f"Quality dipped: {checked['reason']}.", flush=True)
     if labeled.empty:
-        message = "No retrain: every labeled request is in a span already (an earlier quality-dip retrain)."
-        print(message)
-        return CommandResult(EXIT_OK, {"retrained": False, "monitor": found, "error": message})
-    with tempfile.TemporaryDirectory() as scratch:
-        source = _write_span_source(labeled, settings, Path(scratch) / "labeled-requests.csv")
-        try:
-            span, _ = ingest_source(settings.features, workspace.spans, source, None)
-        except DuplicateSpanError as error:
-            print(f"No retrain: the labeled requests hold nothing new ({error}).")
-            return CommandResult(EXIT_OK, {"retrained": False, "monitor": found, "error": str(error)})
-    _remember_ingested(workspace, labeled)
-    print(f"  The {span.rows} labeled requests are span {span.number}; retraining on it.", flush=True)
-    result = retrain(settings, workspace, options, trigger=trigger)
-    result.outcome.update({"retrained": True, "monitor": found, "labeled_span": span.number})
-    drifted = (result.outcome.get("run") or {}).get("drift_measurements") or []
-    if result.exit_code == EXIT_DATA_REJECTED:
-        why = result.outcome.get("rejection") or "the data checks rejected the span"
-        over = [m["feature"] for m in drifted if m.get("drifted")]
-        blocked = (
-            f"drift blocked the retrain ({', '.join(over)})" if over else f"the retrain was refused: {why}"
+        message = (
+            "No retrain: every labeled request is in a span that a retrain trained on already. Label "
+            "requests served since (`penguins labels add`); `penguins history` shows what those retrains did."
         )
-        message = f"Quality dipped AND {blocked}; a person decides (see `penguins retrain --accept-drift`)."
-        print(message, file=sys.stderr)
-        result.outcome["message"] = message
+        print(message)
+        return CommandResult(EXIT_OK, {"retrained": False, "monitor": found, "message": message})
+    served_data(settings, workspace)  # before the feedback span takes a number
+    span = _feedback_span(labeled, settings, workspace, checked["started"])
+    outcome = {"retrained": False, "monitor": found, "labeled_span": span.number}
+    newest = list_spans(workspace.spans)[-1]
+    rejection = rejected_spans(workspace.spans).get(span.number)
+    if span.number != newest.number:
+        message = (
+            f"No retrain: these labeled requests are span {span.number} already, and span {newest.number} "
+            "arrived since; `penguins retrain` trains on them in its window"
+        )
+        if rejection:
+            return _waiting(
+                outcome, f"{message}, but span {span.number} was refused: {_refusal(span, rejection)}."
+            )
+        print(message + ".")
+        return CommandResult(EXIT_OK, {**outcome, "message": message})
+    if rejection and not review_changed(rejection, settings):
+        return _waiting(
+            outcome,
+            f"Quality dipped, and the labeled requests are still refused: {_refusal(span, rejection)}. "
+            f"Nothing changed since; waiting for a person, who can {advice(span.number, rejection)}.",
+        )
+    print(
+        f"  The {span.rows} labeled requests are span {span.number} ({span.path}); retraining on it.",
+        flush=True,
+    )
+    result = retrain(settings, workspace, options, trigger=trigger)
+    result.outcome.update({**outcome, "retrained": True})
+    if result.exit_code == EXIT_OK:
+        _remember_ingested(workspace, labeled)
+    elif result.exit_code == EXIT_DATA_REJECTED:
+        rejection = rejected_spans(workspace.spans).get(span.number, {})
+        return _waiting(
+            result.outcome,
+            f"Quality dipped AND {_refusal(span, rejection)}; the labels stay for the next attempt. "
+            f"A person decides: {advice(span.number, rejection)}.",
+        )
     return result

@@ -20,6 +20,7 @@ from pipeline.definition import node_ids
 from pipeline.intake.spans import Span, clear_rejection, list_spans, mark_rejected, rejected_spans
 from pipeline.reporting.triggers import remember_trigger
 from pipeline.retraining.planning import RetrainPlan, already_handled, plan_retrain, spans_to_read
+from pipeline.retraining.review import rejection_checks
 from pipeline.run.abandoned import settle_abandoned_runs
 from pipeline.run.beam_options import BeamChoice
 from pipeline.run.exit_codes import (
@@ -70,14 +71,20 @@ def retrain(
             f"No data to retrain on: {workspace.spans} holds no spans. Add one with "
             "`penguins ingest --source FILE.csv` (or `penguins ingest --bundled --year 2007`).",
         )
-    plan = plan_retrain(spans, set(rejected_spans(workspace.spans)), settings.retraining.window_spans)
     previous = last_retrain(workspace)
-    if when_new_data and already_handled(plan.newest, previous):
+    if when_new_data and already_handled(spans[-1], previous):
         print(
-            f"No new data: span {plan.newest.number} is the newest, and retrain run {previous['run_id']} "
+            f"No new data: span {spans[-1].number} is the newest, and retrain run {previous['run_id']} "
             "already handled it. Nothing to do."
         )
-        return CommandResult(EXIT_OK, {"no_new_data": True, "newest_span": plan.newest.number})
+        return CommandResult(EXIT_OK, {"no_new_data": True, "newest_span": spans[-1].number})
+    served = served_data(settings, workspace)
+    plan = plan_retrain(
+        list_spans(workspace.spans),
+        set(rejected_spans(workspace.spans)),
+        settings.retraining.window_spans,
+        served.training_spans,
+    )
 
     beam = options.beam(plan.window_rows)
     log_path = workspace.log_dir / f"retrain-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
@@ -85,6 +92,17 @@ def retrain(
     settle_abandoned_runs(workspace, settings.name)
     print(f"  Full log: {log_path}", flush=True)
     return _run(settings, workspace, plan, options, beam, log_path, started, trigger)
+
+
+def served_data(settings: Settings, workspace: Workspace):
+    """The spans the served model was trained on, after making a served `penguins run`'s data a span."""
+    from pipeline.retraining.served_data import served_data_as_spans  # reads MLMD and TFMA's results
+
+    served = served_data_as_spans(settings, workspace)
+    if served.adopted is not None:
+        adopted = served.adopted
+        print(f"  Span {adopted.number} now holds the {adopted.rows} rows of {adopted.source}.", flush=True)
+    return served
 
 
 def _announce(settings: Settings, plan: RetrainPlan, runner: str, beam: BeamChoice) -> None:
@@ -147,7 +165,10 @@ def _run(
             workspace,
             beam.args,
             plan.newest.number,
+            [span.number for span in plan.window],
             list(plan.excluded),
+            drift_baseline_span=plan.drift_baseline,
+            newest_is_feedback=plan.newest.feedback,
             enable_cache=options.enable_cache,
         )
         outcome = execute(tfx_pipeline, settings, workspace, options.runner, terminal, log_path)
@@ -163,6 +184,15 @@ def _run(
     return CommandResult(outcome.exit_code, details)
 
 
+def _what_refused(settings: Settings, outcome) -> dict:
+    from components.custom.validation_gate import describe_anomalies
+
+    validator = outcome.record.output(node_ids.EXAMPLE_VALIDATOR, "anomalies") if outcome.record else None
+    anomalies = describe_anomalies(validator.uri, ["train", "eval"]) if validator else []
+    drifted = [m["feature"] for m in outcome.summary.drifted] if outcome.summary else []
+    return rejection_checks(settings, anomalies, drifted)
+
+
 def _record(
     settings: Settings, workspace: Workspace, newest: Span, outcome, details, terminal, log_path
 ) -> None:
@@ -171,7 +201,7 @@ def _record(
 
     run_id = outcome.record.run_id if outcome.record else ""
     if outcome.exit_code == EXIT_DATA_REJECTED:
-        mark_rejected(newest, run_id, outcome.rejection or "")
+        mark_rejected(newest, run_id, outcome.rejection or "", _what_refused(settings, outcome))
         print(f"Span {newest.number} is marked rejected and left out of later windows.", file=terminal)
         if outcome.summary and outcome.summary.drifted:
             print(

@@ -20,13 +20,21 @@ import time
 from pathlib import Path
 
 from pipeline.config.workspace import Workspace
-from pipeline.run.exit_codes import EXIT_BUSY, EXIT_DATA_REJECTED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from pipeline.run.exit_codes import (
+    EXIT_BUSY,
+    EXIT_DATA_REJECTED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    EXIT_WAITING_FOR_REVIEW,
+)
 
 logger = logging.getLogger("penguins.schedule")
 _STOP_GRACE_SECONDS = 30
 _EXIT_MEANINGS = {
     EXIT_OK: "finished",
     EXIT_DATA_REJECTED: "data rejected",
+    EXIT_WAITING_FOR_REVIEW: "waiting for a person",
     EXIT_BUSY: "skipped (workspace busy)",
     EXIT_USAGE: "could not start",
     EXIT_INTERRUPTED: "stopped",

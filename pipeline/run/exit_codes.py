@@ -15,6 +15,9 @@ EXIT_FAILED = 1  # a component failed (the served model unchanged), or predict f
 EXIT_USAGE = 2  # bad arguments or config, or nothing to work on
 EXIT_DATA_REJECTED = 3  # the data failed cleaning, the schema, or the drift check
 EXIT_BUSY = 4  # another process holds the workspace or the port
+# A quality dip whose retrain the data checks refused: the loop waits for a person (a schema
+# review, accepting the drift) and keeps the labels for the next attempt.
+EXIT_WAITING_FOR_REVIEW = 5
 EXIT_INTERRUPTED = 130  # stopped by Ctrl-C or SIGTERM; recorded as failed, the served model unchanged
 
 STATUS = {
@@ -23,6 +26,7 @@ STATUS = {
     EXIT_USAGE: "usage_error",
     EXIT_DATA_REJECTED: "data_rejected",
     EXIT_BUSY: "busy",
+    EXIT_WAITING_FOR_REVIEW: "waiting_for_review",
     EXIT_INTERRUPTED: "interrupted",
 }
 
