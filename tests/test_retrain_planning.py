@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from pipeline.intake.spans import Span
@@ -51,3 +52,29 @@ def test_new_data_is_a_span_newer_than_the_last_retrain():
     assert not already_handled(newest, None)
     assert not already_handled(newest, {"span": 2, "run_id": "r", "exit_code": 0})
     assert already_handled(newest, {"span": 3, "run_id": "r", "exit_code": 3})
+
+
+def _with_feedback(spans: list[Span], *feedback: int) -> list[Span]:
+    return [dataclasses.replace(span, feedback=span.number in feedback) for span in spans]
+
+
+def test_feedback_spans_do_not_push_the_data_out_of_the_window():
+    spans = _with_feedback(_spans(0, 1, 2, 3, 4), 2, 3, 4)
+    plan = plan_retrain(spans, rejected=set(), window_spans=2)
+    assert [span.number for span in plan.window] == [0, 1, 2, 3, 4]
+    assert plan.earlier_spans == (0, 1, 2, 3)
+
+
+def test_a_feedback_span_is_compared_with_the_newest_span_the_served_model_was_trained_on():
+    spans = _with_feedback(_spans(0, 1, 2, 3), 3)
+    plan = plan_retrain(spans, rejected=set(), window_spans=3, served_training_spans=[0, 1])
+    assert plan.drift_baseline == 1
+    assert 1 in plan.earlier_spans
+    # A data span keeps the span before it; so does feedback when nothing is served.
+    assert plan_retrain(_spans(0, 1, 2, 3), set(), 3, served_training_spans=[0, 1]).drift_baseline is None
+    assert plan_retrain(spans, set(), 3, served_training_spans=[]).drift_baseline is None
+
+
+def test_a_rejected_span_is_no_drift_baseline_even_if_the_served_model_was_trained_on_it():
+    spans = _with_feedback(_spans(0, 1, 2), 2)
+    assert plan_retrain(spans, rejected={1}, window_spans=3, served_training_spans=[0, 1]).drift_baseline == 0

@@ -1,4 +1,4 @@
-"""`penguins ingest`, `schema infer` and `synth`: data in, a schema to review, and data at scale."""
+"""`penguins ingest`, `schema infer`/`review` and `synth`: data in, a schema to review, and data at scale."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pipeline.cli.options import add_config_option, add_source_options, add_work
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import Settings, load_settings
 from pipeline.config.workspace import Workspace
+from pipeline.intake.raw_csv import NoDataError
 from pipeline.intake.synth import OUTPUT_FILE, synthesize
 from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE, CommandResult
 
@@ -25,6 +26,17 @@ def add_data_parsers(commands) -> None:
         "--out", type=Path, help="where to write it (default: WORKSPACE/schema/inferred.pbtxt)"
     )
     infer.set_defaults(handler=command_schema_infer)
+    review = schema_commands.add_parser(
+        "review", help="a span's schema anomalies, and the schema edit that would accept them"
+    )
+    review.add_argument("--span", type=int, help="the span to review (default: the newest)")
+    review.add_argument(
+        "--accept", action="store_true", help="write the edit into the schema file, after a person checked it"
+    )
+    add_config_option(review)
+    add_workspace_option(review, "spans")
+    add_json_option(review)
+    review.set_defaults(handler=command_schema_review)
 
     ingest = commands.add_parser(
         "ingest", help="clean a raw CSV and add it to the workspace as the next span"
@@ -70,6 +82,55 @@ def command_schema_infer(args: argparse.Namespace) -> int:
         f"Inferred schema written to {out}\nReview it against {settings.schema_path} before adopting changes."
     )
     return EXIT_OK
+
+
+def _span_to_review(workspace: Workspace, number: int | None):
+    from pipeline.intake.spans import list_spans
+
+    spans = list_spans(workspace.spans)
+    chosen = [span for span in spans if number is None or span.number == number]
+    if not chosen:
+        wanted = "no spans" if number is None else f"no span {number}"
+        known = ", ".join(str(span.number) for span in spans) or "none"
+        raise NoDataError(f"{workspace.spans}: {wanted} to review (spans there: {known})")
+    return chosen[-1]
+
+
+def command_schema_review(args: argparse.Namespace) -> CommandResult:
+    from pipeline.run.console import captured_output
+
+    settings = load_settings(args.config)
+    schema_path = settings.require_schema()
+    workspace = Workspace(args.workspace.resolve())
+    span = _span_to_review(workspace, args.span)
+    with captured_output(workspace.log_dir / "schema-review.log"):
+        # Imports TensorFlow, whose warnings go to the log.
+        from pipeline.intake.schema_review import accept, review_span
+
+        review = review_span(span, schema_path)
+    outcome = {
+        "span": span.number,
+        "schema": str(schema_path),
+        "anomalies": review.anomalies,
+        "diff": review.diff,
+        "accepted": False,
+    }
+    if not review.anomalies:
+        print(f"Span {span.number} has no schema anomalies against {schema_path}; nothing to change.")
+        return CommandResult(EXIT_OK, outcome)
+    print(f"Span {span.number} ({span.source}) against {schema_path}:")
+    print("\n".join(f"  - {anomaly}" for anomaly in review.anomalies))
+    if not args.accept:
+        print(f"The schema edit that accepts it:\n{review.diff}")
+        print(
+            f"If these values are real, accept the edit with `penguins schema review --span {span.number} "
+            "--accept`; the next retrain then tries the span again."
+        )
+        return CommandResult(EXIT_OK, outcome)
+    accept(review, schema_path)
+    print(f"Schema updated: {schema_path}\n{review.diff}")
+    print("The next `penguins retrain` (or `retrain --when-quality-dips`) tries the span again.")
+    return CommandResult(EXIT_OK, {**outcome, "accepted": True})
 
 
 def add_synth_parser(commands, settings: Settings) -> None:

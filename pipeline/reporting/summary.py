@@ -62,6 +62,7 @@ class RunSummary:
     # spans taken together, which the gate compares.
     span_accuracy: list[dict] = dataclasses.field(default_factory=list)
     earlier_accuracy: dict | None = None
+    newest_must_improve: bool = False  # the newest span was a feedback span: the candidate had to win on it
 
     @property
     def drifted(self) -> list[dict]:
@@ -202,6 +203,7 @@ def summarize(record: RunRecord) -> RunSummary:
         drift=json.loads(measurements) if measurements else [],
         span_accuracy=span_evaluation.get("spans", []),
         earlier_accuracy=span_evaluation.get("earlier"),
+        newest_must_improve=span_evaluation.get("newest_must_improve", False),
     )
 
 
@@ -268,6 +270,8 @@ def format_summary(summary: RunSummary, schema_path: Path, min_accuracy: float, 
         )
         if has_baseline and summary.earlier_accuracy:
             why += ", on the earlier spans too"
+        if has_baseline and summary.newest_must_improve:
+            why += ", and better on the new span"
         lines.append(f"Blessed:   yes ({why})")
     elif summary.blessed is False:
         lines.append("Blessed:   no")

@@ -10,7 +10,6 @@ meant: the loop then waits for a person (exit 5), says what to do, and keeps the
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -22,11 +21,11 @@ from pipeline.config.workspace import Workspace
 from pipeline.intake.spans import DuplicateSpanError, Span, ingest, list_spans, rejected_spans
 from pipeline.monitoring.logged import INSTANCE, REQUEST_ID
 from pipeline.monitoring.quality import LABEL, QUALITY_DIP
+from pipeline.retraining.feedback import record_requests, trained_on
 from pipeline.retraining.retrain import retrain, served_data
 from pipeline.retraining.review import advice, review_changed
 from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK, EXIT_WAITING_FOR_REVIEW, CommandResult
 from pipeline.run.run_options import RunOptions
-from serving.store.atomic import write_json_atomically
 
 QUALITY_DIP_TRIGGER = "quality dip"
 
@@ -43,25 +42,9 @@ def _keys(labeled: pd.DataFrame) -> list[tuple[str, int]]:
     return list(zip(labeled[REQUEST_ID], labeled[INSTANCE].map(int), strict=True))
 
 
-def _already_ingested(workspace: Workspace) -> set[tuple[str, int]]:
-    path = workspace.ingested_labels
-    return (
-        {(request_id, instance) for request_id, instance in json.loads(path.read_text())}
-        if path.is_file()
-        else set()
-    )
-
-
 def _not_trained_on(labeled: pd.DataFrame, workspace: Workspace) -> pd.DataFrame:
-    """The labeled requests that no accepted quality-dip span holds: each trains in one span only, and
-    labels whose span was refused, or whose retrain failed, stay for the next attempt."""
-    done = _already_ingested(workspace)
+    done = trained_on(workspace)
     return labeled[[key not in done for key in _keys(labeled)]]
-
-
-def _remember_ingested(workspace: Workspace, labeled: pd.DataFrame) -> None:
-    keys = sorted(_already_ingested(workspace) | set(_keys(labeled)))
-    write_json_atomically(workspace.ingested_labels, [list(key) for key in keys])
 
 
 def _feedback_span(labeled: pd.DataFrame, settings: Settings, workspace: Workspace, when: str) -> Span:
@@ -70,9 +53,11 @@ def _feedback_span(labeled: pd.DataFrame, settings: Settings, workspace: Workspa
     with tempfile.TemporaryDirectory() as scratch:
         path = _write_span_source(labeled, settings, Path(scratch) / "labeled-requests.csv")
         try:
-            return ingest([path], source, workspace.spans, settings.features, feedback=True)
+            span = ingest([path], source, workspace.spans, settings.features, feedback=True)
         except DuplicateSpanError as duplicate:
             return duplicate.span
+    record_requests(span, _keys(labeled))
+    return span
 
 
 def _refusal(span: Span, rejection: dict) -> str:
@@ -130,7 +115,7 @@ def retrain_when_quality_dips(
         return _waiting(
             outcome,
             f"Quality dipped, and the labeled requests are still refused: {_refusal(span, rejection)}. "
-            f"Nothing changed since; waiting for a person, who can {advice(span.number, rejection)}.",
+            f"Nothing changed since; waiting for a person. To go on: {advice(span.number, rejection)}.",
         )
     print(
         f"  The {span.rows} labeled requests are span {span.number} ({span.path}); retraining on it.",
@@ -138,13 +123,11 @@ def retrain_when_quality_dips(
     )
     result = retrain(settings, workspace, options, trigger=trigger)
     result.outcome.update({**outcome, "retrained": True})
-    if result.exit_code == EXIT_OK:
-        _remember_ingested(workspace, labeled)
-    elif result.exit_code == EXIT_DATA_REJECTED:
+    if result.exit_code == EXIT_DATA_REJECTED:
         rejection = rejected_spans(workspace.spans).get(span.number, {})
         return _waiting(
             result.outcome,
             f"Quality dipped AND {_refusal(span, rejection)}; the labels stay for the next attempt. "
-            f"A person decides: {advice(span.number, rejection)}.",
+            f"A person decides. To go on: {advice(span.number, rejection)}.",
         )
     return result

@@ -19,6 +19,7 @@ from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
 from pipeline.intake.spans import Span, clear_rejection, list_spans, mark_rejected, rejected_spans
 from pipeline.reporting.triggers import remember_trigger
+from pipeline.retraining.feedback import mark_trained_on
 from pipeline.retraining.planning import RetrainPlan, already_handled, plan_retrain, spans_to_read
 from pipeline.retraining.review import rejection_checks
 from pipeline.run.abandoned import settle_abandoned_runs
@@ -211,6 +212,7 @@ def _record(
             )
     elif outcome.exit_code == EXIT_OK:
         clear_rejection(newest)
+        mark_trained_on(workspace, newest)
     if outcome.exit_code != EXIT_FAILED:
         _remember_retrain(workspace, newest.number, run_id, outcome.exit_code)
     if outcome.record is not None:
