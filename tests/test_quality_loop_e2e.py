@@ -10,12 +10,17 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
+import yaml
 
-from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK
+from pipeline.config.settings import DEFAULT_CONFIG
+from pipeline.retraining.schedule import describe_outcome
+from pipeline.run.exit_codes import EXIT_OK, EXIT_WAITING_FOR_REVIEW
 from serving.client import PredictionClient
-from tests.helpers import RunningServer, bundled_rows, penguins, write_rows
+from tests.helpers import REPO, RunningServer, bundled_rows, penguins, write_rows
 from tests.test_metrics import scrape, value
 
 NUMERIC = ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g")
@@ -76,7 +81,44 @@ def _monitor(workspace) -> dict:
     return outcome
 
 
-def test_shallower_bills_dip_quality_show_skew_and_trigger_a_retrain(trained, tmp_path):
+def _config(tmp_path, **evaluation) -> Path:
+    """The default config with its own copy of the schema (which a review may edit) and `evaluation` keys."""
+    schema = tmp_path / "schema.pbtxt"
+    shutil.copyfile(REPO / "schema" / "penguins" / "schema.pbtxt", schema)
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["schema"] = str(schema)
+    config["evaluation"].update(evaluation)
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def _retrain_on_dip(workspace, config, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    result = penguins(
+        "retrain",
+        "--when-quality-dips",
+        "--workspace",
+        str(workspace),
+        "--config",
+        str(config),
+        "--json",
+        *args,
+    )
+    return result, json.loads(result.stdout)
+
+
+def _runs(workspace) -> list[dict]:
+    history = penguins("history", "--workspace", str(workspace), "--json")
+    return [entry for entry in json.loads(history.stdout) if entry.get("kind") != "monitor"]
+
+
+def _served(workspace) -> int:
+    return json.loads(penguins("monitor", "--workspace", str(workspace), "--json").stdout)["served_version"]
+
+
+def test_shallower_bills_dip_quality_and_the_loop_waits_for_a_schema_review_keeping_the_labels(
+    trained, tmp_path
+):
     rows = bundled_rows()
     workspace = _serve_and_label(trained, tmp_path, rows, shift=-3.5)
     outcome = _monitor(workspace)
@@ -89,27 +131,84 @@ def test_shallower_bills_dip_quality_show_skew_and_trigger_a_retrain(trained, tm
     assert "bill_depth_mm" in skewed, outcome["skew"]
     report = next((workspace / "reports").glob("monitor-*.html")).read_text()
     assert report.count("<svg") >= 3 and "quality_dip" in report
+    config = _config(tmp_path)
+    served = outcome["served_version"]
 
-    penguins("ingest", "--bundled", "--workspace", str(workspace))  # the span the new one is compared with
-    result = penguins("retrain", "--when-quality-dips", "--workspace", str(workspace), "--json")
-    retrained = json.loads(result.stdout)
-    assert retrained["retrained"] is True and retrained["labeled_span"] == 2, result.stderr
-    assert "Quality dipped" in result.stderr
-    if result.returncode == EXIT_DATA_REJECTED:  # the shift is large: the drift gate may hold it back
-        assert "Quality dipped AND drift blocked the retrain" in result.stderr
+    # Bill depths below the schema's range: refused; the loop waits for a person and says how to go on.
+    refused, waiting = _retrain_on_dip(workspace, config)
+    assert refused.returncode == EXIT_WAITING_FOR_REVIEW, refused.stderr
+    assert waiting["status"] == "waiting_for_review" and waiting["labeled_span"] == 1
+    assert "Quality dipped AND the schema refused span 1 (feature 'bill_depth_mm'" in waiting["message"]
+    assert "`penguins schema review --span 1`" in waiting["message"]
+    assert describe_outcome(refused.stdout) == waiting["message"]  # the schedule's log line
+    # The data `penguins run` trained the served model on is span 0, and the feedback is compared with it.
+    span_zero = json.loads((workspace / "data" / "spans" / "span-0" / "ingested.json").read_text())
+    assert span_zero["source"].startswith("penguins run ") and span_zero["rows"] == len(rows)
+    assert waiting["run"]["drift"].startswith("DRIFT vs span 0"), waiting["run"]["drift"]
+    assert not (workspace / "monitoring" / "ingested_labels.json").exists(), "refused labels were used up"
+
+    # Nothing changed: the next attempt waits at once, without another pipeline run.
+    runs = len(_runs(workspace))
+    again, still = _retrain_on_dip(workspace, config)
+    assert again.returncode == EXIT_WAITING_FOR_REVIEW and still["retrained"] is False
+    assert "Nothing changed since" in still["message"] and len(_runs(workspace)) == runs
+
+    # A person accepts the new range into the schema, and the drift: the loop goes on with the same labels.
+    reviewed = penguins(
+        "schema", "review", "--span", "1", "--accept", "--workspace", str(workspace), "--config", str(config)
+    )
+    assert reviewed.returncode == EXIT_OK, reviewed.stderr
+    result, retrained = _retrain_on_dip(workspace, config, "--accept-drift")
+    assert result.returncode == EXIT_OK, result.stderr
+    run = retrained["run"]
+    assert run["spans"] == [0, 1] and retrained["labeled_span"] == 1
+    old, new = run["span_accuracy"]
+    assert (old["span"], old["role"], new["span"], new["role"]) == (0, "earlier", 1, "new")
+    # Span 0 is the served model's own data: its eval split is the one it was blessed on.
+    assert old["examples"] == 83 and old["served"] == pytest.approx(version["blessed_accuracy"])
+    assert "Per span:  span 0 (earlier)" in result.stderr
+    if run["pushed_version"]:
+        assert old["candidate"] >= old["served"] and new["candidate"] > new["served"], run
+        assert _served(workspace) == int(run["pushed_version"])
     else:
-        assert result.returncode == EXIT_OK, result.stderr
+        assert _served(workspace) == served, run["not_blessed_because"]
+    assert json.loads((workspace / "monitoring" / "ingested_labels.json").read_text()), (
+        "accepted labels count"
+    )
 
-    again = penguins("retrain", "--when-quality-dips", "--workspace", str(workspace), "--json")
-    assert again.returncode == EXIT_OK and json.loads(again.stdout)["retrained"] is False
-    assert "every labeled request is in a span already" in again.stdout + again.stderr
-
-    history = penguins("history", "--workspace", str(workspace), "--json")
-    entries = json.loads(history.stdout)
+    after, nothing_new = _retrain_on_dip(workspace, config)
+    assert after.returncode == EXIT_OK and nothing_new["retrained"] is False
+    if not run["pushed_version"]:  # the same version is served, its dip persists, with no label left
+        assert "every labeled request is in a span that a retrain trained on already" in nothing_new["message"]
+    entries = json.loads(penguins("history", "--workspace", str(workspace), "--json").stdout)
     assert any(e.get("kind") == "monitor" and e["decision"] == "quality_dip" for e in entries)
     assert any(e.get("trigger") == "quality dip" for e in entries), entries
     text = penguins("history", "--workspace", str(workspace)).stdout
     assert "monitor     quality_dip" in text and "triggered by: quality dip" in text
+    assert "span 0 (earlier)" in text
+
+
+def test_a_candidate_that_wins_on_the_feedback_but_loses_on_the_old_data_is_not_pushed(trained, tmp_path):
+    """Dream's Adelie penguins labeled Chinstrap: a candidate can learn that and still win on the window
+    as a whole, where the feedback outnumbers the old eval data. Only the span gate stands in the way."""
+    dream_adelie = [row for row in bundled_rows() if row["species"] == "Adelie" and row["island"] == "Dream"]
+    relabeled = [{**row, "species": "Chinstrap"} for row in dream_adelie * 8]
+    workspace = _serve_and_label(trained, tmp_path, relabeled, shift=0.0)
+    served = _served(workspace)
+    # The Evaluator's own bar is lowered, so that only the span gate can refuse.
+    result, outcome = _retrain_on_dip(workspace, _config(tmp_path, min_accuracy=0.5), "--accept-drift")
+    assert result.returncode == EXIT_OK, result.stderr
+    run = outcome["run"]
+    overall = next(a for a in run["accuracy"] if a["name"] == "overall")
+    assert overall["candidate"] > overall["baseline"], "the window as a whole favours the candidate"
+    assert run["blessed"] is False and run["pushed_version"] is None
+    (reason,) = run["not_blessed_because"]
+    assert reason.startswith("accuracy on the earlier data (span 0, n=83)"), reason
+    old = run["span_accuracy"][0]
+    assert old["candidate"] < old["served"]
+    assert _served(workspace) == served
+    report = Path(outcome["report"]).read_text()
+    assert "Accuracy per span" in report
 
 
 def test_one_healthy_year_is_ok_and_no_retrain_runs(trained, tmp_path):

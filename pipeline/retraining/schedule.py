@@ -49,6 +49,8 @@ def describe_outcome(output: str) -> str:
         return "no outcome was reported; see the schedule log"
     if outcome.get("no_new_data"):
         return f"no new data since span {outcome['newest_span']}"
+    if outcome.get("exit_code") == EXIT_WAITING_FOR_REVIEW:
+        return outcome["message"]
     if outcome.get("retrained") is False:
         monitored = outcome["monitor"]
         return f"no retrain, monitor decided {monitored['decision']}: {monitored['reason']}"
