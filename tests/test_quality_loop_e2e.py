@@ -179,7 +179,7 @@ def test_shallower_bills_dip_quality_and_the_loop_waits_for_a_schema_review_keep
     after, nothing_new = _retrain_on_dip(workspace, config)
     assert after.returncode == EXIT_OK and nothing_new["retrained"] is False
     if not run["pushed_version"]:  # the same version is served, its dip persists, with no label left
-        assert "every labeled request is in a span that a retrain trained on already" in nothing_new["message"]
+        assert "every labeled request is in a span that a retrain trained on" in nothing_new["message"]
     entries = json.loads(penguins("history", "--workspace", str(workspace), "--json").stdout)
     assert any(e.get("kind") == "monitor" and e["decision"] == "quality_dip" for e in entries)
     assert any(e.get("trigger") == "quality dip" for e in entries), entries
