@@ -131,7 +131,7 @@ def _span_accuracy(summary: RunSummary) -> str:
         return "n/a" if value is None else f"{value:.3f}"
 
     entries = [*summary.span_accuracy]
-    if summary.earlier_accuracy:
+    if summary.earlier_accuracy and len(entries) > 2:
         entries.append({"span": "earlier spans together", "role": "earlier", **summary.earlier_accuracy})
     rows = [
         [e["span"], e["role"], number(e["candidate"]), number(e["served"]), e["examples"]] for e in entries
