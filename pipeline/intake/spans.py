@@ -18,7 +18,7 @@ from pathlib import Path
 
 from components.features import FeatureSpec
 from pipeline.intake.cleaning import content_digest, write_clean_csv
-from pipeline.intake.raw_csv import DataError, raw_records, read_header
+from pipeline.intake.raw_csv import DataError, data_records, raw_records, read_header
 from pipeline.intake.sources import CLEAN_FILE, bundled_penguins_csv, raw_files
 from serving.store.atomic import staged_directory, write_json_atomically
 
@@ -104,7 +104,11 @@ def write_year_subset(raw_csv: Path, year: int, destination: Path, year_column: 
     with closing(raw_records(raw_csv)) as records:
         header = read_header(raw_csv, records, [year_column])
         at = header.index(year_column)
-        rows = [row for _, row in records if len(row) > at and row[at].strip() == str(year)]
+        rows = [
+            row
+            for _, row in data_records(raw_csv, records, header)
+            if len(row) > at and row[at].strip() == str(year)
+        ]
     if not rows:
         raise DataError(f"{raw_csv}: no rows for year {year} in column '{year_column}'")
     destination.parent.mkdir(parents=True, exist_ok=True)
