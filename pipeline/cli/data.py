@@ -81,16 +81,44 @@ def add_synth_parser(commands, settings: Settings) -> None:
     synth.add_argument("--config", type=Path, help="pipeline config naming label and numeric features")
     synth.add_argument("--data", help=f"the real raw CSV to fit (default: {settings.data_source})")
     synth.add_argument("--seed", type=int, default=0, help="the same seed writes the same rows")
+    add_json_option(synth)
     synth.set_defaults(handler=command_synth)
 
 
-def command_synth(args: argparse.Namespace) -> int:
+def _out_refusal(out: Path) -> str | None:
+    """Why --out cannot be the folder to write into (a file where it, or a folder above it, would be)."""
+    existing = next((path for path in (out, *out.parents) if path.exists()), None)
+    if existing is None or existing.is_dir():
+        return None
+    where = f"--out {out} is a file" if existing == out else f"--out {out} is under {existing}, a file"
+    return (
+        f"{where}; expected a folder to write {OUTPUT_FILE} into (made if missing): choose another "
+        f"--out, or move {existing} away"
+    )
+
+
+def _refuse(message: str) -> CommandResult:
+    print(message, file=sys.stderr)
+    return CommandResult(EXIT_USAGE, {"error": message})
+
+
+def command_synth(args: argparse.Namespace) -> CommandResult:
     if args.rows < 1:
-        print("--rows must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
+        return _refuse(f"--rows must be at least 1 (got {args.rows})")
+    refusal = _out_refusal(args.out)
+    if refusal:
+        return _refuse(refusal)
     settings = load_settings(args.config)
     source = args.data or settings.data_source
     path, model, fitted = synthesize(settings.features, source, args.rows, args.out, args.seed)
     shares = ", ".join(f"{name} {spec.share:.0%}" for name, spec in model.classes.items())
     print(f"Wrote {args.rows} synthetic rows to {path} ({shares}), fitted to {fitted}")
-    return EXIT_OK
+    return CommandResult(
+        EXIT_OK,
+        {
+            "rows": args.rows,
+            "path": str(path),
+            "fitted_to": str(fitted),
+            "shares": {name: spec.share for name, spec in model.classes.items()},
+        },
+    )
