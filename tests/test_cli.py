@@ -130,3 +130,20 @@ def test_a_bad_value_names_the_command_and_the_option_in_json():
         "error": "penguins monitor: error: argument --since: 'soon' is not a duration; expected a positive "
         "number and a unit, e.g. 30m, 24h, 7d",
     }
+
+
+@pytest.mark.parametrize("command", ["run", "ingest"])
+def test_a_one_row_dataset_is_rejected_before_tfx_saying_how_many_rows_are_needed(tmp_path, command):
+    """One row cannot fill both the train and the eval split; TFX would fail later with no word why."""
+    one_row = write_rows(tmp_path / "one_row.csv", bundled_rows()[:1])
+    source = ["--data" if command == "run" else "--source", str(one_row)]
+    result = penguins(command, *source, "--workspace", str(tmp_path / "ws"), "--json")
+    assert result.returncode == 3, result.stderr
+    outcome = _outcome(result)
+    assert (outcome["command"], outcome["status"]) == (command, "data_rejected")
+    assert f"{one_row}: the eval split would get none of the 1 row(s)" in outcome["error"]
+    assert "add different rows (at least 2;" in outcome["error"]
+    assert "Traceback" not in result.stderr
+    spans_root = tmp_path / "ws" / "data" / "spans"
+    assert not spans_root.exists() or list(spans_root.iterdir()) == []
+    assert not (tmp_path / "ws" / "metadata.sqlite").exists()  # no TFX run started

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from pipeline.cli.options import add_config_option, add_source_options, add_work
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import Settings, load_settings
 from pipeline.config.workspace import Workspace
+from pipeline.definition.split_check import require_every_split
 from pipeline.intake.synth import OUTPUT_FILE, synthesize
 from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE, CommandResult
 
@@ -41,12 +43,19 @@ def add_data_parsers(commands) -> None:
 
 def command_ingest(args: argparse.Namespace) -> CommandResult:
     from pipeline.intake.spans import ingest_source
+    from pipeline.run.console import captured_output
 
     settings = load_settings(args.config)
     workspace = Workspace(args.workspace.resolve()).create()
-    span, label = ingest_source(
-        settings.features, workspace.spans, None if args.bundled else args.source, args.year
-    )
+    with captured_output(workspace.log_dir / "ingest.log"):
+        # The split check imports TensorFlow, whose warnings go to the log.
+        span, label = ingest_source(
+            settings.features,
+            workspace.spans,
+            None if args.bundled else args.source,
+            args.year,
+            check_splits=functools.partial(require_every_split, settings),
+        )
     print(f"Ingested {label} as span {span.number}: {span.rows} rows in {span.path}")
     return CommandResult(
         EXIT_OK, {"span": span.number, "rows": span.rows, "path": str(span.path), "source": label}

@@ -13,6 +13,7 @@ import dataclasses
 import datetime
 import json
 import tempfile
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -76,8 +77,16 @@ def clear_rejection(span: Span) -> None:
     (span.path / REJECTED_FILE).unlink(missing_ok=True)
 
 
-def ingest(files: list[Path], source: str, spans_root: Path, spec: FeatureSpec) -> Span:
-    """Cleans `files` into the next span. Refuses data already ingested; leaves nothing on failure."""
+# Refuses (raises DataError) cleaned files, named by their source, that would leave a split empty.
+SplitCheck = Callable[[list[Path], str], None]
+
+
+def ingest(
+    files: list[Path], source: str, spans_root: Path, spec: FeatureSpec, *, check_splits: SplitCheck
+) -> Span:
+    """Cleans `files` into the next span. Refuses data already ingested, or that would leave a split of
+    the span without examples (each span is split on its own, and retraining reads its splits); leaves
+    nothing on failure."""
     existing = list_spans(spans_root)
     number = existing[-1].number + 1 if existing else 1
     with staged_directory(spans_root / f"{SPAN_PREFIX}{number}") as staging:
@@ -89,6 +98,7 @@ def ingest(files: list[Path], source: str, spans_root: Path, spec: FeatureSpec) 
                     f"{source}: this data was already ingested as span {span.number} (from {span.source}); "
                     "nothing was added"
                 )
+        check_splits([staging / CLEAN_FILE], source)
         record = {
             "source": source,
             "content_digest": digest,
@@ -120,7 +130,12 @@ def write_year_subset(raw_csv: Path, year: int, destination: Path, year_column: 
 
 
 def ingest_source(
-    features: FeatureSpec, spans_root: Path, source: Path | None, year: int | None
+    features: FeatureSpec,
+    spans_root: Path,
+    source: Path | None,
+    year: int | None,
+    *,
+    check_splits: SplitCheck,
 ) -> tuple[Span, str]:
     """`penguins ingest`: a raw file or folder (None: the bundled data), or a year of it, as the next span."""
     files = [bundled_penguins_csv()] if source is None else raw_files(source)
@@ -131,4 +146,4 @@ def ingest_source(
                 raise DataError(f"{source}: --year needs a single CSV file, found {len(files)}")
             files = [write_year_subset(files[0], year, Path(scratch) / f"{year}.csv")]
             label += f", year {year}"
-        return ingest(files, label, spans_root, features), label
+        return ingest(files, label, spans_root, features, check_splits=check_splits), label

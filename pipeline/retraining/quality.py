@@ -9,6 +9,7 @@ the outcome says both.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import tempfile
@@ -18,6 +19,7 @@ import pandas as pd
 
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
+from pipeline.definition.split_check import require_every_split
 from pipeline.intake.spans import DuplicateSpanError, ingest_source
 from pipeline.monitoring.logged import INSTANCE, REQUEST_ID
 from pipeline.monitoring.quality import LABEL, QUALITY_DIP
@@ -81,12 +83,20 @@ def retrain_when_quality_dips(
         message = "No retrain: every labeled request is in a span already (an earlier quality-dip retrain)."
         print(message)
         return CommandResult(EXIT_OK, {"retrained": False, "monitor": found, "error": message})
-    with tempfile.TemporaryDirectory() as scratch:
+    log = workspace.log_dir / "monitor.log"
+    with tempfile.TemporaryDirectory() as scratch, captured_output(log) as terminal:
+        # The split check imports TFX's ExampleGen, whose warnings go to the log.
         source = _write_span_source(labeled, settings, Path(scratch) / "labeled-requests.csv")
         try:
-            span, _ = ingest_source(settings.features, workspace.spans, source, None)
+            span, _ = ingest_source(
+                settings.features,
+                workspace.spans,
+                source,
+                None,
+                check_splits=functools.partial(require_every_split, settings),
+            )
         except DuplicateSpanError as error:
-            print(f"No retrain: the labeled requests hold nothing new ({error}).")
+            print(f"No retrain: the labeled requests hold nothing new ({error}).", file=terminal)
             return CommandResult(EXIT_OK, {"retrained": False, "monitor": found, "error": str(error)})
     _remember_ingested(workspace, labeled)
     print(f"  The {span.rows} labeled requests are span {span.number}; retraining on it.", flush=True)
