@@ -161,22 +161,36 @@ def predict_in_process(model_path: Path, examples: list[dict]) -> tuple[list[str
 def parse_penguins_args(args: list[str]):
     """`args` parsed by the real `penguins` parser, as the console script would (without running them).
 
-    Raises SystemExit, as argparse does, when a subcommand or flag does not exist.
+    Raises pipeline.cli.outcome.UsageError when a subcommand or flag does not exist.
     """
     from pipeline.cli.main import build_parser
 
     return build_parser(args).parse_args(args)
 
 
-def penguins_commands() -> set[str]:
-    """The subcommands the `penguins` command has today."""
+def _subcommand_parsers(parser) -> dict:
     import argparse
 
+    found = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(found[0].choices) if found else {}
+
+
+def penguins_commands() -> set[str]:
+    """The subcommands the `penguins` command has today."""
     from pipeline.cli.main import build_parser
 
-    parser = build_parser([])
-    (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    return set(commands.choices)
+    return set(_subcommand_parsers(build_parser([])))
+
+
+def penguins_command_lines() -> list[list[str]]:
+    """Every command line prefix the `penguins` parser knows, from `[]` to `["labels", "add"]`."""
+    from pipeline.cli.main import build_parser
+
+    def walk(parser, line: list[str]) -> list[list[str]]:
+        children = _subcommand_parsers(parser).items()
+        return [line, *(found for name, child in children for found in walk(child, [*line, name]))]
+
+    return walk(build_parser([]), [])
 
 
 def left_in_tmpdir(tmpdir: Path) -> list[Path]:

@@ -68,12 +68,34 @@ def test_non_numeric_value_names_row_column_and_value(tmp_path, value):
     assert f"{raw}, row 3, column 'body_mass_g': {value!r} is not a number" in message
 
 
-def test_value_with_a_line_break_names_row_and_column(tmp_path):
+@pytest.mark.parametrize(
+    "row, column, value",
+    [
+        ('Adelie,"Dream\nIsland",39.1,3750,male,2007', "island", "'Dream\\nIsland'"),
+        ('Adelie,Dream,"39\n",3750,male,2007', "bill_length_mm", "'39\\n'"),  # a number that would read as 39
+        ('Adelie,Dream,39.1,3750,male,"2007\r\n"', "year", "'2007\\r\\n'"),  # a column cleaning drops
+    ],
+)
+def test_value_with_a_line_break_names_the_row_it_begins_on_and_its_column(tmp_path, row, column, value):
     raw = tmp_path / "raw.csv"
-    raw.write_text(HEADER + 'Adelie,"Dream\nIsland",39.1,3750,male,2007\n')
+    raw.write_text(HEADER + "Adelie,Dream,39.1,3750,male,2007\n" + row + "\n", newline="")
     with pytest.raises(DataError) as error:
         write_clean_csv([raw], tmp_path / "out.csv", SPEC)
-    assert f"{raw}, row 3, column 'island': 'Dream\\nIsland' spans several lines" in str(error.value)
+    assert (
+        f"{raw}, row 3, column '{column}': {value} spans several lines; expected a value on one line"
+        in str(error.value)
+    )
+
+
+def test_a_row_with_more_fields_than_the_header_is_refused(tmp_path):
+    """The value past the header's last column would otherwise be dropped unseen."""
+    raw = tmp_path / "raw.csv"
+    raw.write_text(HEADER + "Adelie,Dream,39.1,3750,male,2007\nAdelie,Dream,39.1,3750,male,2007,oops\n")
+    with pytest.raises(DataError) as error:
+        write_clean_csv([raw], tmp_path / "out.csv", SPEC)
+    assert f"{raw}, row 3: 7 fields where the header has 6; expected at most one field per column" in str(
+        error.value
+    )
 
 
 def test_short_row_is_rejected_with_its_line(tmp_path):

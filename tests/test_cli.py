@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
+from pipeline.cli.main import main
 from pipeline.config.settings import load_settings
-from tests.helpers import bundled_rows, penguins, write_rows
+from tests.helpers import bundled_rows, penguins, penguins_command_lines, write_rows
 
 
 def test_a_data_path_that_does_not_exist_is_a_usage_error(tmp_path):
@@ -100,3 +103,47 @@ def test_ingest_json_names_the_span_and_a_duplicate_is_data_rejected(tmp_path):
     assert again.returncode == 3
     assert _outcome(again)["status"] == "data_rejected"
     assert "already ingested as span 1" in _outcome(again)["error"]
+
+
+@pytest.mark.parametrize("mistake", [["--no-such-option"], ["--workspace"]], ids=["unknown", "no-value"])
+def test_every_command_refuses_bad_arguments_with_one_json_object_when_asked(capsys, mistake):
+    """Every command and group of commands, as the parser has them, whichever parser finds the mistake."""
+    lines = penguins_command_lines()
+    assert ["labels", "add"] in lines and ["monitor"] in lines  # the walk reaches nested commands
+    for line in lines:
+        exit_code = main([*line, "--json", *mistake])
+        printed = capsys.readouterr()
+        outcome = json.loads(printed.out)
+        assert (exit_code, outcome["exit_code"], outcome["status"]) == (2, 2, "usage_error"), line
+        assert outcome["command"] == (line[0] if line else None)
+        assert outcome["error"].startswith("penguins") and outcome["error"] in printed.err
+        assert main([*line, *mistake]) == 2 and capsys.readouterr().out == ""  # JSON only when asked
+
+
+def test_a_bad_value_names_the_command_and_the_option_in_json():
+    result = penguins("monitor", "--json", "--since", "soon")
+    assert result.returncode == 2
+    assert _outcome(result) == {
+        "command": "monitor",
+        "exit_code": 2,
+        "status": "usage_error",
+        "error": "penguins monitor: error: argument --since: 'soon' is not a duration; expected a positive "
+        "number and a unit, e.g. 30m, 24h, 7d",
+    }
+
+
+@pytest.mark.parametrize("command", ["run", "ingest"])
+def test_a_one_row_dataset_is_rejected_before_tfx_saying_how_many_rows_are_needed(tmp_path, command):
+    """One row cannot fill both the train and the eval split; TFX would fail later with no word why."""
+    one_row = write_rows(tmp_path / "one_row.csv", bundled_rows()[:1])
+    source = ["--data" if command == "run" else "--source", str(one_row)]
+    result = penguins(command, *source, "--workspace", str(tmp_path / "ws"), "--json")
+    assert result.returncode == 3, result.stderr
+    outcome = _outcome(result)
+    assert (outcome["command"], outcome["status"]) == (command, "data_rejected")
+    assert f"{one_row}: the eval split would get none of the 1 row(s)" in outcome["error"]
+    assert "add different rows (at least 2;" in outcome["error"]
+    assert "Traceback" not in result.stderr
+    spans_root = tmp_path / "ws" / "data" / "spans"
+    assert not spans_root.exists() or list(spans_root.iterdir()) == []
+    assert not (tmp_path / "ws" / "metadata.sqlite").exists()  # no TFX run started

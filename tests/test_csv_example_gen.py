@@ -107,6 +107,18 @@ def clean_penguins(tmp_path_factory, settings) -> Path:
     return folder
 
 
+def test_example_splits_counts_each_split_as_tfx_partitions_it(clean_penguins, settings):
+    """What the check before a run sees (pipeline/definition/split_check.py) is the split written."""
+    files = sorted(clean_penguins.glob("*.csv"))
+    splits = list(
+        csv_example_gen.example_splits(
+            [str(f) for f in files], settings.features, split_config(settings).split_config
+        )
+    )
+    reference = _python_examples(files, settings)
+    assert (splits.count(0), splits.count(1)) == (len(reference["train"]), len(reference["eval"]))
+
+
 def test_writes_the_examples_and_splits_tfx_csv_example_gen_writes(
     clean_penguins, settings, tmp_path, monkeypatch
 ):

@@ -153,6 +153,27 @@ def test_a_label_given_twice_or_of_an_unknown_class_is_refused_and_nothing_is_ke
     assert tree_snapshot(labels_dir) == before
 
 
+@pytest.mark.parametrize(
+    "row, refusal",
+    [
+        (
+            "three,Gentoo,Adelie\n",
+            "row 3: 3 fields where the header has 2; expected at most one field per column",
+        ),
+        ('three,"Gentoo\n"\n', "row 3, column 'species': 'Gentoo\\n' spans several lines"),
+    ],
+)
+def test_a_label_row_that_does_not_fit_the_header_is_refused_and_nothing_is_kept(
+    workspace, tmp_path, row, refusal
+):
+    source = tmp_path / "labels.csv"
+    source.write_text("request_id,species\none,Adelie\n" + row, newline="")
+    result = _labels_add(workspace, source, "--json")
+    assert result.returncode == EXIT_DATA_REJECTED
+    assert f"{source}, {refusal}" in json.loads(result.stdout)["error"]
+    assert tree_snapshot(workspace / "monitoring" / "labels") == {}
+
+
 def test_live_accuracy_per_version_and_slice_with_interval(workspace):
     frame = logged_requests(workspace / "monitoring" / "requests", SPEC)
     joined = join_labels(frame, {("one", 0): "Adelie", ("two", 1): "Adelie", ("three", 0): "Chinstrap"})

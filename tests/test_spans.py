@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from pipeline.intake.spans import list_spans
 from tests.helpers import bundled_rows, penguins, write_rows
 
@@ -42,6 +44,28 @@ def test_a_bad_file_leaves_no_span_behind(tmp_path):
     result = penguins("ingest", "--source", str(source), "--workspace", str(tmp_path / "ws"))
     assert result.returncode == 3
     assert "row 32, column 'body_mass_g': 'heavy' is not a number" in result.stderr
+    spans_root = tmp_path / "ws" / "data" / "spans"
+    assert not spans_root.exists() or list(spans_root.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "field, value, refusal",
+    [
+        ("island", "Dream,Biscoe", "row 32: 9 fields where the header has 8; expected at most one field per"),
+        ("bill_length_mm", "39\n", "row 32, column 'bill_length_mm': '39\\n' spans several lines"),
+    ],
+)
+def test_a_row_that_does_not_fit_the_header_is_refused_naming_file_and_row(tmp_path, field, value, refusal):
+    """An unquoted comma shifts the row; a quoted line break hides a quote left open. Neither is guessed."""
+    rows = bundled_rows()[:40]
+    rows[30][field] = value
+    source = write_rows(tmp_path / "bad.csv", rows)
+    if "," in value:  # unquoted, as a hand-edited file has it
+        source.write_text(source.read_text().replace(f'"{value}"', value))
+    result = penguins("ingest", "--source", str(source), "--workspace", str(tmp_path / "ws"), "--json")
+    assert result.returncode == 3
+    outcome = json.loads(result.stdout)
+    assert outcome["status"] == "data_rejected" and f"{source}, {refusal}" in outcome["error"]
     spans_root = tmp_path / "ws" / "data" / "spans"
     assert not spans_root.exists() or list(spans_root.iterdir()) == []
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import statistics
 
 import numpy as np
@@ -90,6 +91,34 @@ def test_rows_must_be_positive(tmp_path):
     assert result.returncode == 2
     assert "--rows must be at least 1" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("under", [False, True], ids=["out-is-a-file", "out-under-a-file"])
+def test_an_out_that_is_a_file_is_refused_in_one_line_naming_it(tmp_path, under):
+    in_the_way = tmp_path / "mine.csv"
+    in_the_way.write_text("my data\n")
+    out = in_the_way / "synth" if under else in_the_way
+    result = penguins("synth", "--rows", "5", "--out", str(out), "--json")
+    assert result.returncode == 2
+    outcome = json.loads(result.stdout)
+    assert (outcome["command"], outcome["status"]) == ("synth", "usage_error")
+    assert f"--out {out} " in outcome["error"] and f"move {in_the_way} away" in outcome["error"]
+    assert "expected a folder to write synthetic.csv into" in outcome["error"]
+    assert result.stderr.strip() == outcome["error"]  # one line for people, no traceback
+    assert in_the_way.read_text() == "my data\n"
+
+
+def test_json_names_what_was_written(tmp_path):
+    result = penguins("synth", "--rows", "5", "--out", str(tmp_path), "--json")
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert (outcome["status"], outcome["rows"], outcome["path"]) == (
+        "completed",
+        5,
+        str(tmp_path / "synthetic.csv"),
+    )
+    assert outcome["fitted_to"] == str(bundled_penguins_csv())
+    assert sum(outcome["shares"].values()) == pytest.approx(1)
 
 
 def test_missing_measurements_are_written_with_the_configured_marker(tmp_path):

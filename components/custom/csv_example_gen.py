@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterator
 
 import apache_beam as beam
 from google.protobuf import json_format, struct_pb2
@@ -29,21 +30,30 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.custom.csv_ranges import RangeToExamples, byte_ranges
-from components.custom.example_shards import ToShards, write_shard
+from components.custom.example_shards import HashSplit, ToShards, write_shard
 from components.features import FeatureSpec
 
 FLOAT_COLUMNS = "float_columns"
 TEXT_COLUMNS = "text_columns"
 
 
-def column_types(features: FeatureSpec) -> example_gen_pb2.CustomConfig:
-    """The executor's custom config: which columns hold numbers and which hold text.
+def _number_columns(features: FeatureSpec) -> dict[str, bool]:
+    """Column name -> whether it holds numbers: cleaning writes numeric features as floats and the
+    label and categorical features as text."""
+    return {name: True for name in features.numeric} | {
+        name: False for name in (features.label, *features.categorical)
+    }
 
-    Cleaning writes numeric features as floats and the label and categorical features as text.
-    """
+
+def column_types(features: FeatureSpec) -> example_gen_pb2.CustomConfig:
+    """The executor's custom config: which columns hold numbers and which hold text."""
+    numbers = _number_columns(features)
     types = struct_pb2.Struct()
     types.update(
-        {FLOAT_COLUMNS: list(features.numeric), TEXT_COLUMNS: [features.label, *features.categorical]}
+        {
+            FLOAT_COLUMNS: [name for name, number in numbers.items() if number],
+            TEXT_COLUMNS: [name for name, number in numbers.items() if not number],
+        }
     )
     config = example_gen_pb2.CustomConfig()
     config.custom_config.Pack(types)
@@ -58,6 +68,23 @@ def _read_column_types(exec_properties: dict) -> dict[str, bool]:
     config.custom_config.Unpack(types)
     floats = {name: True for name in types[FLOAT_COLUMNS]}
     return floats | {name: False for name in types[TEXT_COLUMNS]}
+
+
+def example_splits(
+    files: list[str], features: FeatureSpec, split_config: example_gen_pb2.SplitConfig
+) -> Iterator[int]:
+    """The split of each example this ExampleGen writes from cleaned `files`, in file order.
+
+    Read, serialized and hashed as the executor does, but in this process and lazily: a check
+    before a run can stop as soon as it has seen what it needs.
+    """
+    types = _number_columns(features)
+    to_examples = RangeToExamples([(name, types[name]) for name in _header(files, types)])
+    to_examples.setup()
+    split_of = HashSplit(split_config)
+    for byte_range in byte_ranges(files):
+        for examples in to_examples.process(byte_range):
+            yield from map(split_of, examples)
 
 
 def _header(files: list[str], types: dict[str, bool]) -> list[str]:

@@ -44,6 +44,21 @@ def _unpack(packed: bytes) -> list[bytes]:
     return [data[start:end] for start, end in zip([4 + 4 * count, *ends[:-1]], ends, strict=True)]
 
 
+class HashSplit:
+    """The split an example goes to: TFX's hash partition of its serialized bytes, an index into the splits.
+
+    Shared by the executor and by the check, before a run, that no split is left without examples.
+    """
+
+    def __init__(self, split_config: example_gen_pb2.SplitConfig):
+        self._split_config = split_config
+        self._buckets = list(itertools.accumulate(split.hash_buckets for split in split_config.splits))
+
+    def __call__(self, example: bytes) -> int:
+        # _PartitionFn is what TFX's GenerateExamplesByBeam partitions with (TFX 1.16 to 1.21).
+        return _PartitionFn(example, len(self._buckets), self._buckets, self._split_config)
+
+
 class ToShards(beam.DoFn):
     """Sends each example of a list to its split, by TFX's hash partition, and to a shard.
 
@@ -53,16 +68,13 @@ class ToShards(beam.DoFn):
     """
 
     def __init__(self, split_config: example_gen_pb2.SplitConfig, shards: int):
-        self._split_config = split_config
-        self._buckets = list(itertools.accumulate(split.hash_buckets for split in split_config.splits))
+        self._split_of = HashSplit(split_config)
         self._shards = shards
 
     def process(self, examples: list[bytes]) -> Iterable[tuple[tuple[int, int], bytes]]:
-        # _PartitionFn is what TFX's GenerateExamplesByBeam partitions with (TFX 1.16 to 1.21).
         groups = collections.defaultdict(list)
         for example in examples:
-            split = _PartitionFn(example, len(self._buckets), self._buckets, self._split_config)
-            groups[split, zlib.crc32(example) % self._shards].append(example)
+            groups[self._split_of(example), zlib.crc32(example) % self._shards].append(example)
         for key, group in groups.items():
             yield key, _pack(group)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from pipeline.cli.options import add_config_option, add_source_options, add_work
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import Settings, load_settings
 from pipeline.config.workspace import Workspace
+from pipeline.definition.split_check import require_every_split
 from pipeline.intake.raw_csv import NoDataError
 from pipeline.intake.synth import OUTPUT_FILE, synthesize
 from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE, CommandResult
@@ -53,12 +55,19 @@ def add_data_parsers(commands) -> None:
 
 def command_ingest(args: argparse.Namespace) -> CommandResult:
     from pipeline.intake.spans import ingest_source
+    from pipeline.run.console import captured_output
 
     settings = load_settings(args.config)
     workspace = Workspace(args.workspace.resolve()).create()
-    span, label = ingest_source(
-        settings.features, workspace.spans, None if args.bundled else args.source, args.year
-    )
+    with captured_output(workspace.log_dir / "ingest.log"):
+        # The split check imports TensorFlow, whose warnings go to the log.
+        span, label = ingest_source(
+            settings.features,
+            workspace.spans,
+            None if args.bundled else args.source,
+            args.year,
+            check_splits=functools.partial(require_every_split, settings),
+        )
     print(f"Ingested {label} as span {span.number}: {span.rows} rows in {span.path}")
     return CommandResult(
         EXIT_OK, {"span": span.number, "rows": span.rows, "path": str(span.path), "source": label}
@@ -142,16 +151,44 @@ def add_synth_parser(commands, settings: Settings) -> None:
     synth.add_argument("--config", type=Path, help="pipeline config naming label and numeric features")
     synth.add_argument("--data", help=f"the real raw CSV to fit (default: {settings.data_source})")
     synth.add_argument("--seed", type=int, default=0, help="the same seed writes the same rows")
+    add_json_option(synth)
     synth.set_defaults(handler=command_synth)
 
 
-def command_synth(args: argparse.Namespace) -> int:
+def _out_refusal(out: Path) -> str | None:
+    """Why --out cannot be the folder to write into (a file where it, or a folder above it, would be)."""
+    existing = next((path for path in (out, *out.parents) if path.exists()), None)
+    if existing is None or existing.is_dir():
+        return None
+    where = f"--out {out} is a file" if existing == out else f"--out {out} is under {existing}, a file"
+    return (
+        f"{where}; expected a folder to write {OUTPUT_FILE} into (made if missing): choose another "
+        f"--out, or move {existing} away"
+    )
+
+
+def _refuse(message: str) -> CommandResult:
+    print(message, file=sys.stderr)
+    return CommandResult(EXIT_USAGE, {"error": message})
+
+
+def command_synth(args: argparse.Namespace) -> CommandResult:
     if args.rows < 1:
-        print("--rows must be at least 1", file=sys.stderr)
-        return EXIT_USAGE
+        return _refuse(f"--rows must be at least 1 (got {args.rows})")
+    refusal = _out_refusal(args.out)
+    if refusal:
+        return _refuse(refusal)
     settings = load_settings(args.config)
     source = args.data or settings.data_source
     path, model, fitted = synthesize(settings.features, source, args.rows, args.out, args.seed)
     shares = ", ".join(f"{name} {spec.share:.0%}" for name, spec in model.classes.items())
     print(f"Wrote {args.rows} synthetic rows to {path} ({shares}), fitted to {fitted}")
-    return EXIT_OK
+    return CommandResult(
+        EXIT_OK,
+        {
+            "rows": args.rows,
+            "path": str(path),
+            "fitted_to": str(fitted),
+            "shares": {name: spec.share for name, spec in model.classes.items()},
+        },
+    )

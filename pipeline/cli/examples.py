@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from components.features import FeatureSpec
-from pipeline.intake.raw_csv import DataError, raw_records, read_header
+from pipeline.intake.raw_csv import DataError, data_records, raw_records, read_header
 
 
 class ExampleError(ValueError):
@@ -93,9 +93,7 @@ def _csv_examples(path: Path, features: FeatureSpec) -> list[dict[str, Any]]:
         records = raw_records(path)
         header = read_header(path, records, features.inputs)
         examples = []
-        for line, row in records:
-            if not row:
-                continue
+        for line, row in data_records(path, records, header):
             place = f"{path}, row {line}"
             if len(row) != len(header):
                 raise ExampleError(f"{place}: {len(row)} fields where the header has {len(header)}")

@@ -14,7 +14,7 @@ from pathlib import Path
 from pipeline.cli.data import add_data_parsers, add_synth_parser
 from pipeline.cli.history import add_history_parser
 from pipeline.cli.monitor import add_monitor_parsers
-from pipeline.cli.outcome import json_stream, write_outcome
+from pipeline.cli.outcome import CommandParser, UsageError, json_stream, write_outcome
 from pipeline.cli.retrain import add_retrain_parser
 from pipeline.cli.run import add_run_parser
 from pipeline.cli.schedule import add_schedule_parser
@@ -41,7 +41,7 @@ def _config_from_argv(argv: list[str] | None) -> Path | None:
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="penguins", description=__doc__.splitlines()[0])
+    parser = CommandParser(prog="penguins", description=__doc__.splitlines()[0])
     parser.set_defaults(json_outcome=False)
     commands = parser.add_subparsers(dest="command", required=True)
     settings = load_settings(_config_from_argv(argv))
@@ -81,15 +81,33 @@ def _failure(exit_code: int, message: str) -> CommandResult:
     return CommandResult(exit_code, {"error": message})
 
 
+def _refused_arguments(arguments: list[str], command: str | None, message: str) -> int:
+    """A command line refused before any command ran: one line on stderr, and with --json the outcome."""
+    result = _failure(EXIT_USAGE, message)
+    if "--json" in arguments:
+        write_outcome(sys.stdout, command, result)
+    return result.exit_code
+
+
+def _command_named(parser: argparse.ArgumentParser, arguments: list[str]) -> str | None:
+    """The command the arguments name: the first that is not an option, if it is one of the commands."""
+    (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    first = next((argument for argument in arguments if not argument.startswith("-")), None)
+    return first if first in commands.choices else None
+
+
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
     try:
         try:
-            args = build_parser(argv).parse_args(argv)
+            parser = build_parser(argv)
         except ConfigError as error:  # a bad --config is read while the parser is built
-            result = _failure(EXIT_USAGE, f"Config error: {error}")
-            if "--json" in (sys.argv[1:] if argv is None else argv):
-                write_outcome(sys.stdout, None, result)
-            return result.exit_code
+            return _refused_arguments(arguments, None, f"Config error: {error}")
+        try:
+            args = parser.parse_args(argv)
+        except UsageError as error:
+            sys.stderr.write(error.usage)
+            return _refused_arguments(arguments, _command_named(parser, arguments), str(error))
         outcome_stream = json_stream() if getattr(args, "json", False) and args.json_outcome else None
         result = _run_handler(args)
         if outcome_stream is not None:

@@ -10,9 +10,30 @@ import argparse
 import json
 import os
 import sys
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 from pipeline.run.exit_codes import STATUS, CommandResult
+
+
+class UsageError(Exception):
+    """Arguments the parser refused; the message is argparse's one line, `penguins run: error: ...`."""
+
+    def __init__(self, message: str, usage: str):
+        super().__init__(message)
+        self.usage = usage
+
+
+class CommandParser(argparse.ArgumentParser):
+    """argparse's parser, whose refusals are raised rather than exiting the process.
+
+    argparse prints and exits where the error is found, deep in a subcommand's parser; raised, the
+    refusal reaches the command line's one place for outcomes, which writes it as JSON with
+    `--json` like any other failure. Subcommands' parsers are of this class too (argparse makes
+    them of their parent's class).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: error: {message}", self.format_usage())
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,8 @@ Raw files mark values that were not recorded with tokens (the config's `data.mis
 and write whole-number measurements without a decimal point, which would make ExampleGen infer
 an integer column for a float feature. Cleaning is streamed row by row, so memory stays flat
 whatever the file size, and it stops at the first problem with the file, row and column named.
+ExampleGen reads the cleaned file line by line, in byte ranges spread over workers, so a value
+spanning lines never gets this far (raw_csv.data_records refuses it).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from contextlib import closing
 from pathlib import Path
 
 from components.features import FeatureSpec
-from pipeline.intake.raw_csv import DataError, raw_records, read_header
+from pipeline.intake.raw_csv import DataError, data_records, raw_records, read_header
 from serving.store.atomic import atomic_file
 
 
@@ -42,9 +44,7 @@ def clean_rows(path: Path, spec: FeatureSpec) -> Iterator[list[str]]:
         header = read_header(path, records, spec.columns)
         positions = {name: header.index(name) for name in spec.columns}
         rows = 0
-        for line, row in records:
-            if not row:
-                continue
+        for line, row in data_records(path, records, header):
             if max(positions.values()) >= len(row):
                 raise DataError(
                     f"{path}, row {line}: {len(row)} fields; expected at least "
@@ -57,12 +57,6 @@ def clean_rows(path: Path, spec: FeatureSpec) -> Iterator[list[str]]:
                     cleaned.append("")
                 elif column in numeric:
                     cleaned.append(_clean_number(value, path, line, column))
-                elif "\n" in value or "\r" in value:
-                    # ExampleGen reads the cleaned file line by line, in ranges spread over workers.
-                    raise DataError(
-                        f"{path}, row {line}, column '{column}': {value!r} spans several lines; "
-                        "expected a value on one line"
-                    )
                 else:
                     cleaned.append(value)
             rows += 1

@@ -1,9 +1,10 @@
 """Reading raw CSV files, the one way every command reads them.
 
-Cleaning, the year replay and the synthetic-data fit all read the user's raw files. They accept
-the same files and refuse the same ones with the same messages: UTF-8 text, with or without the
-byte-order mark Excel writes first, and a header that names each column once (with a name twice,
-which column is meant is anyone's guess). Anything else stops with the file named.
+Cleaning, the year replay, late labels and the synthetic-data fit all read the user's raw files.
+They accept the same files and refuse the same ones with the same messages: UTF-8 text, with or
+without the byte-order mark Excel writes first, a header that names each column once (with a name
+twice, which column is meant is anyone's guess), and rows that fit the header. Anything else stops
+with the file named.
 """
 
 from __future__ import annotations
@@ -56,14 +57,20 @@ def _first_non_utf8_byte(path: Path) -> tuple[int, int]:
 
 
 def raw_records(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """Each record of a raw CSV file, header included, with the line it ends on."""
+    """Each record of a raw CSV file, header included, with the line it begins on.
+
+    A quoted value may hold line breaks, so a record can end lines later; its first line is where
+    a person finds it in an editor.
+    """
     try:
         with path.open(newline="", encoding=RAW_ENCODING) as handle:
             reader = csv.reader(handle)
+            first_line = 1
             for record in reader:
                 if "\0" in "".join(record):  # Python 3.13's csv reader no longer refuses NUL itself
                     raise csv.Error("line contains NUL")
-                yield reader.line_num, record
+                yield first_line, record
+                first_line = reader.line_num + 1
     except UnicodeDecodeError:
         byte, offset = _first_non_utf8_byte(path)
         raise DataError(
@@ -98,3 +105,30 @@ def read_header(path: Path, records: Iterator[tuple[int, list[str]]], required: 
             f"{path}: missing column(s) {missing}; expected columns {list(required)}, found {header}"
         )
     return header
+
+
+def data_records(
+    path: Path, records: Iterator[tuple[int, list[str]]], header: Sequence[str]
+) -> Iterator[tuple[int, list[str]]]:
+    """The records below the header, blank lines left out; a record that does not fit the header stops.
+
+    A field beyond the header's columns belongs to no column, so reading on would drop its value
+    unseen; it is mostly a stray comma or an unquoted comma in a value, which shifts the row. A value
+    spanning lines is mostly a quote left open, which swallows the rows after it, and a number read
+    from it ("39\n") would hide that. Neither row says what its writer meant, so neither is guessed.
+    """
+    for line, record in records:
+        if not record:
+            continue
+        if len(record) > len(header):
+            raise DataError(
+                f"{path}, row {line}: {len(record)} fields where the header has {len(header)}; expected "
+                "at most one field per column of the header (a stray comma, or a comma in an unquoted value?)"
+            )
+        for column, value in zip(header, record, strict=False):
+            if "\n" in value or "\r" in value:
+                raise DataError(
+                    f"{path}, row {line}, column '{column}': {value!r} spans several lines; "
+                    "expected a value on one line (a quote left open?)"
+                )
+        yield line, record

@@ -13,12 +13,13 @@ import dataclasses
 import datetime
 import json
 import tempfile
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
 from components.features import FeatureSpec
 from pipeline.intake.cleaning import content_digest, write_clean_csv
-from pipeline.intake.raw_csv import DataError, raw_records, read_header
+from pipeline.intake.raw_csv import DataError, data_records, raw_records, read_header
 from pipeline.intake.sources import CLEAN_FILE, bundled_penguins_csv, raw_files
 from serving.store.atomic import staged_directory, write_json_atomically
 
@@ -91,6 +92,10 @@ def clear_rejection(span: Span) -> None:
     (span.path / REJECTED_FILE).unlink(missing_ok=True)
 
 
+# Refuses (raises DataError) cleaned files, named by their source, that would leave a split empty.
+SplitCheck = Callable[[list[Path], str], None]
+
+
 def span_holding(spans: list[Span], digest: str) -> Span | None:
     """The span whose cleaned examples have this digest, if any."""
     return next(
@@ -104,11 +109,13 @@ def ingest(
     spans_root: Path,
     spec: FeatureSpec,
     *,
+    check_splits: SplitCheck,
     number: int | None = None,
     feedback: bool = False,
 ) -> Span:
-    """Cleans `files` into span `number` (default: the next). Refuses data already ingested;
-    leaves nothing on failure."""
+    """Cleans `files` into span `number` (default: the next). Refuses data already ingested, or that
+    would leave a split of the span without examples (each span is split on its own, and retraining
+    reads its splits); leaves nothing on failure."""
     existing = list_spans(spans_root)
     if number is None:
         number = existing[-1].number + 1 if existing else 1
@@ -122,6 +129,7 @@ def ingest(
                 "nothing was added",
                 holder,
             )
+        check_splits([staging / CLEAN_FILE], source)
         record = {
             "source": source,
             "content_digest": digest,
@@ -138,7 +146,11 @@ def write_year_subset(raw_csv: Path, year: int, destination: Path, year_column: 
     with closing(raw_records(raw_csv)) as records:
         header = read_header(raw_csv, records, [year_column])
         at = header.index(year_column)
-        rows = [row for _, row in records if len(row) > at and row[at].strip() == str(year)]
+        rows = [
+            row
+            for _, row in data_records(raw_csv, records, header)
+            if len(row) > at and row[at].strip() == str(year)
+        ]
     if not rows:
         raise DataError(f"{raw_csv}: no rows for year {year} in column '{year_column}'")
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +162,12 @@ def write_year_subset(raw_csv: Path, year: int, destination: Path, year_column: 
 
 
 def ingest_source(
-    features: FeatureSpec, spans_root: Path, source: Path | None, year: int | None
+    features: FeatureSpec,
+    spans_root: Path,
+    source: Path | None,
+    year: int | None,
+    *,
+    check_splits: SplitCheck,
 ) -> tuple[Span, str]:
     """`penguins ingest`: a raw file or folder (None: the bundled data), or a year of it, as the next span."""
     files = [bundled_penguins_csv()] if source is None else raw_files(source)
@@ -161,4 +178,4 @@ def ingest_source(
                 raise DataError(f"{source}: --year needs a single CSV file, found {len(files)}")
             files = [write_year_subset(files[0], year, Path(scratch) / f"{year}.csv")]
             label += f", year {year}"
-        return ingest(files, label, spans_root, features), label
+        return ingest(files, label, spans_root, features, check_splits=check_splits), label

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from components.features import FeatureSpec
-from pipeline.intake.raw_csv import DataError, raw_records, read_header
+from pipeline.intake.raw_csv import DataError, data_records, raw_records, read_header
 from pipeline.intake.sources import raw_files
 from serving.store.atomic import atomic_file
 
@@ -59,7 +59,7 @@ def fit(path: Path, features: FeatureSpec) -> DataModel:
     label, numeric = features.label, features.numeric
     with closing(raw_records(path)) as records:
         header = read_header(path, records, (label, *numeric))
-        rows = [dict(zip(header, row, strict=False)) for _, row in records if row]
+        rows = [dict(zip(header, row, strict=False)) for _, row in data_records(path, records, header)]
     if not rows:
         raise DataError(f"{path}: the file has a header but no rows; expected rows to fit a synthetic model")
     absent = {"", *features.missing_values}

@@ -19,7 +19,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from pipeline.intake.raw_csv import DataError, raw_records, read_header
+from pipeline.intake.raw_csv import DataError, data_records, raw_records, read_header
 from serving.store.atomic import atomic_file
 
 REQUEST_ID, INSTANCE = "request_id", "instance"
@@ -56,7 +56,7 @@ def _rows(path: Path, label_column: str, classes: list[str]) -> list[Label]:
         header = read_header(path, records, [REQUEST_ID, label_column])
         at = {name: header.index(name) for name in (REQUEST_ID, label_column, INSTANCE) if name in header}
         labels = []
-        for line, record in records:
+        for line, record in data_records(path, records, header):
             if not any(cell.strip() for cell in record):
                 continue
             cells = {name: (record[i].strip() if i < len(record) else "") for name, i in at.items()}

@@ -10,6 +10,7 @@ meant: the loop then waits for a person (exit 5), says what to do, and keeps the
 
 from __future__ import annotations
 
+import functools
 import sys
 import tempfile
 from pathlib import Path
@@ -18,6 +19,7 @@ import pandas as pd
 
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
+from pipeline.definition.split_check import require_every_split
 from pipeline.intake.spans import DuplicateSpanError, Span, ingest, list_spans, rejected_spans
 from pipeline.monitoring.logged import INSTANCE, REQUEST_ID
 from pipeline.monitoring.quality import LABEL, QUALITY_DIP
@@ -50,10 +52,20 @@ def _not_trained_on(labeled: pd.DataFrame, workspace: Workspace) -> pd.DataFrame
 def _feedback_span(labeled: pd.DataFrame, settings: Settings, workspace: Workspace, when: str) -> Span:
     """The labeled requests as the next span, or the span that holds them already (an earlier attempt)."""
     source = f"{len(labeled)} labeled requests of the quality dip found at {when}"
-    with tempfile.TemporaryDirectory() as scratch:
+    from pipeline.run.console import captured_output
+
+    # The split check imports TFX's ExampleGen, whose warnings go to the log.
+    with tempfile.TemporaryDirectory() as scratch, captured_output(workspace.log_dir / "monitor.log"):
         path = _write_span_source(labeled, settings, Path(scratch) / "labeled-requests.csv")
         try:
-            span = ingest([path], source, workspace.spans, settings.features, feedback=True)
+            span = ingest(
+                [path],
+                source,
+                workspace.spans,
+                settings.features,
+                check_splits=functools.partial(require_every_split, settings),
+                feedback=True,
+            )
         except DuplicateSpanError as duplicate:
             return duplicate.span
     record_requests(span, _keys(labeled))

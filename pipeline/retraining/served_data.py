@@ -12,11 +12,13 @@ added when a span already holds the same examples.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from pathlib import Path
 
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
+from pipeline.definition.split_check import require_every_split
 from pipeline.intake.cleaning import content_digest
 from pipeline.intake.sources import CLEAN_FILE
 from pipeline.intake.spans import Span, ingest, list_spans, span_holding
@@ -78,6 +80,7 @@ def _adopt_run_data(
         f"penguins run {push.run_id}, the data served version {version} was trained on",
         workspace.spans,
         settings.features,
+        check_splits=functools.partial(require_every_split, settings),
         number=RUN_DATA_SPAN if free else None,
     )
 

@@ -13,7 +13,7 @@ from typing import Any
 EXIT_OK = 0
 EXIT_FAILED = 1  # a component failed (the served model unchanged), or predict found no server or was refused
 EXIT_USAGE = 2  # bad arguments or config, or nothing to work on
-EXIT_DATA_REJECTED = 3  # the data failed cleaning, the schema, or the drift check
+EXIT_DATA_REJECTED = 3  # the data failed cleaning, filling both splits, the schema, or the drift check
 EXIT_BUSY = 4  # another process holds the workspace or the port
 # A quality dip whose retrain the data checks refused: the loop waits for a person (a schema
 # review, accepting the drift) and keeps the labels for the next attempt.

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
+from pipeline.definition.split_check import require_every_split
 from pipeline.intake.raw_csv import DataError
 from pipeline.intake.sources import prepare_clean_data, raw_files
 from pipeline.run.abandoned import settle_abandoned_runs
@@ -48,9 +49,7 @@ def run_once(
     try:
         clean_dir = clean_source(settings, workspace, data)
     except DataError as error:
-        message = f"Data rejected, nothing trained or pushed. {error}"
-        print(message, file=sys.stderr)
-        return CommandResult(EXIT_DATA_REJECTED, {"error": message})
+        return _rejected(error, sys.stderr)
     print(f"  {'Cleaning':<32} {'done':<8} {time.monotonic() - started:6.1f}s", flush=True)
     beam = options.beam(csv_rows(clean_dir.glob("*.csv")))
     print(f"  Beam preset: {beam.preset} ({beam.reason})", flush=True)
@@ -65,10 +64,19 @@ def run_once(
         )
 
     print(f"  Full log: {log_path}", flush=True)
-    return _execute(settings, workspace, clean_dir, options, beam.args, key, log_path, started)
+    source = str(data or settings.data_source)
+    return _execute(settings, workspace, clean_dir, source, options, beam.args, key, log_path, started)
 
 
-def _execute(settings, workspace, clean_dir, options, beam_args, key, log_path, started) -> CommandResult:
+def _rejected(error: DataError, stream) -> CommandResult:
+    message = f"Data rejected, nothing trained or pushed. {error}"
+    print(message, file=stream)
+    return CommandResult(EXIT_DATA_REJECTED, {"error": message})
+
+
+def _execute(
+    settings, workspace, clean_dir, source, options, beam_args, key, log_path, started
+) -> CommandResult:
     """The TFX run itself, and the record the next `penguins run` compares with."""
     from pipeline.run.console import captured_output
 
@@ -76,6 +84,10 @@ def _execute(settings, workspace, clean_dir, options, beam_args, key, log_path, 
         from pipeline.definition.pipelines import create_pipeline
         from pipeline.run.execution import execute
 
+        try:
+            require_every_split(settings, sorted(clean_dir.glob("*.csv")), source)
+        except DataError as error:
+            return _rejected(error, terminal)
         tfx_pipeline = create_pipeline(
             settings, clean_dir, workspace, beam_args, enable_cache=options.enable_cache
         )
