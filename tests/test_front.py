@@ -368,3 +368,33 @@ def test_a_remembered_version_unloaded_upstream_is_chosen_anew(tmp_path, exporte
             front.stop()
     assert {r["model_version"][0] for r in logged["before"]} == {first}
     assert {r["model_version"][0] for r in logged["after"]} == {newest}
+
+
+def test_a_front_before_a_local_server_on_one_workspace_logs_each_request_once(tmp_path, exported_model_dir):
+    """The README's setup without Docker: a front before `penguins serve`, both on one workspace. What
+    the front logs the server does not log again; behind a front that logs nothing, the server does."""
+    with serve_published(tmp_path, exported_model_dir) as (server, _):
+        front = RunningServer(tmp_path, upstream=server.rest, upstream_grpc=server.grpc)
+        silent_front = RunningServer(tmp_path / "silent", "--no-request-log", upstream=server.rest)
+        try:
+            with PredictionClient(front.rest) as client:
+                client.predict(EXAMPLES, request_id="rest-via-front")
+            _grpc_call(front.grpc, "Predict", _predict_request(EXAMPLES[:2]), "grpc-via-front")
+            with PredictionClient(silent_front.rest) as client:
+                client.predict(EXAMPLES[:3], request_id="via-silent-front")
+            with PredictionClient(server.rest) as client:
+                client.predict(EXAMPLES[:1], request_id="direct")
+        finally:
+            front.stop()
+            silent_front.stop()
+    # Both servers have stopped, so every record they queued is written.
+    logged = collections.Counter(
+        as_dict(example)["request_id"][0].decode()
+        for example in read_examples(tmp_path / "monitoring" / "requests")
+    )
+    assert logged == {
+        "rest-via-front": len(EXAMPLES),
+        "grpc-via-front": 2,
+        "via-silent-front": 3,
+        "direct": 1,
+    }

@@ -41,7 +41,17 @@ QUEUE_INSTANCES = 100_000  # at a few hundred bytes an instance, some tens of MB
 WARN_EVERY_SECONDS = 60
 TFRECORD_FRAMING_BYTES = 16  # length, its CRC and the data's CRC around each record
 QUEUE_FULL, WRITE_FAILED = "queue full", "write failed"
+# A logging front marks each request it forwards with this header (gRPC: metadata) when it logs the
+# request itself, or a front before it does. The server behind it answers a marked request without
+# logging it: a front before a local server on the same workspace, as in the README, would
+# otherwise log every request twice, and late labels and live accuracy would count it twice.
+LOGGED_KEY, LOGGED = "x-penguins-logged", "1"
 _STOP = object()
+
+
+def logged_before(mark: str | None) -> bool:
+    """Whether a request's LOGGED_KEY header (or metadata) says a front before this server logs it."""
+    return mark == LOGGED
 
 
 def request_id_or_new(given: str | None) -> str:

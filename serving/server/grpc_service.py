@@ -16,7 +16,13 @@ from tensorflow_serving.apis import (
 )
 
 from serving.monitoring.metrics import GRPC, ServingMetrics
-from serving.monitoring.request_log import REQUEST_ID_KEY, RequestLog, request_id_or_new
+from serving.monitoring.request_log import (
+    LOGGED_KEY,
+    REQUEST_ID_KEY,
+    RequestLog,
+    logged_before,
+    request_id_or_new,
+)
 from serving.server import messages
 from serving.server.predict import (
     BadRequestError,
@@ -81,7 +87,8 @@ class LoggedPredictions(prediction_service_pb2_grpc.PredictionServiceServicer):
     id (the client's x-request-id metadata, else a new one), sent back in the trailing metadata,
     which an aborted call sends too; it is counted under the status it ends with, as TF Serving
     counts it (a server fault is UNKNOWN); and each answered prediction is logged and counted by
-    class. Subclasses say how a request is answered, and by which version."""
+    class, unless a logging front before this server logs it (its x-penguins-logged metadata).
+    Subclasses say how a request is answered, and by which version."""
 
     def __init__(self, request_log: RequestLog | None, metrics: ServingMetrics):
         self._request_log = request_log
@@ -89,10 +96,11 @@ class LoggedPredictions(prediction_service_pb2_grpc.PredictionServiceServicer):
 
     def Predict(self, request, context):  # noqa: N802 - gRPC method name
         started = time.perf_counter()
-        request_id = request_id_or_new(dict(context.invocation_metadata()).get(REQUEST_ID_KEY))
+        metadata = dict(context.invocation_metadata())
+        request_id = request_id_or_new(metadata.get(REQUEST_ID_KEY))
         context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
         try:
-            response = self._predict(request, context, request_id)
+            response = self._predict(request, context, request_id, logged_before(metadata.get(LOGGED_KEY)))
         except Exception:
             status = context.code() or grpc.StatusCode.UNKNOWN  # set by an abort
             self._metrics.request(request.model_spec.name, status.name, "Predict", GRPC, started)
@@ -100,11 +108,14 @@ class LoggedPredictions(prediction_service_pb2_grpc.PredictionServiceServicer):
         self._metrics.request(request.model_spec.name, "OK", "Predict", GRPC, started)
         return response
 
-    def _predict(self, request, context, request_id: str):
+    def _predict(self, request, context, request_id: str, logged_by_front: bool):
+        """The response; `logged_by_front` when a front before this server logs the request."""
         raise NotImplementedError
 
-    def _record(self, request_id: str, version: int, inputs: Mapping, outputs: Mapping) -> None:
-        if self._request_log is not None:
+    def _record(
+        self, request_id: str, version: int, inputs: Mapping, outputs: Mapping, logged_by_front: bool
+    ) -> None:
+        if self._request_log is not None and not logged_by_front:
             self._request_log.record(request_id, version, inputs, outputs)
         self._metrics.predictions(version, outputs)
 
@@ -114,7 +125,7 @@ class PredictionService(LoggedPredictions):
         super().__init__(request_log, metrics)
         self._repository = repository
 
-    def _predict(self, request, context, request_id: str):
+    def _predict(self, request, context, request_id: str, logged_by_front: bool):
         loaded = _resolve(self._repository, request.model_spec, context)
         signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
         try:
@@ -123,7 +134,7 @@ class PredictionService(LoggedPredictions):
             outputs = predict(loaded, signature_name, tensors)
         except (BadRequestError, NotFoundError) as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
-        self._record(request_id, loaded.version, tensors, outputs)
+        self._record(request_id, loaded.version, tensors, outputs, logged_by_front)
         response = predict_pb2.PredictResponse(
             model_spec=messages.model_spec(self._repository.model_name, loaded, signature_name)
         )
