@@ -17,12 +17,13 @@ from typing import Any
 
 import httpx
 
+from serving.addresses import DEFAULT_URLS, grpc_target, rest_url
+
 PROBABILITIES, CLASSES = "probabilities", "classes"
 PROTOCOLS = ("rest", "grpc")
 REQUEST_ID_KEY = "x-request-id"  # the REST header (any case) and the gRPC metadata key
 # What both an HTTP header and gRPC metadata carry unchanged: printable ASCII without spaces.
 _REQUEST_ID = re.compile(r"[!-~]{1,128}")
-DEFAULT_URLS = {"rest": "http://127.0.0.1:8501", "grpc": "127.0.0.1:8500"}
 
 
 class PredictionError(RuntimeError):
@@ -53,19 +54,6 @@ def _predictions(outputs: dict[str, list], request_id: str | None) -> list[Predi
     ]
 
 
-def _address(url: str, protocol: str) -> str:
-    """A REST URL given as host:port gets http://; a gRPC address is host:port, grpc:// allowed."""
-    url = url.rstrip("/")
-    scheme, _, rest = url.rpartition("://")
-    if protocol == "grpc":
-        if scheme not in ("", "grpc"):
-            raise ValueError(f"a gRPC address is host:port, such as {DEFAULT_URLS['grpc']}, got {url!r}")
-        return rest
-    if scheme not in ("", "http", "https"):
-        raise ValueError(f"a REST address is http://host:port, such as {DEFAULT_URLS['rest']}, got {url!r}")
-    return url if scheme else f"http://{url}"
-
-
 def _reason(error: Exception) -> str:
     """'[Errno 111] Connection refused' -> 'connection refused'; the error's type if it says nothing."""
     text = str(error).split("] ", 1)[-1]
@@ -79,7 +67,8 @@ class PredictionClient:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
         self.protocol, self.model = protocol, model
-        self.url = _address(url or DEFAULT_URLS[protocol], protocol)
+        address = url or DEFAULT_URLS[protocol]
+        self.url = rest_url(address) if protocol == "rest" else grpc_target(address)
         self._timeout = timeout
         if protocol == "rest":
             self._http = httpx.Client(base_url=self.url, timeout=timeout)

@@ -32,6 +32,7 @@ LAYERS = (
     ("serving.server",),
     ("serving.monitoring",),
     ("serving.client",),
+    ("serving.addresses",),
     ("serving.store",),
     ("serving.compat",),
 )

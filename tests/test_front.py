@@ -272,6 +272,30 @@ def test_the_front_refuses_grpc_flags_that_do_not_go_together_in_one_line(tmp_pa
     assert result.stderr.splitlines() == [refusal]
 
 
+@pytest.mark.parametrize("upstream", ["ftp://127.0.0.1:8501", "grpc://127.0.0.1:8500"])
+def test_an_upstream_that_is_no_rest_address_is_refused_at_start_in_one_line(tmp_path, upstream):
+    """Else the front would start, then answer every request 502."""
+    result = penguins("serve", "--workspace", str(tmp_path), "--upstream", upstream, timeout=60)
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr.splitlines() == [
+        f"Refused: --upstream: a REST address is http://host:port, such as http://127.0.0.1:8501, "
+        f"got '{upstream}'."
+    ]
+
+
+def test_an_upstream_without_a_scheme_is_taken_as_http(servers, tmp_path):
+    upstream, _, _ = servers
+    front = RunningServer(tmp_path, upstream=f"127.0.0.1:{upstream.rest_port}")
+    try:
+        fronted, direct = (
+            httpx.post(server.rest + PREDICT, json={"instances": EXAMPLES[:2]})
+            for server in (front, upstream)
+        )
+    finally:
+        front.stop()
+    assert (fronted.status_code, fronted.json()) == (200, direct.json())
+
+
 @contextlib.contextmanager
 def _upstream_naming_no_version(answer: dict) -> Iterator[str]:
     """A REST endpoint that predicts but whose model status names no version (not TF Serving's way;

@@ -283,6 +283,44 @@ def test_ports_that_cannot_be_ours_are_a_usage_error(tmp_path, args, message):
     assert "Serving" not in result.stdout
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "--port must be a port number from 0 (any free port) to 65535, got '70000'"),
+        (["--port", "-1"], "--port must be a port number from 0 (any free port) to 65535, got '-1'"),
+        (
+            ["--grpc-port", "70000"],
+            "--grpc-port must be a port number from 0 (any free port) to 65535, got '70000'",
+        ),
+        (
+            ["--upstream", "http://127.0.0.1:70000"],
+            "--upstream: the port of 'http://127.0.0.1:70000' must be a port number from 1 to 65535, "
+            "got '70000'",
+        ),
+        (
+            ["--upstream", "127.0.0.1:1", "--upstream-grpc", "127.0.0.1:70000"],
+            "--upstream-grpc: the port of '127.0.0.1:70000' must be a port number from 1 to 65535, "
+            "got '70000'",
+        ),
+    ],
+    ids=[
+        "REST port too high",
+        "negative REST port",
+        "gRPC port too high",
+        "upstream port",
+        "upstream gRPC port",
+    ],
+)
+def test_a_port_out_of_range_is_refused_in_one_line_and_as_json(tmp_path, args, message):
+    """The system would take 70000 modulo 65536 (gRPC on 4464) or raise OverflowError."""
+    result = penguins("serve", "--workspace", str(tmp_path), *args, "--json", timeout=60)
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert result.stderr.splitlines() == [f"Refused: {message}."]
+    assert json.loads(result.stdout) == {
+        "command": "serve", "exit_code": EXIT_USAGE, "status": "usage_error", "error": f"Refused: {message}.",
+    }  # fmt: skip
+
+
 def test_the_rest_socket_names_tcp_so_asyncio_turns_nagle_off():
     """asyncio sets TCP_NODELAY only on sockets made with IPPROTO_TCP; without it every small answer
     waits about 40 ms for the client's delayed acknowledgement (see benchmarks/serving_speed.py)."""
