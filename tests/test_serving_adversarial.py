@@ -210,8 +210,9 @@ BAD_GRPC_REQUESTS = {
     # TensorFlow fills a shape with fewer values by repeating the last: 3 examples against 1.
     "fewer values than the shape": (_mismatched(3, [200.0, 210.0]), grpc.StatusCode.INVALID_ARGUMENT,
                                     "'flipper_length_mm' 3"),
-    "more values than the shape": (_mismatched(1, [200.0, 210.0]), grpc.StatusCode.INVALID_ARGUMENT,
-                                   "input 'flipper_length_mm' does not fit its tensor_shape [1]"),
+    "more values than the shape": (_mismatched(1, [200.0, 210.0, 220.0]), grpc.StatusCode.INVALID_ARGUMENT,
+                                   "input 'flipper_length_mm' does not fit its tensor_shape [1]: the shape "
+                                   "holds 1 value(s), the tensor has 3"),
     "tensor_content of the wrong size": (_mismatched(3, content=b"\0" * 8), grpc.StatusCode.INVALID_ARGUMENT,
                                          "input 'flipper_length_mm' does not fit its tensor_shape [3]"),
     "infinity": (_grpc_request(body_mass_g=np.array([np.inf], np.float32)), grpc.StatusCode.INVALID_ARGUMENT,

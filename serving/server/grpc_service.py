@@ -51,14 +51,35 @@ def _resolve(repository: ModelRepository, model_spec, context):
         context.abort(grpc.StatusCode.NOT_FOUND, str(error))
 
 
+def _value_count(proto) -> int:
+    """How many values a TensorProto holds, in its typed field or its tensor_content bytes."""
+    size = tf.as_dtype(proto.dtype).size  # 0 for strings, which have no tensor_content
+    if proto.tensor_content and size:
+        return len(proto.tensor_content) // size
+    per_value = 2 if proto.dtype in (tf.complex64.as_datatype_enum, tf.complex128.as_datatype_enum) else 1
+    return (
+        sum(len(values) for field, values in proto.ListFields() if field.name.endswith("_val")) // per_value
+    )
+
+
 def tensor_arrays(protos) -> dict[str, np.ndarray]:
-    """A request's inputs or a response's outputs, TensorProtos by name, as arrays."""
+    """A request's inputs or a response's outputs, TensorProtos by name, as arrays.
+
+    More values than the shape holds is refused by name here: TensorFlow's own message for a
+    typed field ("index can't contain negative values") says neither which input nor what is wrong.
+    """
     arrays = {}
     for name, proto in protos.items():
+        shape = [dim.size for dim in proto.tensor_shape.dim]
+        values, room = _value_count(proto), int(np.prod(shape, dtype=np.int64))
+        if values > room >= 0:
+            raise BadRequestError(
+                f"input '{name}' does not fit its tensor_shape {shape}: the shape holds {room} "
+                f"value(s), the tensor has {values}"
+            )
         try:
             arrays[name] = tf.make_ndarray(proto)
         except ValueError as error:
-            shape = [dim.size for dim in proto.tensor_shape.dim]
             raise BadRequestError(
                 f"input '{name}' does not fit its tensor_shape {shape}: {first_line(error)}"
             ) from None
