@@ -174,6 +174,13 @@ class PredictionClient:
                 metadata=[(REQUEST_ID_KEY, request_id)] if request_id else None,
             )
         except grpc.RpcError as error:
+            # A server that answers sends trailing metadata; a logging front whose upstream is down
+            # answers UNAVAILABLE itself, naming that upstream, which is then the message.
+            answered = bool(error.trailing_metadata())
+            if error.code() == grpc.StatusCode.UNAVAILABLE and answered:
+                raise PredictionError(
+                    f"the server at {self.url} answered UNAVAILABLE: {error.details()}"
+                ) from None
             if error.code() == grpc.StatusCode.UNAVAILABLE:
                 raise PredictionError(
                     f"no gRPC server answers at {self.url} ({error.details()}); start one with "

@@ -28,7 +28,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from pipeline.run.exit_codes import EXIT_USAGE
+from pipeline.run.exit_codes import EXIT_FAILED, EXIT_USAGE
 from serving.client import PredictionClient
 from serving.monitoring.log_reader import as_dict, read_examples
 from serving.monitoring.metrics import REQUEST_COUNT, REQUEST_LATENCY
@@ -37,6 +37,7 @@ from serving.server.front import VERSION_UNKNOWN
 from serving.store.versions import publish
 from tests.helpers import RunningServer, free_port, penguins, serve_published
 from tests.test_metrics import delta, scrape, value
+from tests.test_predict_command import FLAGS
 from tests.test_signatures import PENGUINS as EXAMPLES
 
 PREDICT = "/v1/models/penguins:predict"
@@ -242,8 +243,14 @@ def test_an_unreachable_upstream_is_answered_503_and_unavailable_naming_it(tmp_p
         error = _grpc_error(front.grpc, _predict_request(EXAMPLES[:1]))
         assert error.code() == grpc.StatusCode.UNAVAILABLE
         assert error.details().startswith(f"the upstream TF Serving at {nowhere_grpc} cannot be reached")
+        # `penguins predict` relays what the front said: it answered, its upstream did not.
+        predicted = penguins("predict", "--protocol", "grpc", "--url", front.grpc, *FLAGS, timeout=120)
+        assert predicted.returncode == EXIT_FAILED
+        assert predicted.stderr.splitlines() == [
+            f"Prediction failed: the server at {front.grpc} answered UNAVAILABLE: {error.details()}"
+        ]
         samples = scrape(front.rest)
-        assert delta({}, samples, REQUEST_COUNT, model_name="penguins", status="UNAVAILABLE") == 3
+        assert delta({}, samples, REQUEST_COUNT, model_name="penguins", status="UNAVAILABLE") == 4
     finally:
         front.stop()
     assert not (tmp_path / "monitoring" / "requests").exists() or not any(
