@@ -12,18 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from typing import Any
 
 import httpx
 
 from serving.addresses import DEFAULT_URLS, grpc_target, rest_url
+from serving.request_ids import REQUEST_ID_KEY, checked_request_id
 
 PROBABILITIES, CLASSES = "probabilities", "classes"
 PROTOCOLS = ("rest", "grpc")
-REQUEST_ID_KEY = "x-request-id"  # the REST header (any case) and the gRPC metadata key
-# What both an HTTP header and gRPC metadata carry unchanged: printable ASCII without spaces.
-_REQUEST_ID = re.compile(r"[!-~]{1,128}")
 
 
 class PredictionError(RuntimeError):
@@ -98,10 +95,8 @@ class PredictionClient:
 
         Raises ValueError for a request id that a header or gRPC metadata cannot carry as it is.
         """
-        if request_id is not None and not _REQUEST_ID.fullmatch(request_id):
-            raise ValueError(
-                f"a request id is 1 to 128 printable ASCII characters without spaces, got {request_id!r}"
-            )
+        if request_id is not None:
+            checked_request_id(request_id)
         if not instances:
             return []
         outputs, request_id = (self._predict_rest(instances, version, request_id) if self.protocol == "rest"

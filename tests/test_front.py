@@ -32,7 +32,7 @@ from pipeline.run.exit_codes import EXIT_FAILED, EXIT_USAGE
 from serving.client import PredictionClient
 from serving.monitoring.log_reader import as_dict, read_examples
 from serving.monitoring.metrics import REQUEST_COUNT, REQUEST_LATENCY
-from serving.monitoring.request_log import REQUEST_ID_KEY
+from serving.request_ids import REQUEST_ID_KEY
 from serving.server.front import VERSION_UNKNOWN
 from serving.store.versions import publish
 from tests.helpers import RunningServer, free_port, penguins, serve_published
@@ -92,9 +92,11 @@ def _grpc_call(target: str, method: str, request, request_id: str | None = None)
     return response, dict(call.trailing_metadata()).get(REQUEST_ID_KEY)
 
 
-def _grpc_error(target: str, request) -> grpc.RpcError:
+def _grpc_error(target: str, request, metadata=None) -> grpc.RpcError:
     with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError) as error:
-        prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+        prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
+            request, metadata=metadata, timeout=30
+        )
     return error.value
 
 
@@ -228,6 +230,23 @@ def test_grpc_predict_through_the_front_is_the_upstreams_answer_logged_and_count
     }
     expected = collections.Counter(species + species[:1])
     assert {label: n for label, n in classes.items() if n} == dict(expected)
+
+
+def test_the_front_refuses_a_request_id_the_log_cannot_hold_as_the_server_does(servers):
+    upstream, front, _ = servers
+    too_long = "x" * 300
+    for server in (upstream, front):
+        answer = httpx.post(
+            server.rest + PREDICT, json={"instances": EXAMPLES[:1]}, headers={"X-Request-Id": too_long}
+        )
+        assert answer.status_code == 400
+        assert answer.json()["error"].startswith("X-Request-Id: a request id is 1 to 128 printable ASCII")
+    fronted, direct = (
+        _grpc_error(server.grpc, _predict_request(EXAMPLES[:1]), metadata=((REQUEST_ID_KEY, "a b"),))
+        for server in (front, upstream)
+    )
+    assert fronted.code() == direct.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fronted.details() == direct.details()
 
 
 def test_an_unreachable_upstream_is_answered_503_and_unavailable_naming_it(tmp_path):

@@ -26,7 +26,6 @@ import queue
 import random
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -34,7 +33,6 @@ import numpy as np
 import tensorflow as tf
 
 LOG = logging.getLogger(__name__)
-REQUEST_ID_KEY = "x-request-id"  # the HTTP header (any case) and the gRPC metadata key
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_FILE_SECONDS = 3600
 QUEUE_INSTANCES = 100_000  # at a few hundred bytes an instance, some tens of MB
@@ -52,11 +50,6 @@ _STOP = object()
 def logged_before(mark: str | None) -> bool:
     """Whether a request's LOGGED_KEY header (or metadata) says a front before this server logs it."""
     return mark == LOGGED
-
-
-def request_id_or_new(given: str | None) -> str:
-    """The client's id when it sent one, else a fresh one, so that every answer carries an id."""
-    return given or uuid.uuid4().hex
 
 
 @dataclasses.dataclass(frozen=True)

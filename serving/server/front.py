@@ -30,14 +30,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from serving.monitoring.metrics import ServingMetrics
-from serving.monitoring.request_log import (
-    LOGGED,
-    LOGGED_KEY,
-    REQUEST_ID_KEY,
-    RequestLog,
-    logged_before,
-    request_id_or_new,
-)
+from serving.monitoring.request_log import LOGGED, LOGGED_KEY, RequestLog, logged_before
+from serving.request_ids import REQUEST_ID_KEY, RequestIdError, request_id_or_new
 from serving.server.predict import BadRequestError
 from serving.server.request_json import parse_body
 from serving.server.rest import (
@@ -208,7 +202,10 @@ def build_front_app(
         metrics.predictions(version, outputs)
 
     async def answer(request: Request) -> Response:
-        request_id = request_id_or_new(request.headers.get(REQUEST_ID_KEY))
+        try:
+            request_id = request_id_or_new(request.headers.get(REQUEST_ID_KEY))
+        except RequestIdError as error:
+            return error_response(400, f"X-Request-Id: {error}")
         match = MODEL_PATH.match(request.path_params["rest"])
         try:
             if request.method == "POST" and match and match["suffix"] == ":predict":

@@ -19,7 +19,8 @@ import grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
 from serving.monitoring.metrics import ServingMetrics
-from serving.monitoring.request_log import LOGGED, LOGGED_KEY, REQUEST_ID_KEY, RequestLog
+from serving.monitoring.request_log import LOGGED, LOGGED_KEY, RequestLog
+from serving.request_ids import REQUEST_ID_KEY
 from serving.server.front import UPSTREAM_TIMEOUT_SECONDS, VERSION_UNKNOWN
 from serving.server.grpc_service import LoggedPredictions, tensor_arrays
 from serving.server.predict import BadRequestError

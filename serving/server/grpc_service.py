@@ -16,13 +16,8 @@ from tensorflow_serving.apis import (
 )
 
 from serving.monitoring.metrics import GRPC, ServingMetrics
-from serving.monitoring.request_log import (
-    LOGGED_KEY,
-    REQUEST_ID_KEY,
-    RequestLog,
-    logged_before,
-    request_id_or_new,
-)
+from serving.monitoring.request_log import LOGGED_KEY, RequestLog, logged_before
+from serving.request_ids import REQUEST_ID_KEY, RequestIdError, request_id_or_new
 from serving.server import messages
 from serving.server.predict import (
     BadRequestError,
@@ -103,13 +98,21 @@ def _request_tensors(inputs, specs: dict[str, tf.TensorSpec]) -> dict[str, tf.Te
     }
 
 
+def _request_id(metadata: dict, context) -> str:
+    try:
+        return request_id_or_new(metadata.get(REQUEST_ID_KEY))
+    except RequestIdError as error:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{REQUEST_ID_KEY} metadata: {error}")
+
+
 class LoggedPredictions(prediction_service_pb2_grpc.PredictionServiceServicer):
     """Predict as TF Serving's gRPC API offers it, with what TF Serving lacks: each call has a request
-    id (the client's x-request-id metadata, else a new one), sent back in the trailing metadata,
-    which an aborted call sends too; it is counted under the status it ends with, as TF Serving
-    counts it (a server fault is UNKNOWN); and each answered prediction is logged and counted by
-    class, unless a logging front before this server logs it (its x-penguins-logged metadata).
-    Subclasses say how a request is answered, and by which version."""
+    id (the client's x-request-id metadata, refused if it breaks the rule of serving/request_ids.py,
+    else a new one), sent back in the trailing metadata, which an aborted call sends too; it is
+    counted under the status it ends with, as TF Serving counts it (a server fault is UNKNOWN); and
+    each answered prediction is logged and counted by class, unless a logging front before this
+    server logs it (its x-penguins-logged metadata). Subclasses say how a request is answered, and
+    by which version."""
 
     def __init__(self, request_log: RequestLog | None, metrics: ServingMetrics):
         self._request_log = request_log
@@ -118,9 +121,9 @@ class LoggedPredictions(prediction_service_pb2_grpc.PredictionServiceServicer):
     def Predict(self, request, context):  # noqa: N802 - gRPC method name
         started = time.perf_counter()
         metadata = dict(context.invocation_metadata())
-        request_id = request_id_or_new(metadata.get(REQUEST_ID_KEY))
-        context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
         try:
+            request_id = _request_id(metadata, context)
+            context.set_trailing_metadata(((REQUEST_ID_KEY, request_id),))
             response = self._predict(request, context, request_id, logged_before(metadata.get(LOGGED_KEY)))
         except Exception:
             status = context.code() or grpc.StatusCode.UNKNOWN  # set by an abort

@@ -26,13 +26,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from serving.monitoring.metrics import CONTENT_TYPE, METRICS_PATH, REST, ServingMetrics, status_name
-from serving.monitoring.request_log import (
-    LOGGED_KEY,
-    REQUEST_ID_KEY,
-    RequestLog,
-    logged_before,
-    request_id_or_new,
-)
+from serving.monitoring.request_log import LOGGED_KEY, RequestLog, logged_before
+from serving.request_ids import REQUEST_ID_KEY, RequestIdError, request_id_or_new
 from serving.server import messages
 from serving.server.answers import columns_answer, rows_answer
 from serving.server.predict import (
@@ -170,9 +165,13 @@ def build_app(
             return error_response(404, str(error))
 
     async def post(request: Request) -> Response:
-        """Every answer names the request's id in its X-Request-Id header, errors included. A request
-        that a logging front before this server logs is not logged here again."""
-        request_id = request_id_or_new(request.headers.get(REQUEST_ID_KEY))
+        """Every answer names the request's id in its X-Request-Id header, errors included, but for the
+        refusal of an id that breaks the rule. A request that a logging front before this server logs
+        is not logged here again."""
+        try:
+            request_id = request_id_or_new(request.headers.get(REQUEST_ID_KEY))
+        except RequestIdError as error:
+            return error_response(400, f"X-Request-Id: {error}")
         log_to = None if logged_before(request.headers.get(LOGGED_KEY)) else request_log
         response = await predict_answer(request, request_id, log_to)
         response.headers[REQUEST_ID_KEY] = request_id
