@@ -322,6 +322,30 @@ def test_a_port_out_of_range_is_refused_in_one_line_and_as_json(tmp_path, args, 
     }  # fmt: skip
 
 
+def _loopback_taken(port: int) -> set[str]:
+    """The loopback addresses on which `port` cannot be bound: a server listens there."""
+    taken = set()
+    for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((address, port))
+            except OSError:
+                taken.add(address)
+    return taken
+
+
+def test_a_host_name_is_resolved_once_and_both_apis_listen_on_the_same_addresses(
+    tmp_path, exported_model_dir
+):
+    """grpcio would resolve `localhost` on its own, to [::1] as well as (or instead of) 127.0.0.1, where
+    REST listens only on the first address; another server could take what one API left free."""
+    with serve_published(tmp_path, exported_model_dir, "--host", "localhost") as (server, _):
+        rest, grpc_addresses = _loopback_taken(server.rest_port), _loopback_taken(server.grpc_port)
+        with PredictionClient(server.grpc, "grpc") as client:
+            assert len(client.predict(EXAMPLES)) == len(EXAMPLES)
+    assert "127.0.0.1" in rest and rest == grpc_addresses
+
+
 def test_the_rest_socket_names_tcp_so_asyncio_turns_nagle_off():
     """asyncio sets TCP_NODELAY only on sockets made with IPPROTO_TCP; without it every small answer
     waits about 40 ms for the client's delayed acknowledgement (see benchmarks/serving_speed.py)."""
