@@ -12,17 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from typing import Any
 
 import httpx
 
+from serving.addresses import DEFAULT_URLS, grpc_target, rest_url
+from serving.request_ids import REQUEST_ID_KEY, checked_request_id
+
 PROBABILITIES, CLASSES = "probabilities", "classes"
 PROTOCOLS = ("rest", "grpc")
-REQUEST_ID_KEY = "x-request-id"  # the REST header (any case) and the gRPC metadata key
-# What both an HTTP header and gRPC metadata carry unchanged: printable ASCII without spaces.
-_REQUEST_ID = re.compile(r"[!-~]{1,128}")
-DEFAULT_URLS = {"rest": "http://127.0.0.1:8501", "grpc": "127.0.0.1:8500"}
 
 
 class PredictionError(RuntimeError):
@@ -53,19 +51,6 @@ def _predictions(outputs: dict[str, list], request_id: str | None) -> list[Predi
     ]
 
 
-def _address(url: str, protocol: str) -> str:
-    """A REST URL given as host:port gets http://; a gRPC address is host:port, grpc:// allowed."""
-    url = url.rstrip("/")
-    scheme, _, rest = url.rpartition("://")
-    if protocol == "grpc":
-        if scheme not in ("", "grpc"):
-            raise ValueError(f"a gRPC address is host:port, such as {DEFAULT_URLS['grpc']}, got {url!r}")
-        return rest
-    if scheme not in ("", "http", "https"):
-        raise ValueError(f"a REST address is http://host:port, such as {DEFAULT_URLS['rest']}, got {url!r}")
-    return url if scheme else f"http://{url}"
-
-
 def _reason(error: Exception) -> str:
     """'[Errno 111] Connection refused' -> 'connection refused'; the error's type if it says nothing."""
     text = str(error).split("] ", 1)[-1]
@@ -79,7 +64,8 @@ class PredictionClient:
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
         self.protocol, self.model = protocol, model
-        self.url = _address(url or DEFAULT_URLS[protocol], protocol)
+        address = url or DEFAULT_URLS[protocol]
+        self.url = rest_url(address) if protocol == "rest" else grpc_target(address)
         self._timeout = timeout
         if protocol == "rest":
             self._http = httpx.Client(base_url=self.url, timeout=timeout)
@@ -109,10 +95,8 @@ class PredictionClient:
 
         Raises ValueError for a request id that a header or gRPC metadata cannot carry as it is.
         """
-        if request_id is not None and not _REQUEST_ID.fullmatch(request_id):
-            raise ValueError(
-                f"a request id is 1 to 128 printable ASCII characters without spaces, got {request_id!r}"
-            )
+        if request_id is not None:
+            checked_request_id(request_id)
         if not instances:
             return []
         outputs, request_id = (self._predict_rest(instances, version, request_id) if self.protocol == "rest"
@@ -185,6 +169,13 @@ class PredictionClient:
                 metadata=[(REQUEST_ID_KEY, request_id)] if request_id else None,
             )
         except grpc.RpcError as error:
+            # A server that answers sends trailing metadata; a logging front whose upstream is down
+            # answers UNAVAILABLE itself, naming that upstream, which is then the message.
+            answered = bool(error.trailing_metadata())
+            if error.code() == grpc.StatusCode.UNAVAILABLE and answered:
+                raise PredictionError(
+                    f"the server at {self.url} answered UNAVAILABLE: {error.details()}"
+                ) from None
             if error.code() == grpc.StatusCode.UNAVAILABLE:
                 raise PredictionError(
                     f"no gRPC server answers at {self.url} ({error.details()}); start one with "

@@ -32,6 +32,7 @@ LAYERS = (
     ("serving.server",),
     ("serving.monitoring",),
     ("serving.client",),
+    ("serving.addresses", "serving.request_ids"),
     ("serving.store",),
     ("serving.compat",),
 )

@@ -28,15 +28,16 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from pipeline.run.exit_codes import EXIT_USAGE
+from pipeline.run.exit_codes import EXIT_FAILED, EXIT_USAGE
 from serving.client import PredictionClient
 from serving.monitoring.log_reader import as_dict, read_examples
 from serving.monitoring.metrics import REQUEST_COUNT, REQUEST_LATENCY
-from serving.monitoring.request_log import REQUEST_ID_KEY
+from serving.request_ids import REQUEST_ID_KEY
 from serving.server.front import VERSION_UNKNOWN
 from serving.store.versions import publish
 from tests.helpers import RunningServer, free_port, penguins, serve_published
 from tests.test_metrics import delta, scrape, value
+from tests.test_predict_command import FLAGS
 from tests.test_signatures import PENGUINS as EXAMPLES
 
 PREDICT = "/v1/models/penguins:predict"
@@ -91,9 +92,11 @@ def _grpc_call(target: str, method: str, request, request_id: str | None = None)
     return response, dict(call.trailing_metadata()).get(REQUEST_ID_KEY)
 
 
-def _grpc_error(target: str, request) -> grpc.RpcError:
+def _grpc_error(target: str, request, metadata=None) -> grpc.RpcError:
     with grpc.insecure_channel(target) as channel, pytest.raises(grpc.RpcError) as error:
-        prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(request, timeout=30)
+        prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
+            request, metadata=metadata, timeout=30
+        )
     return error.value
 
 
@@ -229,6 +232,23 @@ def test_grpc_predict_through_the_front_is_the_upstreams_answer_logged_and_count
     assert {label: n for label, n in classes.items() if n} == dict(expected)
 
 
+def test_the_front_refuses_a_request_id_the_log_cannot_hold_as_the_server_does(servers):
+    upstream, front, _ = servers
+    too_long = "x" * 300
+    for server in (upstream, front):
+        answer = httpx.post(
+            server.rest + PREDICT, json={"instances": EXAMPLES[:1]}, headers={"X-Request-Id": too_long}
+        )
+        assert answer.status_code == 400
+        assert answer.json()["error"].startswith("X-Request-Id: a request id is 1 to 128 printable ASCII")
+    fronted, direct = (
+        _grpc_error(server.grpc, _predict_request(EXAMPLES[:1]), metadata=((REQUEST_ID_KEY, "a b"),))
+        for server in (front, upstream)
+    )
+    assert fronted.code() == direct.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert fronted.details() == direct.details()
+
+
 def test_an_unreachable_upstream_is_answered_503_and_unavailable_naming_it(tmp_path):
     nowhere, nowhere_grpc = f"http://127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     front = RunningServer(tmp_path, upstream=nowhere, upstream_grpc=nowhere_grpc)
@@ -242,8 +262,14 @@ def test_an_unreachable_upstream_is_answered_503_and_unavailable_naming_it(tmp_p
         error = _grpc_error(front.grpc, _predict_request(EXAMPLES[:1]))
         assert error.code() == grpc.StatusCode.UNAVAILABLE
         assert error.details().startswith(f"the upstream TF Serving at {nowhere_grpc} cannot be reached")
+        # `penguins predict` relays what the front said: it answered, its upstream did not.
+        predicted = penguins("predict", "--protocol", "grpc", "--url", front.grpc, *FLAGS, timeout=120)
+        assert predicted.returncode == EXIT_FAILED
+        assert predicted.stderr.splitlines() == [
+            f"Prediction failed: the server at {front.grpc} answered UNAVAILABLE: {error.details()}"
+        ]
         samples = scrape(front.rest)
-        assert delta({}, samples, REQUEST_COUNT, model_name="penguins", status="UNAVAILABLE") == 3
+        assert delta({}, samples, REQUEST_COUNT, model_name="penguins", status="UNAVAILABLE") == 4
     finally:
         front.stop()
     assert not (tmp_path / "monitoring" / "requests").exists() or not any(
@@ -270,6 +296,30 @@ def test_the_front_refuses_grpc_flags_that_do_not_go_together_in_one_line(tmp_pa
     result = penguins("serve", "--workspace", str(tmp_path), *flags, timeout=60)
     assert result.returncode == EXIT_USAGE
     assert result.stderr.splitlines() == [refusal]
+
+
+@pytest.mark.parametrize("upstream", ["ftp://127.0.0.1:8501", "grpc://127.0.0.1:8500"])
+def test_an_upstream_that_is_no_rest_address_is_refused_at_start_in_one_line(tmp_path, upstream):
+    """Else the front would start, then answer every request 502."""
+    result = penguins("serve", "--workspace", str(tmp_path), "--upstream", upstream, timeout=60)
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr.splitlines() == [
+        f"Refused: --upstream: a REST address is http://host:port, such as http://127.0.0.1:8501, "
+        f"got '{upstream}'."
+    ]
+
+
+def test_an_upstream_without_a_scheme_is_taken_as_http(servers, tmp_path):
+    upstream, _, _ = servers
+    front = RunningServer(tmp_path, upstream=f"127.0.0.1:{upstream.rest_port}")
+    try:
+        fronted, direct = (
+            httpx.post(server.rest + PREDICT, json={"instances": EXAMPLES[:2]})
+            for server in (front, upstream)
+        )
+    finally:
+        front.stop()
+    assert (fronted.status_code, fronted.json()) == (200, direct.json())
 
 
 @contextlib.contextmanager
@@ -368,3 +418,33 @@ def test_a_remembered_version_unloaded_upstream_is_chosen_anew(tmp_path, exporte
             front.stop()
     assert {r["model_version"][0] for r in logged["before"]} == {first}
     assert {r["model_version"][0] for r in logged["after"]} == {newest}
+
+
+def test_a_front_before_a_local_server_on_one_workspace_logs_each_request_once(tmp_path, exported_model_dir):
+    """The README's setup without Docker: a front before `penguins serve`, both on one workspace. What
+    the front logs the server does not log again; behind a front that logs nothing, the server does."""
+    with serve_published(tmp_path, exported_model_dir) as (server, _):
+        front = RunningServer(tmp_path, upstream=server.rest, upstream_grpc=server.grpc)
+        silent_front = RunningServer(tmp_path / "silent", "--no-request-log", upstream=server.rest)
+        try:
+            with PredictionClient(front.rest) as client:
+                client.predict(EXAMPLES, request_id="rest-via-front")
+            _grpc_call(front.grpc, "Predict", _predict_request(EXAMPLES[:2]), "grpc-via-front")
+            with PredictionClient(silent_front.rest) as client:
+                client.predict(EXAMPLES[:3], request_id="via-silent-front")
+            with PredictionClient(server.rest) as client:
+                client.predict(EXAMPLES[:1], request_id="direct")
+        finally:
+            front.stop()
+            silent_front.stop()
+    # Both servers have stopped, so every record they queued is written.
+    logged = collections.Counter(
+        as_dict(example)["request_id"][0].decode()
+        for example in read_examples(tmp_path / "monitoring" / "requests")
+    )
+    assert logged == {
+        "rest-via-front": len(EXAMPLES),
+        "grpc-via-front": 2,
+        "via-silent-front": 3,
+        "direct": 1,
+    }

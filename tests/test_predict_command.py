@@ -134,6 +134,12 @@ USAGE_ERRORS = {
     "gRPC address with http://": ({}, ["--protocol", "grpc", "--url", "http://127.0.0.1:8500", *FLAGS],
                                   "a gRPC address is host:port"),
     "request id with a space": ({}, ["--request-id", "a b", *FLAGS], "a request id is 1 to 128 printable"),
+    "REST port out of range": ({}, ["--url", "http://127.0.0.1:70000", *FLAGS],
+                               "the port of 'http://127.0.0.1:70000' must be a port number from 1 to 65535"),
+    "REST port not a number": ({}, ["--url", "127.0.0.1:abc", *FLAGS],
+                               "the port of 'http://127.0.0.1:abc' must be a port number from 1 to 65535"),
+    "gRPC port out of range": ({}, ["--protocol", "grpc", "--url", "127.0.0.1:70000", *FLAGS],
+                               "the port of '127.0.0.1:70000' must be a port number from 1 to 65535"),
 }  # fmt: skip
 
 
@@ -146,6 +152,15 @@ def test_bad_arguments_are_one_line_and_exit_2(tmp_path, case):
     no_server = ["--url", f"http://127.0.0.1:{free_port()}"] if "--url" not in args else []
     result = penguins("predict", *no_server, *args, timeout=120)
     assert message.format(dir=tmp_path) in _one_line_failure(result, EXIT_USAGE)
+
+
+def test_a_failure_with_json_is_one_outcome_object_on_stdout():
+    url = "http://127.0.0.1:70000"
+    result = penguins("predict", "--json", "--url", url, *FLAGS, timeout=120)
+    line = _one_line_failure(result, EXIT_USAGE)
+    assert json.loads(result.stdout) == {
+        "command": "predict", "exit_code": EXIT_USAGE, "status": "usage_error", "error": line,
+    }  # fmt: skip
 
 
 def test_help_names_each_protocols_default_url():

@@ -102,6 +102,39 @@ def test_rest_and_grpc_requests_are_all_logged_with_their_ids(served):
     assert all(abs(t - time.time()) < 300 for t in times)
 
 
+BAD_REQUEST_IDS = {"300 characters": "x" * 300, "a space": "late label", "non-ASCII": "café"}
+
+
+def test_a_request_id_the_log_cannot_hold_is_refused_on_both_apis_and_not_logged(served):
+    """The rule `penguins predict --request-id` follows (serving/request_ids.py), on the server's side."""
+    server, _ = served
+    rule = "a request id is 1 to 128 printable ASCII characters without spaces"
+    body = {"instances": EXAMPLES[:1]}
+    for request_id in BAD_REQUEST_IDS.values():
+        answer = httpx.post(server.rest + PREDICT, json=body, headers={"X-Request-Id": request_id.encode()})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["error"].startswith(f"X-Request-Id: {rule}, got ")
+    with grpc.insecure_channel(server.grpc) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        request = predict_pb2.PredictRequest(model_spec={"name": "penguins"})
+        for request_id in (BAD_REQUEST_IDS["300 characters"], BAD_REQUEST_IDS["a space"]):
+            with pytest.raises(grpc.RpcError) as error:
+                stub.Predict(request, metadata=[("x-request-id", request_id)], timeout=30)
+            assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert error.value.details().startswith(f"x-request-id metadata: {rule}, got ")
+    with PredictionClient(server.rest) as client:
+        client.predict(EXAMPLES[:1], request_id="after-bad-ids")
+    folder = server.workspace / "monitoring" / "requests"
+    deadline = time.monotonic() + 30
+    while "after-bad-ids" not in (logged := _by_request(_logged(folder, 1))):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert not set(logged) & {
+        request_id.encode().decode("latin-1") for request_id in BAD_REQUEST_IDS.values()
+    }
+    assert not set(logged) & set(BAD_REQUEST_IDS.values())
+
+
 def test_a_failing_log_write_never_fails_the_request(tmp_path, exported_model_dir):
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("")

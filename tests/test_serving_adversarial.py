@@ -210,8 +210,9 @@ BAD_GRPC_REQUESTS = {
     # TensorFlow fills a shape with fewer values by repeating the last: 3 examples against 1.
     "fewer values than the shape": (_mismatched(3, [200.0, 210.0]), grpc.StatusCode.INVALID_ARGUMENT,
                                     "'flipper_length_mm' 3"),
-    "more values than the shape": (_mismatched(1, [200.0, 210.0]), grpc.StatusCode.INVALID_ARGUMENT,
-                                   "input 'flipper_length_mm' does not fit its tensor_shape [1]"),
+    "more values than the shape": (_mismatched(1, [200.0, 210.0, 220.0]), grpc.StatusCode.INVALID_ARGUMENT,
+                                   "input 'flipper_length_mm' does not fit its tensor_shape [1]: the shape "
+                                   "holds 1 value(s), the tensor has 3"),
     "tensor_content of the wrong size": (_mismatched(3, content=b"\0" * 8), grpc.StatusCode.INVALID_ARGUMENT,
                                          "input 'flipper_length_mm' does not fit its tensor_shape [3]"),
     "infinity": (_grpc_request(body_mass_g=np.array([np.inf], np.float32)), grpc.StatusCode.INVALID_ARGUMENT,
@@ -281,6 +282,68 @@ def test_ports_that_cannot_be_ours_are_a_usage_error(tmp_path, args, message):
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert message.format(port=port) in result.stderr
     assert "Serving" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--port", "70000"], "--port must be a port number from 0 (any free port) to 65535, got '70000'"),
+        (["--port", "-1"], "--port must be a port number from 0 (any free port) to 65535, got '-1'"),
+        (
+            ["--grpc-port", "70000"],
+            "--grpc-port must be a port number from 0 (any free port) to 65535, got '70000'",
+        ),
+        (
+            ["--upstream", "http://127.0.0.1:70000"],
+            "--upstream: the port of 'http://127.0.0.1:70000' must be a port number from 1 to 65535, "
+            "got '70000'",
+        ),
+        (
+            ["--upstream", "127.0.0.1:1", "--upstream-grpc", "127.0.0.1:70000"],
+            "--upstream-grpc: the port of '127.0.0.1:70000' must be a port number from 1 to 65535, "
+            "got '70000'",
+        ),
+    ],
+    ids=[
+        "REST port too high",
+        "negative REST port",
+        "gRPC port too high",
+        "upstream port",
+        "upstream gRPC port",
+    ],
+)
+def test_a_port_out_of_range_is_refused_in_one_line_and_as_json(tmp_path, args, message):
+    """The system would take 70000 modulo 65536 (gRPC on 4464) or raise OverflowError."""
+    result = penguins("serve", "--workspace", str(tmp_path), *args, "--json", timeout=60)
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert result.stderr.splitlines() == [f"Refused: {message}."]
+    assert json.loads(result.stdout) == {
+        "command": "serve", "exit_code": EXIT_USAGE, "status": "usage_error", "error": f"Refused: {message}.",
+    }  # fmt: skip
+
+
+def _loopback_taken(port: int) -> set[str]:
+    """The loopback addresses on which `port` cannot be bound: a server listens there."""
+    taken = set()
+    for family, address in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((address, port))
+            except OSError:
+                taken.add(address)
+    return taken
+
+
+def test_a_host_name_is_resolved_once_and_both_apis_listen_on_the_same_addresses(
+    tmp_path, exported_model_dir
+):
+    """grpcio would resolve `localhost` on its own, to [::1] as well as (or instead of) 127.0.0.1, where
+    REST listens only on the first address; another server could take what one API left free."""
+    with serve_published(tmp_path, exported_model_dir, "--host", "localhost") as (server, _):
+        rest, grpc_addresses = _loopback_taken(server.rest_port), _loopback_taken(server.grpc_port)
+        with PredictionClient(server.grpc, "grpc") as client:
+            assert len(client.predict(EXAMPLES)) == len(EXAMPLES)
+    assert "127.0.0.1" in rest and rest == grpc_addresses
 
 
 def test_the_rest_socket_names_tcp_so_asyncio_turns_nagle_off():

@@ -10,13 +10,15 @@ import warnings
 from pathlib import Path
 
 from pipeline.cli.examples import flag, read_examples
+from pipeline.cli.outcome import add_json_option, write_outcome
 from pipeline.config.settings import Settings
-from pipeline.run.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE
-from serving.client import DEFAULT_URLS, PROTOCOLS, PredictionClient, PredictionError
+from pipeline.run.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandResult
+from serving.addresses import DEFAULT_URLS, grpc_target, port_number, rest_url
+from serving.client import PROTOCOLS, PredictionClient, PredictionError
 from serving.compat import import_tensorflow_quietly
 
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024  # gRPC's own default limit on a received message
-DEFAULT_GRPC_PORT = 8500
+DEFAULT_PORT, DEFAULT_GRPC_PORT = "8501", "8500"
 
 
 def _byte_count(text: str) -> int:
@@ -41,9 +43,11 @@ def add_serve_parser(commands, settings: Settings) -> None:
     )
     serve.add_argument("--model", default=settings.model_name, help="model name (default: from the config)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
-    serve.add_argument("--port", type=int, default=8501, help="REST port")
+    # Ports are checked by the command, not argparse, so that a bad one is refused in one line.
+    serve.add_argument("--port", default=DEFAULT_PORT, help=f"REST port (default: {DEFAULT_PORT})")
     serve.add_argument(
-        "--grpc-port", type=int, help="gRPC port (default: 8500; with --upstream only beside --upstream-grpc)"
+        "--grpc-port",
+        help=f"gRPC port (default: {DEFAULT_GRPC_PORT}; with --upstream only beside --upstream-grpc)",
     )
     serve.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions")
     serve.add_argument(
@@ -70,9 +74,9 @@ def add_serve_parser(commands, settings: Settings) -> None:
     serve.add_argument(
         "--upstream",
         metavar="URL",
-        help="serve no models here but front the TF Serving REST API at URL (e.g. http://serving:8501): "
-        "the same REST API, with request logging and metrics; --poll-seconds is then how often the "
-        "upstream is asked which version answers",
+        help="serve no models here but front the TF Serving REST API at URL (e.g. http://serving:8501; "
+        "http:// when no scheme is given): the same REST API, with request logging and metrics; "
+        "--poll-seconds is then how often the upstream is asked which version answers",
     )
     serve.add_argument(
         "--upstream-grpc",
@@ -80,6 +84,7 @@ def add_serve_parser(commands, settings: Settings) -> None:
         help="with --upstream, also front that TF Serving's gRPC API at HOST:PORT (e.g. serving:8500) "
         "on --grpc-port: Predict logged and counted, model metadata and status passed through",
     )
+    add_json_option(serve)
     serve.set_defaults(handler=command_serve)
 
 
@@ -99,7 +104,11 @@ def add_predict_parser(commands, settings: Settings) -> None:
         help="a CSV or JSON (list of objects) file of examples, with every feature as a column or key; "
         "other columns are ignored",
     )
-    predict.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    predict.add_argument(
+        "--json",
+        action="store_true",
+        help="print JSON instead of a table; a failure is one object with its exit code and error",
+    )
     predict.add_argument(
         "--request-id",
         metavar="ID",
@@ -114,39 +123,60 @@ def add_predict_parser(commands, settings: Settings) -> None:
     predict.set_defaults(handler=command_predict, feature_spec=settings.features)
 
 
-def command_serve(args) -> int:
+def _refused(message: str, exit_code: int = EXIT_USAGE) -> CommandResult:
+    print(f"Refused: {message}", file=sys.stderr)
+    return CommandResult(exit_code, {"error": f"Refused: {message}"})
+
+
+def _serve_refusal(args) -> str | None:
+    """Why flags that parse do not go together, or None."""
+    if args.upstream_grpc and not args.upstream:
+        return "--upstream-grpc needs --upstream URL (the same TF Serving's REST API)."
+    if args.upstream and not args.upstream_grpc and args.grpc_port is not None:
+        return (
+            "--upstream alone serves REST only; add --upstream-grpc HOST:PORT (the upstream's "
+            "gRPC port) to serve gRPC on --grpc-port."
+        )
+    if args.no_request_log and args.request_log:
+        return "--request-log and --no-request-log contradict each other; give one."
+    return None
+
+
+def _upstream(flag: str, address: str | None, checked) -> str | None:
+    try:
+        return address and checked(address)
+    except ValueError as error:
+        raise ValueError(f"{flag}: {error}") from None
+
+
+def _checked_addresses(args) -> None:
+    """Ports as numbers and upstreams as addresses, in place; ValueError for what cannot be one."""
+    args.port = port_number(args.port, "--port", any_free=True)
+    args.grpc_port = port_number(args.grpc_port or DEFAULT_GRPC_PORT, "--grpc-port", any_free=True)
+    args.upstream = _upstream("--upstream", args.upstream, rest_url)
+    args.upstream_grpc = _upstream("--upstream-grpc", args.upstream_grpc, grpc_target)
+
+
+def command_serve(args) -> CommandResult:
     from pipeline.config.workspace import Workspace
     from pipeline.run.console import captured_output
     from serving.server.serve import Monitoring, PortUnavailableError, serve, serve_front
 
-    if args.upstream_grpc and not args.upstream:
-        print(
-            "Refused: --upstream-grpc needs --upstream URL (the same TF Serving's REST API).", file=sys.stderr
-        )
-        return EXIT_USAGE
-    if args.upstream and not args.upstream_grpc and args.grpc_port is not None:
-        print(
-            "Refused: --upstream alone serves REST only; add --upstream-grpc HOST:PORT (the upstream's "
-            "gRPC port) to serve gRPC on --grpc-port.",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    grpc_port = DEFAULT_GRPC_PORT if args.grpc_port is None else args.grpc_port
+    refusal = _serve_refusal(args)
+    if refusal:
+        return _refused(refusal)
+    try:
+        _checked_addresses(args)
+    except ValueError as error:
+        return _refused(f"{error}.")
     serves_grpc = not args.upstream or args.upstream_grpc
-    if serves_grpc and args.port == grpc_port != 0:
-        print(f"Refused: --port and --grpc-port are both {args.port}; they must differ.", file=sys.stderr)
-        return EXIT_USAGE
+    if serves_grpc and args.port == args.grpc_port != 0:
+        return _refused(f"--port and --grpc-port are both {args.port}; they must differ.")
     sample_rate = _sample_rate(args.log_sample_rate)
     if sample_rate is None:
-        rate = args.log_sample_rate
-        print(
-            f"Refused: --log-sample-rate must be a number above 0 and at most 1, got {rate!r}",
-            file=sys.stderr,
+        return _refused(
+            f"--log-sample-rate must be a number above 0 and at most 1, got {args.log_sample_rate!r}"
         )
-        return EXIT_USAGE
-    if args.no_request_log and args.request_log:
-        print("Refused: --request-log and --no-request-log contradict each other; give one.", file=sys.stderr)
-        return EXIT_USAGE
     workspace = Workspace(args.workspace.resolve()).create()
     request_log = None if args.no_request_log else (args.request_log or workspace.request_log_dir).resolve()
     try:
@@ -155,18 +185,17 @@ def command_serve(args) -> int:
             monitoring = Monitoring(request_log, sample_rate, workspace.monitoring_results)
             if args.upstream:
                 serve_front(
-                    args.upstream, args.upstream_grpc, args.model, args.host, args.port, grpc_port,
+                    args.upstream, args.upstream_grpc, args.model, args.host, args.port, args.grpc_port,
                     args.max_request_bytes, args.poll_seconds, announce, monitoring,
                 )  # fmt: skip
             else:
                 serve(
-                    workspace.serving_root, args.model, args.host, args.port, grpc_port,
+                    workspace.serving_root, args.model, args.host, args.port, args.grpc_port,
                     args.max_request_bytes, args.poll_seconds, announce, monitoring,
                 )  # fmt: skip
     except PortUnavailableError as error:
-        print(f"Refused: {error}", file=sys.stderr)
-        return EXIT_BUSY if error.in_use else EXIT_USAGE
-    return EXIT_OK
+        return _refused(str(error), EXIT_BUSY if error.in_use else EXIT_USAGE)
+    return CommandResult(EXIT_OK)
 
 
 def _table(predictions) -> str:
@@ -189,6 +218,15 @@ def _quiet_tensorflow() -> None:
     import_tensorflow_quietly()
 
 
+def _prediction_failed(args, exit_code: int, error: Exception) -> int:
+    """One line on stderr; with --json also the outcome object on stdout, for scripts."""
+    message = f"Prediction failed: {error}"
+    print(message, file=sys.stderr)
+    if args.json:
+        write_outcome(sys.stdout, "predict", CommandResult(exit_code, {"error": message}))
+    return exit_code
+
+
 def command_predict(args) -> int:
     features = args.feature_spec
     if args.protocol == "grpc":
@@ -198,17 +236,14 @@ def command_predict(args) -> int:
         instances = read_examples(args.file, flags, features)
         client = PredictionClient(args.url, args.protocol, args.model)
     except ValueError as error:
-        print(f"Prediction failed: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return _prediction_failed(args, EXIT_USAGE, error)
     try:
         with client:
             predictions = client.predict(instances, request_id=args.request_id)
     except PredictionError as error:
-        print(f"Prediction failed: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return _prediction_failed(args, EXIT_FAILED, error)
     except ValueError as error:  # a request id that cannot be sent
-        print(f"Prediction failed: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return _prediction_failed(args, EXIT_USAGE, error)
     if args.json:
         label = features.label
         print(

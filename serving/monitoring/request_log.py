@@ -26,7 +26,6 @@ import queue
 import random
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -34,19 +33,23 @@ import numpy as np
 import tensorflow as tf
 
 LOG = logging.getLogger(__name__)
-REQUEST_ID_KEY = "x-request-id"  # the HTTP header (any case) and the gRPC metadata key
 DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_FILE_SECONDS = 3600
 QUEUE_INSTANCES = 100_000  # at a few hundred bytes an instance, some tens of MB
 WARN_EVERY_SECONDS = 60
 TFRECORD_FRAMING_BYTES = 16  # length, its CRC and the data's CRC around each record
 QUEUE_FULL, WRITE_FAILED = "queue full", "write failed"
+# A logging front marks each request it forwards with this header (gRPC: metadata) when it logs the
+# request itself, or a front before it does. The server behind it answers a marked request without
+# logging it: a front before a local server on the same workspace, as in the README, would
+# otherwise log every request twice, and late labels and live accuracy would count it twice.
+LOGGED_KEY, LOGGED = "x-penguins-logged", "1"
 _STOP = object()
 
 
-def request_id_or_new(given: str | None) -> str:
-    """The client's id when it sent one, else a fresh one, so that every answer carries an id."""
-    return given or uuid.uuid4().hex
+def logged_before(mark: str | None) -> bool:
+    """Whether a request's LOGGED_KEY header (or metadata) says a front before this server logs it."""
+    return mark == LOGGED
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,6 +11,8 @@ version is taken up that long after the upstream loads it; a remembered version 
 has since unloaded answers 404, and the request is sent once more to the version chosen anew.
 An upstream whose model status names no available version has its request sent on as it came;
 its answer cannot be logged with a version, and is counted as dropped (`version unknown`).
+A predict request that the front logs (or a front before it does) goes on marked X-Penguins-Logged,
+so that a local `penguins serve` behind it does not log it a second time.
 
 An upstream that cannot be reached is answered 503, one that does not answer in time 504, and
 one whose answer is not an HTTP answer 502, each in TF Serving's error shape and naming the
@@ -28,7 +30,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from serving.monitoring.metrics import ServingMetrics
-from serving.monitoring.request_log import REQUEST_ID_KEY, RequestLog, request_id_or_new
+from serving.monitoring.request_log import LOGGED, LOGGED_KEY, RequestLog, logged_before
+from serving.request_ids import REQUEST_ID_KEY, RequestIdError, request_id_or_new
 from serving.server.predict import BadRequestError
 from serving.server.request_json import parse_body
 from serving.server.rest import (
@@ -103,9 +106,13 @@ class Upstream:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def send(self, method: str, path: str, body: bytes, request_id: str) -> httpx.Response:
+    async def send(
+        self, method: str, path: str, body: bytes, request_id: str, logged: bool = False
+    ) -> httpx.Response:
+        """The upstream's answer; `logged`: the request is logged on this side, which the upstream is told."""
+        headers = {REQUEST_ID_KEY: request_id, **({LOGGED_KEY: LOGGED} if logged else {})}
         try:
-            return await self._http.request(method, path, content=body, headers={REQUEST_ID_KEY: request_id})
+            return await self._http.request(method, path, content=body, headers=headers)
         except httpx.ConnectError as error:
             raise UpstreamError(
                 503, f"the upstream TF Serving at {self.url} cannot be reached ({error}); is it running?"
@@ -147,6 +154,9 @@ def build_front_app(
     """The front's Starlette app: TF Serving's REST API, answered by `upstream`."""
 
     async def predict(request: Request, match, request_id: str) -> httpx.Response:
+        """The upstream's answer, logged here unless a front before this one logs it."""
+        logged_by_front = logged_before(request.headers.get(LOGGED_KEY))
+        log_to = None if logged_by_front else request_log
         raw = await read_body(request, max_request_bytes)
         pinned = match["version"] is not None
         version = int(match["version"]) if pinned else None
@@ -159,15 +169,20 @@ def build_front_app(
                 if version is not None
                 else request.url.path
             )
-            answer = await upstream.send("POST", path, raw, request_id)
+            answer = await upstream.send("POST", path, raw, request_id, logged_by_front or log_to is not None)
             if answer.status_code != 404:
                 break
         if answer.status_code == 200:
-            _record(request_id, version, raw, answer, status_path)
+            _record(request_id, version, raw, answer, status_path, log_to)
         return answer
 
     def _record(
-        request_id: str, version: int | None, raw: bytes, answer: httpx.Response, status_path
+        request_id: str,
+        version: int | None,
+        raw: bytes,
+        answer: httpx.Response,
+        status_path: str,
+        log_to: RequestLog | None,
     ) -> None:
         """Logs and counts an answered prediction; without its version it is counted as dropped."""
         try:
@@ -178,16 +193,19 @@ def build_front_app(
         if not outputs:
             return
         if version is None:
-            if request_log is not None:
+            if log_to is not None:
                 instances = len(next(iter(outputs.values())))
-                request_log.drop(VERSION_UNKNOWN, instances, f"the upstream's {status_path} names no version")
+                log_to.drop(VERSION_UNKNOWN, instances, f"the upstream's {status_path} names no version")
             return
-        if request_log is not None:
-            request_log.record(request_id, version, inputs, outputs)
+        if log_to is not None:
+            log_to.record(request_id, version, inputs, outputs)
         metrics.predictions(version, outputs)
 
     async def answer(request: Request) -> Response:
-        request_id = request_id_or_new(request.headers.get(REQUEST_ID_KEY))
+        try:
+            request_id = request_id_or_new(request.headers.get(REQUEST_ID_KEY))
+        except RequestIdError as error:
+            return error_response(400, f"X-Request-Id: {error}")
         match = MODEL_PATH.match(request.path_params["rest"])
         try:
             if request.method == "POST" and match and match["suffix"] == ":predict":

@@ -26,7 +26,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from serving.monitoring.metrics import CONTENT_TYPE, METRICS_PATH, REST, ServingMetrics, status_name
-from serving.monitoring.request_log import REQUEST_ID_KEY, RequestLog, request_id_or_new
+from serving.monitoring.request_log import LOGGED_KEY, RequestLog, logged_before
+from serving.request_ids import REQUEST_ID_KEY, RequestIdError, request_id_or_new
 from serving.server import messages
 from serving.server.answers import columns_answer, rows_answer
 from serving.server.predict import (
@@ -164,13 +165,19 @@ def build_app(
             return error_response(404, str(error))
 
     async def post(request: Request) -> Response:
-        """Every answer names the request's id in its X-Request-Id header, errors included."""
-        request_id = request_id_or_new(request.headers.get(REQUEST_ID_KEY))
-        response = await predict_answer(request, request_id)
+        """Every answer names the request's id in its X-Request-Id header, errors included, but for the
+        refusal of an id that breaks the rule. A request that a logging front before this server logs
+        is not logged here again."""
+        try:
+            request_id = request_id_or_new(request.headers.get(REQUEST_ID_KEY))
+        except RequestIdError as error:
+            return error_response(400, f"X-Request-Id: {error}")
+        log_to = None if logged_before(request.headers.get(LOGGED_KEY)) else request_log
+        response = await predict_answer(request, request_id, log_to)
         response.headers[REQUEST_ID_KEY] = request_id
         return response
 
-    async def predict_answer(request: Request, request_id: str) -> Response:
+    async def predict_answer(request: Request, request_id: str, log_to: RequestLog | None) -> Response:
         try:
             match, version, label = resolve(request)
             if match["suffix"] != ":predict":
@@ -191,8 +198,8 @@ def build_app(
                 outputs = await run_in_threadpool(predict, loaded, signature_name, tensors)
         except (BadRequestError, NotFoundError) as error:
             return error_response(400, str(error))
-        if request_log is not None:
-            request_log.record(request_id, loaded.version, tensors, outputs)
+        if log_to is not None:
+            log_to.record(request_id, loaded.version, tensors, outputs)
         metrics.predictions(loaded.version, outputs)
         answer = rows_answer(outputs) if row_format else columns_answer(outputs)
         return Response(answer, media_type="application/json")

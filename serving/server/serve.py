@@ -1,7 +1,10 @@
 """`penguins serve`: the local model server, REST (uvicorn) and gRPC in one process.
 
 Both ports are bound, and listening, before TensorFlow is even imported: a port that another
-process holds is then reported at once, in one line, instead of after the models load. The REST
+process holds is then reported at once, in one line, instead of after the models load. The host is
+resolved once, and both APIs listen on the same addresses: left to itself, grpcio resolves
+`localhost` its own way (to [::1] as well as, or instead of, 127.0.0.1), and a second server could
+then take the address one API left free. The REST
 socket is bound here and handed to uvicorn, because uvicorn reports its own bind failure only to
 the log and exits as if it had started. The gRPC port is bound exclusively: grpcio otherwise sets
 SO_REUSEPORT, and two servers on one port would silently split its connections between them.
@@ -73,28 +76,47 @@ def _unavailable(api: str, flag: str, host: str, port: int, error: OSError | Non
     )
 
 
-def _rest_socket(host: str, port: int) -> socket.socket:
+def _addresses(host: str) -> list[str]:
+    """The addresses `host` stands for, in the resolver's order, each once."""
     try:
-        return _listening_socket(host, port)
+        found = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise PortUnavailableError(
+            f"cannot listen on {host} ({error.strerror}); check --host", False
+        ) from None
+    return list(dict.fromkeys(address[4][0] for address in found))
+
+
+def _rest_sockets(addresses: list[str], port: int) -> list[socket.socket]:
+    """A listening socket on each address; with port 0, the free port the first one got, on all."""
+    sockets: list[socket.socket] = []
+    try:
+        for address in addresses:
+            sockets.append(_listening_socket(address, port))
+            port = port or sockets[0].getsockname()[1]
     except OSError as error:
-        raise _unavailable("REST", "--port", host, port, error) from None
+        for sock in sockets:
+            sock.close()
+        raise _unavailable("REST", "--port", address, port, error) from None
+    return sockets
 
 
-def _grpc_server(host: str, port: int, max_request_bytes: int) -> grpc.Server:
+def _grpc_server(addresses: list[str], port: int, max_request_bytes: int) -> grpc.Server:
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS),
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", max_request_bytes)],
     )
-    try:
-        server.add_insecure_port(f"{host}:{port}")
-    except RuntimeError:
-        # grpcio does not say why; binding a plain socket there does.
+    for address in addresses:
         try:
-            _listening_socket(host, port).close()
-            reason = None
-        except OSError as error:
-            reason = error
-        raise _unavailable("gRPC", "--grpc-port", host, port, reason) from None
+            port = server.add_insecure_port(f"[{address}]:{port}" if ":" in address else f"{address}:{port}")
+        except RuntimeError:
+            # grpcio does not say why; binding a plain socket there does.
+            try:
+                _listening_socket(address, port).close()
+                reason = None
+            except OSError as error:
+                reason = error
+            raise _unavailable("gRPC", "--grpc-port", address, port, reason) from None
     return server
 
 
@@ -135,12 +157,12 @@ class Monitoring:
 
 
 def _serve_rest(
-    app, rest_socket: socket.socket, host: str, port: int, stop_requested: threading.Event
+    app, rest_sockets: list[socket.socket], host: str, port: int, stop_requested: threading.Event
 ) -> None:
     """Until a stop is requested (or at once, if one already was)."""
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False))
     if not stop_requested.is_set():
-        server.run(sockets=[rest_socket])
+        server.run(sockets=rest_sockets)
 
 
 def _stopped(announce: Callable[[str], None]) -> None:
@@ -160,8 +182,9 @@ def serve(
     monitoring: Monitoring,
 ) -> None:
     """Serves until SIGINT or SIGTERM, logging and measuring its traffic as `monitoring` says."""
-    rest_socket = _rest_socket(host, port)
-    grpc_server = _grpc_server(host, grpc_port, max_request_bytes)
+    addresses = _addresses(host)
+    rest_sockets = _rest_sockets(addresses, port)
+    grpc_server = _grpc_server(addresses, grpc_port, max_request_bytes)
     from serving.monitoring.metrics import METRICS_PATH
     from serving.server.grpc_service import ModelService, PredictionService, add_servicers
     from serving.server.repository import ModelRepository
@@ -186,7 +209,7 @@ def serve(
             "New versions are picked up as they are pushed. Ctrl-C or SIGTERM stops."
         )
         try:
-            _serve_rest(app, rest_socket, host, port, stop_requested)
+            _serve_rest(app, rest_sockets, host, port, stop_requested)
         finally:
             grpc_server.stop(GRPC_GRACE_SECONDS).wait()
             if request_log is not None:
@@ -210,8 +233,9 @@ def serve_front(
     """TF Serving's REST API in front of the TF Serving at `upstream_url` (serving/server/front.py),
     and with `upstream_grpc` its gRPC API in front of that gRPC address on `grpc_port`
     (serving/server/grpc_front.py), logged and measured, until SIGINT or SIGTERM."""
-    rest_socket = _rest_socket(host, port)
-    grpc_server = _grpc_server(host, grpc_port, max_request_bytes) if upstream_grpc else None
+    addresses = _addresses(host)
+    rest_sockets = _rest_sockets(addresses, port)
+    grpc_server = _grpc_server(addresses, grpc_port, max_request_bytes) if upstream_grpc else None
     from serving.monitoring.metrics import METRICS_PATH
     from serving.server.front import Upstream, build_front_app
     from serving.server.grpc_front import FrontModelService, FrontPredictionService, UpstreamGrpc
@@ -234,7 +258,7 @@ def serve_front(
             "Ctrl-C or SIGTERM stops."
         )
         try:
-            _serve_rest(app, rest_socket, host, port, stop_requested)
+            _serve_rest(app, rest_sockets, host, port, stop_requested)
         finally:
             if grpc_server is not None:
                 grpc_server.stop(GRPC_GRACE_SECONDS).wait()
