@@ -211,6 +211,20 @@ def test_a_candidate_that_wins_on_the_feedback_but_loses_on_the_old_data_is_not_
     assert "Accuracy per span" in report
 
 
+def test_a_dip_with_nothing_but_the_labeled_requests_to_train_on_waits(trained, tmp_path):
+    """The served model's data is gone (its cleaned copy deleted): never train on the feedback alone."""
+    rows = bundled_rows()
+    workspace = _serve_and_label(trained, tmp_path, rows, shift=-3.5)
+    shutil.rmtree(workspace / "data" / "clean")
+    runs = len(_runs(workspace))
+    result, outcome = _retrain_on_dip(workspace, _config(tmp_path), "--accept-drift")
+    assert result.returncode == EXIT_WAITING_FOR_REVIEW, result.stderr
+    assert outcome["retrained"] is False and outcome["labeled_span"] == 1
+    assert "the window holds only labeled requests (spans 1)" in outcome["message"]
+    assert len(_runs(workspace)) == runs
+    assert not (workspace / "monitoring" / "ingested_labels.json").exists()
+
+
 def test_one_healthy_year_is_ok_and_no_retrain_runs(trained, tmp_path):
     rows = [row for row in bundled_rows() if row["year"] == "2008"]
     workspace = _serve_and_label(trained, tmp_path, rows, shift=0.0)

@@ -134,7 +134,7 @@ def retrain_when_quality_dips(
         flush=True,
     )
     result = retrain(settings, workspace, options, trigger=trigger)
-    result.outcome.update({**outcome, "retrained": True})
+    result.outcome.update({**outcome, "retrained": result.exit_code != EXIT_WAITING_FOR_REVIEW})
     if result.exit_code == EXIT_DATA_REJECTED:
         rejection = rejected_spans(workspace.spans).get(span.number, {})
         return _waiting(

@@ -30,6 +30,7 @@ from pipeline.run.exit_codes import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
+    EXIT_WAITING_FOR_REVIEW,
     CommandResult,
 )
 from pipeline.run.run_options import RunOptions
@@ -86,6 +87,16 @@ def retrain(
         settings.retraining.window_spans,
         served.training_spans,
     )
+    serving = served_version(workspace.serving_root, settings.model_name)
+    if serving is not None and all(span.feedback for span in plan.window):
+        message = (
+            f"Not retrained: the window holds only labeled requests (spans "
+            f"{', '.join(str(span.number) for span in plan.window)}), and none of the data served version "
+            f"{serving} was trained on; a model trained on them alone could be worse on everything else. "
+            "Ingest that data (`penguins ingest --source FILE.csv`), then retrain again."
+        )
+        print(message, file=sys.stderr)
+        return CommandResult(EXIT_WAITING_FOR_REVIEW, {"message": message})
 
     beam = options.beam(plan.window_rows)
     log_path = workspace.log_dir / f"retrain-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
