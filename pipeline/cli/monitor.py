@@ -9,7 +9,7 @@ from pathlib import Path
 from pipeline.cli.options import add_config_option, add_since_option, add_workspace_option
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import load_settings
-from pipeline.config.workspace import Workspace
+from pipeline.config.workspace import Workspace, existing_workspace
 from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE, CommandResult
 
 
@@ -102,7 +102,7 @@ def command_monitor(args: argparse.Namespace) -> CommandResult:
     from pipeline.run.console import captured_output
 
     settings = load_settings(args.config)
-    workspace = Workspace(args.workspace.resolve()).create()
+    workspace = existing_workspace(args.workspace.resolve())
     with captured_output(workspace.log_dir / "monitor.log"):
         from pipeline.monitoring.monitor import monitor
 
