@@ -153,13 +153,28 @@ def test_a_label_given_twice_or_of_an_unknown_class_is_refused_and_nothing_is_ke
     assert tree_snapshot(labels_dir) == before
 
 
+def test_monitor_counts_requests_and_their_instances_apart(workspace):
+    result = penguins("monitor", "--workspace", str(workspace), "--json")
+    assert result.returncode == EXIT_OK, result.stderr
+    outcome = json.loads(result.stdout)
+    assert (outcome["requests"], outcome["instances"], outcome["labeled"]) == (3, 4, 0)
+    assert [(v["version"], v["requests"], v["instances"]) for v in outcome["versions"]] == [
+        (2, 1, 1),
+        (1, 2, 3),
+    ]
+    assert "3 requests of 4 instances, 0 instances labeled" in result.stderr
+    history = penguins("history", "--workspace", str(workspace))
+    assert "(3 requests of 4 instances, 0 labeled)" in history.stdout, history.stdout + history.stderr
+
+
 def test_live_accuracy_per_version_and_slice_with_interval(workspace):
     frame = logged_requests(workspace / "monitoring" / "requests", SPEC)
     joined = join_labels(frame, {("one", 0): "Adelie", ("two", 1): "Adelie", ("three", 0): "Chinstrap"})
     versions = version_quality(joined, ("island",), {1: 0.97})
     assert [v["version"] for v in versions] == [2, 1]
     two, one = versions
-    assert (one["requests"], one["n"], one["live_accuracy"], one["blessed_accuracy"]) == (3, 2, 0.5, 0.97)
+    assert (one["requests"], one["instances"], one["n"]) == (2, 3, 2)
+    assert (one["live_accuracy"], one["blessed_accuracy"]) == (0.5, 0.97)
     assert (two["n"], two["live_accuracy"], two["blessed_accuracy"]) == (1, 1.0, None)
     assert {s["slice"]: (s["n"], s["live_accuracy"]) for s in one["slices"]} == {
         "island=Biscoe": (1, 0.0),

@@ -78,7 +78,8 @@ def command_labels_add(args: argparse.Namespace) -> CommandResult:
 
 def _print_outcome(outcome: dict) -> None:
     print(
-        f"{outcome['requests']} requests, {outcome['labeled']} labeled; "
+        f"{outcome['requests']} requests of {outcome['instances']} instances, {outcome['labeled']} instances "
+        "labeled; "
         f"served version {outcome['served_version']}"
     )
     for entry in outcome["versions"]:

@@ -12,7 +12,17 @@ from pathlib import Path
 
 from serving.store.atomic import write_text_atomically
 
-_KEPT = ("kind", "started", "requests", "labeled", "served_version", "decision", "reason", "report")
+_KEPT = (
+    "kind",
+    "started",
+    "requests",
+    "instances",
+    "labeled",
+    "served_version",
+    "decision",
+    "reason",
+    "report",
+)
 
 
 def record_monitoring(history: Path, outcome: dict) -> None:

@@ -19,7 +19,7 @@ from pipeline.definition import node_ids
 from pipeline.monitoring.history import record_monitoring
 from pipeline.monitoring.labels import stored_labels
 from pipeline.monitoring.logged import INSTANCE, PREDICTED, REQUEST_ID, VERSION, logged_requests
-from pipeline.monitoring.quality import LABEL, decide, join_labels, version_quality
+from pipeline.monitoring.quality import LABEL, counted, decide, join_labels, version_quality
 from pipeline.monitoring.report import write_monitor_report
 from pipeline.monitoring.skew import class_mix, distributions, serving_statistics, skew, training_statistics
 from pipeline.reporting.metadata import open_store, pipeline_runs
@@ -81,7 +81,7 @@ def monitor(settings: Settings, workspace: Workspace, since_seconds: float | Non
         "kind": "monitor",
         "started": started.isoformat(timespec="seconds"),
         "window_seconds": since_seconds,
-        "requests": len(joined),
+        **counted(joined),
         "labeled": int(joined[LABEL].notna().sum()),
         "served_version": served,
         "versions": versions,

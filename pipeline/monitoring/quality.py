@@ -24,6 +24,11 @@ def join_labels(requests: pd.DataFrame, labels: dict[tuple[str, int], str]) -> p
     return requests.assign(**{LABEL: [labels.get((rid, int(instance))) for rid, instance in keys]})
 
 
+def counted(rows: pd.DataFrame) -> dict[str, int]:
+    """Requests and instances, told apart: a request of several birds is one request of several instances."""
+    return {"requests": int(rows[REQUEST_ID].nunique()), "instances": len(rows)}
+
+
 def wilson_interval(correct: int, n: int) -> tuple[float, float] | None:
     """The Wilson score 95% interval of a proportion: unlike the normal one, sound at 0, 1 and small n."""
     if n == 0:
@@ -53,7 +58,8 @@ def _slice_values(column: pd.Series) -> pd.Series:
 def version_quality(
     joined: pd.DataFrame, slices: tuple[str, ...], blessed: dict[int, float | None]
 ) -> list[dict]:
-    """Per served version, newest first: requests, live accuracy with its interval, per slice too."""
+    """Per served version, newest first: requests and their instances, live accuracy with its interval
+    (over labeled instances), per slice too."""
     result = []
     for version, rows in sorted(joined.groupby(VERSION), key=lambda item: -item[0]):
         labeled = rows[rows[LABEL].notna()]
@@ -67,7 +73,7 @@ def version_quality(
         result.append(
             {
                 "version": int(version),
-                "requests": len(rows),
+                **counted(rows),
                 **_accuracy(labeled),
                 "blessed_accuracy": blessed.get(int(version)),
                 "slices": by_slice,

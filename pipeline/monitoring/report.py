@@ -120,6 +120,7 @@ def write_monitor_report(
         [
             v["version"],
             v["requests"],
+            v["instances"],
             v["n"],
             _share(v["live_accuracy"]),
             _interval(v["ci95"]),
@@ -136,11 +137,20 @@ def write_monitor_report(
     sections = [
         f"<h1>Monitoring, {html.escape(outcome['started'])}</h1>",
         f"<p>Decision: <b>{html.escape(outcome['decision'])}</b>: {html.escape(outcome['reason'])}.</p>",
-        f"<p>{outcome['requests']} logged requests in the window, {outcome['labeled']} of them labeled; "
+        f"<p>{outcome['requests']} logged requests of {outcome['instances']} instances in the window, "
+        f"{outcome['labeled']} instances labeled; "
         f"served version {outcome['served_version']}.</p>",
         "<h2>Live accuracy per version (95% Wilson interval)</h2>",
         table(
-            ["version", "requests", "labeled", "live accuracy", "95% interval", "blessed accuracy"],
+            [
+                "version",
+                "requests",
+                "instances",
+                "labeled",
+                "live accuracy",
+                "95% interval",
+                "blessed accuracy",
+            ],
             version_rows,
         ),
         _accuracy_over_time(joined, outcome["versions"]),
