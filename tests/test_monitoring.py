@@ -12,7 +12,8 @@ import pytest
 
 from pipeline.cli.options import duration
 from pipeline.config.file_schema import Monitoring
-from pipeline.config.settings import load_settings
+from pipeline.config.settings import DEFAULT_CONFIG, load_settings
+from pipeline.monitoring.labels import stored_labels
 from pipeline.monitoring.logged import logged_keys, logged_requests
 from pipeline.monitoring.quality import (
     NOT_ENOUGH_LABELS,
@@ -26,7 +27,7 @@ from pipeline.monitoring.quality import (
 )
 from pipeline.reporting.metadata import RunRecord
 from pipeline.reporting.versions import Pushed, push_of
-from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK
+from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK, EXIT_USAGE
 from serving.monitoring.log_reader import log_files
 from serving.monitoring.request_log import RequestLog
 from serving.store.versions import FINGERPRINT_FILE
@@ -86,12 +87,12 @@ def test_the_log_reads_back_as_one_row_per_instance_with_missing_values_as_missi
     assert list(frame["model_version"]) == [1, 1, 1, 2]
     assert list(frame["predicted"]) == ["Adelie", "Adelie", "Gentoo", "Chinstrap"]
     assert np.isnan(frame["bill_depth_mm"][2]) and frame["island"][2] == "Biscoe"
-    assert logged_keys(workspace / "monitoring" / "requests") == {
-        ("one", 0),
+    keys = logged_keys(workspace / "monitoring" / "requests", pd.Series(["two", "three", "nobody"]))
+    assert list(zip(keys["request_id"], keys["instance"], strict=True)) == [
         ("two", 0),
         ("two", 1),
         ("three", 0),
-    }
+    ]
 
 
 def test_a_truncated_last_record_costs_only_that_record(workspace):
@@ -167,9 +168,86 @@ def test_monitor_counts_requests_and_their_instances_apart(workspace):
     assert "(3 requests of 4 instances, 0 labeled)" in history.stdout, history.stdout + history.stderr
 
 
+def test_a_file_of_more_labels_than_the_batch_limit_is_refused_and_nothing_is_kept(workspace, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        DEFAULT_CONFIG.read_text().replace("max_label_batch_rows: 1000000", "max_label_batch_rows: 2")
+    )
+    rows = [{"request_id": name, "species": "Adelie"} for name in ("one", "two", "three")]
+    source = write_rows(tmp_path / "big.csv", rows)
+    result = _labels_add(workspace, source, "--config", str(config))
+    assert result.returncode == EXIT_DATA_REJECTED
+    assert result.stderr.strip() == (
+        f"Data rejected: {source}, row 4: more than 2 labels in one file (monitoring.max_label_batch_rows); "
+        "expected at most that many: split the file, nothing was added"
+    )
+    assert not (workspace / "monitoring" / "labels").exists()
+    assert (
+        _labels_add(workspace, write_rows(tmp_path / "two.csv", rows[:2]), "--config", str(config)).returncode
+        == 0
+    )
+
+
+def _labels(workspace, *args):
+    result = penguins("labels", *args, "--workspace", str(workspace), "--json")
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_label_batches_are_listed_and_one_is_removed_whole(workspace, tmp_path):
+    first = write_rows(tmp_path / "first.csv", [{"request_id": "one", "species": "Adelie"}])
+    second = write_rows(
+        tmp_path / "second.csv",
+        [
+            {"request_id": "two", "instance": "1", "species": "Gentoo"},
+            {"request_id": "three", "species": "Adelie"},
+        ],
+        ["request_id", "instance", "species"],
+    )
+    added = [json.loads(_labels_add(workspace, path, "--json").stdout) for path in (first, second)]
+    code, listed = _labels(workspace, "list")
+    assert code == EXIT_OK
+    assert [(b["batch"], b["rows"], b["source"], b["file"]) for b in listed["batches"]] == [
+        (a["batch"], a["added"], str(path), a["file"]) for a, path in zip(added, (first, second), strict=True)
+    ]
+    assert all(b["added"][:4].isdigit() for b in listed["batches"])
+
+    code, removed = _labels(workspace, "remove", added[0]["batch"])
+    assert (code, removed["removed"]["batch"]) == (EXIT_OK, added[0]["batch"])
+    code, listed = _labels(workspace, "list")
+    assert [b["batch"] for b in listed["batches"]] == [added[1]["batch"]]
+    monitored = json.loads(penguins("monitor", "--workspace", str(workspace), "--json").stdout)
+    assert monitored["labeled"] == 2  # "one" is no longer labelled
+    assert _labels_add(workspace, first).returncode == EXIT_OK  # and may be labelled again
+
+    result = penguins("labels", "remove", "nothing-such", "--workspace", str(workspace))
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr.strip() == (
+        f"Refused: no label batch 'nothing-such' in {workspace / 'monitoring' / 'labels'}; "
+        "expected one that `penguins labels list` shows"
+    )
+
+
+def test_stored_labels_keep_only_the_requests_asked_about_and_read_ids_as_text(workspace, tmp_path):
+    rows = [{"request_id": f"other-{n}", "species": "Adelie"} for n in range(1000)]
+    rows += [{"request_id": "NA", "species": "Gentoo"}, {"request_id": "007", "species": "Chinstrap"}]
+    assert _labels_add(workspace, write_rows(tmp_path / "many.csv", rows)).returncode == EXIT_OK
+    kept = stored_labels(workspace / "monitoring" / "labels", pd.Series(["NA", "007", "nobody"]))
+    assert sorted(zip(kept["request_id"], kept["label"], strict=True)) == [
+        ("007", "Chinstrap"),
+        ("NA", "Gentoo"),
+    ]
+
+
 def test_live_accuracy_per_version_and_slice_with_interval(workspace):
     frame = logged_requests(workspace / "monitoring" / "requests", SPEC)
-    joined = join_labels(frame, {("one", 0): "Adelie", ("two", 1): "Adelie", ("three", 0): "Chinstrap"})
+    labels = pd.DataFrame(
+        {
+            "request_id": ["one", "two", "three"],
+            "instance": [0, 1, 0],
+            "label": ["Adelie", "Adelie", "Chinstrap"],
+        }
+    )
+    joined = join_labels(frame, labels)
     versions = version_quality(joined, ("island",), {1: 0.97})
     assert [v["version"] for v in versions] == [2, 1]
     two, one = versions
@@ -217,7 +295,10 @@ def test_decision(current, skewed, decision, words):
 
 def test_no_requests_at_all_is_not_enough_labels():
     frame = pd.DataFrame(columns=["request_id", "instance", "model_version", "predicted"])
-    assert version_quality(join_labels(frame, {}), (), {}) == []
+    assert (
+        version_quality(join_labels(frame, pd.DataFrame(columns=["request_id", "instance", "label"])), (), {})
+        == []
+    )
     assert decide({"version": 1, "n": 0}, [], THRESHOLDS)[0] == NOT_ENOUGH_LABELS
 
 

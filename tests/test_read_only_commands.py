@@ -9,7 +9,7 @@ import pytest
 from pipeline.run.exit_codes import EXIT_USAGE
 from tests.helpers import penguins
 
-READ_ONLY = [["monitor"], ["history"], ["versions"]]
+READ_ONLY = [["monitor"], ["history"], ["versions"], ["labels", "list"], ["labels", "remove", "any"]]
 
 
 @pytest.mark.parametrize("command", READ_ONLY, ids=" ".join)

@@ -36,8 +36,8 @@ def _pushed(settings: Settings, workspace: Workspace) -> dict:
 
 def _joined(settings: Settings, workspace: Workspace, since_seconds: float | None) -> pd.DataFrame:
     since_us = None if since_seconds is None else int((time.time() - since_seconds) * 1e6)
-    labels = {key: label.value for key, label in stored_labels(workspace.labels_dir).items()}
-    return join_labels(logged_requests(workspace.request_log_dir, settings.features, since_us), labels)
+    logged = logged_requests(workspace.request_log_dir, settings.features, since_us)
+    return join_labels(logged, stored_labels(workspace.labels_dir, logged[REQUEST_ID]))
 
 
 def labeled_requests(settings: Settings, workspace: Workspace, since_seconds: float | None) -> pd.DataFrame:

@@ -18,10 +18,14 @@ OK, QUALITY_DIP, SKEW, NOT_ENOUGH_LABELS = "ok", "quality_dip", "skew", "not_eno
 _Z95 = 1.959963984540054
 
 
-def join_labels(requests: pd.DataFrame, labels: dict[tuple[str, int], str]) -> pd.DataFrame:
-    """The logged instances with their true class in `label` (None where no label came yet)."""
-    keys = zip(requests[REQUEST_ID], requests[INSTANCE], strict=True)
-    return requests.assign(**{LABEL: [labels.get((rid, int(instance))) for rid, instance in keys]})
+def join_labels(requests: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """The logged instances with their true class in `label` (missing where no label came yet).
+
+    `labels` holds at most one label per (request id, instance), which `labels add` enforces, so
+    no logged instance is repeated.
+    """
+    keys = [REQUEST_ID, INSTANCE]
+    return requests.merge(labels[[*keys, LABEL]], on=keys, how="left", validate="many_to_one")
 
 
 def counted(rows: pd.DataFrame) -> dict[str, int]:
