@@ -106,21 +106,28 @@ def _labels_add(workspace, path, *extra):
     return penguins("labels", "add", "--source", str(path), "--workspace", str(workspace), *extra)
 
 
-def test_labels_are_added_and_unknown_ids_counted_and_named(workspace, tmp_path):
+def test_labels_are_added_and_unknown_ids_and_instances_counted_and_named(workspace, tmp_path):
     source = write_rows(
         tmp_path / "labels.csv",
         [
             {"request_id": "one", "species": "Adelie"},
             {"request_id": "two", "instance": "1", "species": "Gentoo"},
             {"request_id": "nobody", "species": "Adelie"},
+            {"request_id": "two", "instance": "5", "species": "Gentoo"},
         ],
         ["request_id", "instance", "species"],
     )
     result = _labels_add(workspace, source, "--json")
     assert result.returncode == EXIT_OK, result.stderr
     outcome = json.loads(result.stdout)
-    assert (outcome["added"], outcome["unknown"], outcome["unknown_ids"]) == (3, 1, ["nobody"])
-    assert "nobody" in result.stderr  # the sentence for people goes to stderr with --json
+    assert (outcome["added"], outcome["unknown"], outcome["unknown_ids"]) == (4, 1, ["nobody"])
+    assert (outcome["unlogged_instances"], outcome["unlogged_instance_examples"]) == (
+        1,
+        [{"request_id": "two", "instance": 5, "logged_instances": 2}],
+    )
+    # The sentences for people go to stderr with --json: request two is logged, its instance 5 is not.
+    assert "1 of them name requests not in the request log (nobody)" in result.stderr
+    assert "(two instance 5, logged with 2 instance(s))" in result.stderr
 
 
 def test_a_label_given_twice_or_of_an_unknown_class_is_refused_and_nothing_is_kept(workspace, tmp_path):

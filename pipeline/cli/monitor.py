@@ -85,6 +85,18 @@ def command_labels_add(args: argparse.Namespace) -> CommandResult:
             f"  {outcome['unknown']} of them name requests not in the request log "
             f"({', '.join(outcome['unknown_ids'])}{more}); they are kept, and count once those are logged."
         )
+    if outcome["unlogged_instances"]:
+        shown = outcome["unlogged_instance_examples"]
+        more = ", ..." if outcome["unlogged_instances"] > len(shown) else ""
+        named = ", ".join(
+            f"{e['request_id']} instance {e['instance']}, logged with {e['logged_instances']} instance(s)"
+            for e in shown
+        )
+        print(
+            f"  {outcome['unlogged_instances']} of them name an instance that its logged request does not "
+            f"have ({named}{more}); instances count from 0. They are kept but match nothing: to correct "
+            f"them, `penguins labels remove {outcome['batch']}` and add the file again."
+        )
     return CommandResult(EXIT_OK, outcome)
 
 

@@ -160,12 +160,17 @@ def _twice(label, earlier: str, later: str) -> None:
 def add_labels(labels: pd.DataFrame, source: Path, folder: Path, logged: pd.DataFrame) -> dict:
     """Stores `labels` (read from `source`) as one new batch; what was added, and what the log lacks.
 
-    `logged` holds the (request id, instance) pairs the request log has for these requests.
+    `logged` holds the (request id, instance) pairs the request log has for these requests. A label
+    the log lacks is kept (the log may be sampled, or on another machine), and counted: as an
+    unknown request, or, when its request is logged, as an instance that request does not have.
     """
     _refuse_repeats(labels, source, stored_labels(folder, labels[REQUEST_ID]))
     keys = [REQUEST_ID, INSTANCE]
     found = labels[keys].merge(logged[keys].drop_duplicates(), how="left", indicator=True)["_merge"]
-    unknown = labels[(found == "left_only").to_numpy()]
+    not_found = labels[(found == "left_only").to_numpy()]
+    instances_logged = logged.groupby(REQUEST_ID).size()
+    request_logged = not_found[REQUEST_ID].isin(instances_logged.index)
+    unknown, missing_instance = not_found[~request_logged], not_found[request_logged]
     added = datetime.datetime.now(datetime.timezone.utc)
     batch = f"{added.strftime(_STAMP)}-{os.getpid()}"
     path = folder / f"{_PREFIX}{batch}.csv"
@@ -179,6 +184,11 @@ def add_labels(labels: pd.DataFrame, source: Path, folder: Path, logged: pd.Data
         "file": str(path),
         "unknown": len(unknown),
         "unknown_ids": unknown[REQUEST_ID].head(_SHOWN).tolist(),
+        "unlogged_instances": len(missing_instance),
+        "unlogged_instance_examples": [
+            {"request_id": rid, "instance": int(instance), "logged_instances": int(instances_logged[rid])}
+            for rid, instance in missing_instance[keys].head(_SHOWN).itertuples(index=False)
+        ],
     }
 
 
