@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -243,6 +244,18 @@ def test_stored_labels_keep_only_the_requests_asked_about_and_read_ids_as_text(w
         ("007", "Chinstrap"),
         ("NA", "Gentoo"),
     ]
+
+
+def test_the_reports_time_axes_over_a_short_window_read_as_times_of_day(workspace, tmp_path):
+    labels = write_rows(tmp_path / "labels.csv", [{"request_id": "one", "species": "Adelie"}])
+    assert _labels_add(workspace, labels).returncode == EXIT_OK
+    result = penguins("monitor", "--workspace", str(workspace), "--json")
+    assert result.returncode == EXIT_OK, result.stderr
+    # The SVG keeps each drawn text as a comment: the requests were logged within milliseconds.
+    texts = re.findall(r"<!-- (.*?) -->", (workspace / json.loads(result.stdout)["report"]).read_text())
+    assert not [text for text in texts if re.search(r"\d[:.]\d+\.\d{3,}", text)], texts
+    day_and_minute = [text for text in texts if re.fullmatch(r"\d{4}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}", text)]
+    assert len(day_and_minute) == 2  # once beside each time axis: accuracy, and the class mix
 
 
 def test_live_accuracy_per_version_and_slice_with_interval(workspace):
