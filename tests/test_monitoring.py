@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import time
 
 import numpy as np
 import pandas as pd
@@ -256,6 +257,65 @@ def test_the_reports_time_axes_over_a_short_window_read_as_times_of_day(workspac
     assert not [text for text in texts if re.search(r"\d[:.]\d+\.\d{3,}", text)], texts
     day_and_minute = [text for text in texts if re.fullmatch(r"\d{4}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}", text)]
     assert len(day_and_minute) == 2  # once beside each time axis: accuracy, and the class mix
+
+
+@pytest.fixture
+def without_tensorflow(tmp_path):
+    """An environment in which importing TensorFlow fails: a monitor run that computes cannot start."""
+    package = tmp_path / "tripwire" / "tensorflow"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("raise ImportError('TensorFlow was imported')\n")
+    return {"PYTHONPATH": str(package.parent)}
+
+
+def _monitor(workspace, *extra, env=None):
+    result = penguins("monitor", "--workspace", str(workspace), "--json", *extra, env=env)
+    return result.returncode, (json.loads(result.stdout) if result.returncode == EXIT_OK else result.stderr)
+
+
+def test_a_monitor_run_with_nothing_new_answers_from_the_last_one_and_any_change_computes(
+    workspace, tmp_path, without_tensorflow
+):
+    code, first = _monitor(workspace)
+    assert (code, first["reused_from"]) == (EXIT_OK, None)
+    code, again = _monitor(workspace, env=without_tensorflow)
+    assert code == EXIT_OK, again
+    assert again["reused_from"] == first["started"] and again["report"] == first["report"]
+    assert {k: v for k, v in again.items() if k not in ("started", "reused_from")} == {
+        k: v for k, v in first.items() if k not in ("started", "reused_from")
+    }
+    history = penguins("history", "--workspace", str(workspace), "--json").stdout
+    assert [run["started"] for run in json.loads(history)][:2] == [again["started"], first["started"]]
+
+    def computes(*extra) -> bool:
+        code, answer = _monitor(workspace, *extra, env=without_tensorflow)
+        assert code == EXIT_OK or "TensorFlow was imported" in answer, answer
+        return code != EXIT_OK
+
+    added = json.loads(
+        _labels_add(
+            workspace, write_rows(tmp_path / "l.csv", [{"request_id": "one", "species": "Adelie"}]), "--json"
+        ).stdout
+    )
+    assert computes()
+    assert penguins("labels", "remove", added["batch"], "--workspace", str(workspace)).returncode == EXIT_OK
+    assert not computes()  # the labels are as they were
+    config = tmp_path / "config.yaml"
+    config.write_text(DEFAULT_CONFIG.read_text().replace("min_labeled: 50", "min_labeled: 5"))
+    assert computes("--config", str(config))
+    assert computes("--since", "7d")
+    _log(workspace / "monitoring" / "requests", [("four", 2, [BIRD], ["Adelie"])])
+    assert computes()
+
+
+def test_a_reused_outcome_ends_when_its_oldest_request_leaves_the_window(workspace, without_tensorflow):
+    oldest = logged_requests(workspace / "monitoring" / "requests", SPEC)["time_us"].min() / 1e6
+    window = time.time() - oldest + 45  # the run reads the log after TensorFlow started, in under 45 s
+    code, first = _monitor(workspace, "--since", f"{window:.3f}s")
+    assert (code, first["instances"]) == (EXIT_OK, 4)
+    time.sleep(max(0.0, oldest + window - time.time() + 1))  # now the request "one" has left it
+    code, answer = _monitor(workspace, "--since", f"{window:.3f}s", env=without_tensorflow)
+    assert code != EXIT_OK and "TensorFlow was imported" in answer
 
 
 def test_live_accuracy_per_version_and_slice_with_interval(workspace):

@@ -147,6 +147,8 @@ def _print_outcome(outcome: dict) -> None:
             + ", ".join(f"{m['feature']} {m['measure']} {m['value']} > {m['threshold']}" for m in over)
         )
     print(f"Decision: {outcome['decision']}: {outcome['reason']}")
+    if outcome["reused_from"]:
+        print(f"Nothing read has changed since the monitor run of {outcome['reused_from']}: its outcome.")
     print(f"Report:   {outcome['report']}")
 
 
@@ -155,10 +157,14 @@ def command_monitor(args: argparse.Namespace) -> CommandResult:
 
     settings = load_settings(args.config)
     workspace = existing_workspace(args.workspace.resolve())
-    with captured_output(workspace.log_dir / "monitor.log"):
-        from pipeline.monitoring.monitor import monitor
+    from pipeline.monitoring.reuse import reused_outcome
 
-        outcome = monitor(settings, workspace, args.since)
+    outcome = reused_outcome(settings, workspace, args.since)
+    if outcome is None:
+        with captured_output(workspace.log_dir / "monitor.log"):
+            from pipeline.monitoring.monitor import monitor
+
+            outcome = monitor(settings, workspace, args.since)
     sys.stdout.flush()
     _print_outcome(outcome)
     return CommandResult(EXIT_OK, outcome)

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure  # not pyplot: no global state, no display 
 from components.features import FeatureSpec
 from pipeline.monitoring.logged import PREDICTED, TIME_US, VERSION
 from pipeline.monitoring.quality import LABEL
-from pipeline.reporting.html_report import STYLE, table
+from pipeline.reporting.html_page import STYLE, table
 from serving.store.atomic import write_text_atomically
 
 _BUCKETS = 12  # time buckets of the over-time plots
