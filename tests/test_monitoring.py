@@ -7,6 +7,7 @@ import argparse
 import json
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -304,6 +305,8 @@ def test_a_monitor_run_with_nothing_new_answers_from_the_last_one_and_any_change
     config.write_text(DEFAULT_CONFIG.read_text().replace("min_labeled: 50", "min_labeled: 5"))
     assert computes("--config", str(config))
     assert computes("--since", "7d")
+    Path(first["report"]).unlink()
+    assert computes()
     _log(workspace / "monitoring" / "requests", [("four", 2, [BIRD], ["Adelie"])])
     assert computes()
 
