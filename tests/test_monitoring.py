@@ -286,7 +286,12 @@ def test_a_monitor_run_with_nothing_new_answers_from_the_last_one_and_any_change
         k: v for k, v in first.items() if k not in ("started", "reused_from")
     }
     history = penguins("history", "--workspace", str(workspace), "--json").stdout
-    assert [run["started"] for run in json.loads(history)][:2] == [again["started"], first["started"]]
+    assert [(run["started"], run["reused_from"]) for run in json.loads(history)][:2] == [
+        (again["started"], first["started"]),
+        (first["started"], None),
+    ]
+    history = penguins("history", "--workspace", str(workspace)).stdout
+    assert f"0 labeled; nothing new since {first['started']})" in history
 
     def computes(*extra) -> bool:
         code, answer = _monitor(workspace, *extra, env=without_tensorflow)

@@ -109,7 +109,7 @@ def command_labels_list(args: argparse.Namespace) -> CommandResult:
         print(f"No label batches in {workspace.labels_dir}.")
     for entry in batches:
         source = entry["source"] or "(not recorded)"
-        print(f"{entry['batch']}  {entry['rows']:>9,} labels  added {entry['added']}  from {source}")
+        print(f"{entry['batch']}  {entry['rows']:>9,} label(s)  added {entry['added']}  from {source}")
     return CommandResult(EXIT_OK, {"batches": batches})
 
 
@@ -121,9 +121,9 @@ def command_labels_remove(args: argparse.Namespace) -> CommandResult:
         entry = remove_batch(workspace.labels_dir, args.batch)
     except BatchError as error:
         print(f"Refused: {error}", file=sys.stderr)
-        return CommandResult(EXIT_USAGE, {"error": str(error)})
+        return CommandResult(EXIT_USAGE, {"error": f"Refused: {error}"})
     source = entry["source"] or "(not recorded)"
-    print(f"Removed label batch {entry['batch']}: {entry['rows']:,} labels from {source}.")
+    print(f"Removed label batch {entry['batch']}: {entry['rows']:,} label(s) from {source}.")
     return CommandResult(EXIT_OK, {"removed": entry})
 
 

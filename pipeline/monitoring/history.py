@@ -23,6 +23,7 @@ _KEPT = (
     "decision",
     "reason",
     "report",
+    "reused_from",
 )
 
 

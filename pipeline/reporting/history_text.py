@@ -35,7 +35,8 @@ def format_history(entries: list[dict]) -> list[str]:
         if entry.get("kind") == "monitor":
             lines.append(
                 f"{entry['started']}  monitor     {entry['decision']}: {entry['reason']} "
-                f"({_monitored(entry)}, {entry['labeled']} labeled)"
+                f"({_monitored(entry)}, {entry['labeled']} labeled"
+                + (f"; nothing new since {entry['reused_from']})" if entry.get("reused_from") else ")")
             )
             continue
         if entry["status"].startswith("read span"):
