@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +15,8 @@ import pytest
 
 from pipeline.cli.options import duration
 from pipeline.config.file_schema import Monitoring
-from pipeline.config.settings import load_settings
+from pipeline.config.settings import DEFAULT_CONFIG, load_settings
+from pipeline.monitoring.labels import stored_labels
 from pipeline.monitoring.logged import logged_keys, logged_requests
 from pipeline.monitoring.quality import (
     NOT_ENOUGH_LABELS,
@@ -26,7 +30,7 @@ from pipeline.monitoring.quality import (
 )
 from pipeline.reporting.metadata import RunRecord
 from pipeline.reporting.versions import Pushed, push_of
-from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK
+from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK, EXIT_USAGE
 from serving.monitoring.log_reader import log_files
 from serving.monitoring.request_log import RequestLog
 from serving.store.versions import FINGERPRINT_FILE
@@ -86,12 +90,12 @@ def test_the_log_reads_back_as_one_row_per_instance_with_missing_values_as_missi
     assert list(frame["model_version"]) == [1, 1, 1, 2]
     assert list(frame["predicted"]) == ["Adelie", "Adelie", "Gentoo", "Chinstrap"]
     assert np.isnan(frame["bill_depth_mm"][2]) and frame["island"][2] == "Biscoe"
-    assert logged_keys(workspace / "monitoring" / "requests") == {
-        ("one", 0),
+    keys = logged_keys(workspace / "monitoring" / "requests", pd.Series(["two", "three", "nobody"]))
+    assert list(zip(keys["request_id"], keys["instance"], strict=True)) == [
         ("two", 0),
         ("two", 1),
         ("three", 0),
-    }
+    ]
 
 
 def test_a_truncated_last_record_costs_only_that_record(workspace):
@@ -105,21 +109,28 @@ def _labels_add(workspace, path, *extra):
     return penguins("labels", "add", "--source", str(path), "--workspace", str(workspace), *extra)
 
 
-def test_labels_are_added_and_unknown_ids_counted_and_named(workspace, tmp_path):
+def test_labels_are_added_and_unknown_ids_and_instances_counted_and_named(workspace, tmp_path):
     source = write_rows(
         tmp_path / "labels.csv",
         [
             {"request_id": "one", "species": "Adelie"},
             {"request_id": "two", "instance": "1", "species": "Gentoo"},
             {"request_id": "nobody", "species": "Adelie"},
+            {"request_id": "two", "instance": "5", "species": "Gentoo"},
         ],
         ["request_id", "instance", "species"],
     )
     result = _labels_add(workspace, source, "--json")
     assert result.returncode == EXIT_OK, result.stderr
     outcome = json.loads(result.stdout)
-    assert (outcome["added"], outcome["unknown"], outcome["unknown_ids"]) == (3, 1, ["nobody"])
-    assert "nobody" in result.stderr  # the sentence for people goes to stderr with --json
+    assert (outcome["added"], outcome["unknown"], outcome["unknown_ids"]) == (4, 1, ["nobody"])
+    assert (outcome["unlogged_instances"], outcome["unlogged_instance_examples"]) == (
+        1,
+        [{"request_id": "two", "instance": 5, "logged_instances": 2}],
+    )
+    # The sentences for people go to stderr with --json: request two is logged, its instance 5 is not.
+    assert "1 of them name requests not in the request log (nobody)" in result.stderr
+    assert "(two instance 5, logged with 2 instance(s))" in result.stderr
 
 
 def test_a_label_given_twice_or_of_an_unknown_class_is_refused_and_nothing_is_kept(workspace, tmp_path):
@@ -174,13 +185,183 @@ def test_a_label_row_that_does_not_fit_the_header_is_refused_and_nothing_is_kept
     assert tree_snapshot(workspace / "monitoring" / "labels") == {}
 
 
+def test_monitor_counts_requests_and_their_instances_apart(workspace):
+    result = penguins("monitor", "--workspace", str(workspace), "--json")
+    assert result.returncode == EXIT_OK, result.stderr
+    outcome = json.loads(result.stdout)
+    assert (outcome["requests"], outcome["instances"], outcome["labeled"]) == (3, 4, 0)
+    assert [(v["version"], v["requests"], v["instances"]) for v in outcome["versions"]] == [
+        (2, 1, 1),
+        (1, 2, 3),
+    ]
+    assert "3 requests of 4 instances, 0 instances labeled" in result.stderr
+    history = penguins("history", "--workspace", str(workspace))
+    assert "(3 requests of 4 instances, 0 labeled)" in history.stdout, history.stdout + history.stderr
+
+
+def test_a_file_of_more_labels_than_the_batch_limit_is_refused_and_nothing_is_kept(workspace, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        DEFAULT_CONFIG.read_text().replace("max_label_batch_rows: 1000000", "max_label_batch_rows: 2")
+    )
+    rows = [{"request_id": name, "species": "Adelie"} for name in ("one", "two", "three")]
+    source = write_rows(tmp_path / "big.csv", rows)
+    result = _labels_add(workspace, source, "--config", str(config))
+    assert result.returncode == EXIT_DATA_REJECTED
+    assert result.stderr.strip() == (
+        f"Data rejected: {source}, row 4: more than 2 labels in one file (monitoring.max_label_batch_rows); "
+        "expected at most that many: split the file, nothing was added"
+    )
+    assert not (workspace / "monitoring" / "labels").exists()
+    assert (
+        _labels_add(workspace, write_rows(tmp_path / "two.csv", rows[:2]), "--config", str(config)).returncode
+        == 0
+    )
+
+
+def _labels(workspace, *args):
+    result = penguins("labels", *args, "--workspace", str(workspace), "--json")
+    return result.returncode, json.loads(result.stdout)
+
+
+def test_label_batches_are_listed_and_one_is_removed_whole(workspace, tmp_path):
+    first = write_rows(tmp_path / "first.csv", [{"request_id": "one", "species": "Adelie"}])
+    second = write_rows(
+        tmp_path / "second.csv",
+        [
+            {"request_id": "two", "instance": "1", "species": "Gentoo"},
+            {"request_id": "three", "species": "Adelie"},
+        ],
+        ["request_id", "instance", "species"],
+    )
+    added = [json.loads(_labels_add(workspace, path, "--json").stdout) for path in (first, second)]
+    code, listed = _labels(workspace, "list")
+    assert code == EXIT_OK
+    assert [(b["batch"], b["rows"], b["source"], b["file"]) for b in listed["batches"]] == [
+        (a["batch"], a["added"], str(path), a["file"]) for a, path in zip(added, (first, second), strict=True)
+    ]
+    assert all(b["added"][:4].isdigit() for b in listed["batches"])
+
+    code, removed = _labels(workspace, "remove", added[0]["batch"])
+    assert (code, removed["removed"]["batch"]) == (EXIT_OK, added[0]["batch"])
+    code, listed = _labels(workspace, "list")
+    assert [b["batch"] for b in listed["batches"]] == [added[1]["batch"]]
+    monitored = json.loads(penguins("monitor", "--workspace", str(workspace), "--json").stdout)
+    assert monitored["labeled"] == 2  # "one" is no longer labelled
+    assert _labels_add(workspace, first).returncode == EXIT_OK  # and may be labelled again
+
+    result = penguins("labels", "remove", "nothing-such", "--workspace", str(workspace))
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr.strip() == (
+        f"Refused: no label batch 'nothing-such' in {workspace / 'monitoring' / 'labels'}; "
+        "expected one that `penguins labels list` shows"
+    )
+
+
+def test_stored_labels_keep_only_the_requests_asked_about_and_read_ids_as_text(workspace, tmp_path):
+    rows = [{"request_id": f"other-{n}", "species": "Adelie"} for n in range(1000)]
+    rows += [{"request_id": "NA", "species": "Gentoo"}, {"request_id": "007", "species": "Chinstrap"}]
+    assert _labels_add(workspace, write_rows(tmp_path / "many.csv", rows)).returncode == EXIT_OK
+    kept = stored_labels(workspace / "monitoring" / "labels", pd.Series(["NA", "007", "nobody"]))
+    assert sorted(zip(kept["request_id"], kept["label"], strict=True)) == [
+        ("007", "Chinstrap"),
+        ("NA", "Gentoo"),
+    ]
+
+
+def test_the_reports_time_axes_over_a_short_window_read_as_times_of_day(workspace, tmp_path):
+    labels = write_rows(tmp_path / "labels.csv", [{"request_id": "one", "species": "Adelie"}])
+    assert _labels_add(workspace, labels).returncode == EXIT_OK
+    result = penguins("monitor", "--workspace", str(workspace), "--json")
+    assert result.returncode == EXIT_OK, result.stderr
+    # The SVG keeps each drawn text as a comment: the requests were logged within milliseconds.
+    texts = re.findall(r"<!-- (.*?) -->", (workspace / json.loads(result.stdout)["report"]).read_text())
+    assert not [text for text in texts if re.search(r"\d[:.]\d+\.\d{3,}", text)], texts
+    day_and_minute = [text for text in texts if re.fullmatch(r"\d{4}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}", text)]
+    assert len(day_and_minute) == 2  # once beside each time axis: accuracy, and the class mix
+
+
+@pytest.fixture
+def without_tensorflow(tmp_path):
+    """An environment in which importing TensorFlow fails: a monitor run that computes cannot start."""
+    package = tmp_path / "tripwire" / "tensorflow"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("raise ImportError('TensorFlow was imported')\n")
+    return {"PYTHONPATH": str(package.parent)}
+
+
+def _monitor(workspace, *extra, env=None):
+    result = penguins("monitor", "--workspace", str(workspace), "--json", *extra, env=env)
+    return result.returncode, (json.loads(result.stdout) if result.returncode == EXIT_OK else result.stderr)
+
+
+def test_a_monitor_run_with_nothing_new_answers_from_the_last_one_and_any_change_computes(
+    workspace, tmp_path, without_tensorflow
+):
+    code, first = _monitor(workspace)
+    assert (code, first["reused_from"]) == (EXIT_OK, None)
+    code, again = _monitor(workspace, env=without_tensorflow)
+    assert code == EXIT_OK, again
+    assert again["reused_from"] == first["started"] and again["report"] == first["report"]
+    assert {k: v for k, v in again.items() if k not in ("started", "reused_from")} == {
+        k: v for k, v in first.items() if k not in ("started", "reused_from")
+    }
+    history = penguins("history", "--workspace", str(workspace), "--json").stdout
+    assert [(run["started"], run["reused_from"]) for run in json.loads(history)][:2] == [
+        (again["started"], first["started"]),
+        (first["started"], None),
+    ]
+    history = penguins("history", "--workspace", str(workspace)).stdout
+    assert f"0 labeled; nothing new since {first['started']})" in history
+
+    def computes(*extra) -> bool:
+        code, answer = _monitor(workspace, *extra, env=without_tensorflow)
+        assert code == EXIT_OK or "TensorFlow was imported" in answer, answer
+        return code != EXIT_OK
+
+    added = json.loads(
+        _labels_add(
+            workspace, write_rows(tmp_path / "l.csv", [{"request_id": "one", "species": "Adelie"}]), "--json"
+        ).stdout
+    )
+    assert computes()
+    assert penguins("labels", "remove", added["batch"], "--workspace", str(workspace)).returncode == EXIT_OK
+    assert not computes()  # the labels are as they were
+    config = tmp_path / "config.yaml"
+    config.write_text(DEFAULT_CONFIG.read_text().replace("min_labeled: 50", "min_labeled: 5"))
+    assert computes("--config", str(config))
+    assert computes("--since", "7d")
+    Path(first["report"]).unlink()
+    assert computes()
+    _log(workspace / "monitoring" / "requests", [("four", 2, [BIRD], ["Adelie"])])
+    assert computes()
+
+
+def test_a_reused_outcome_ends_when_its_oldest_request_leaves_the_window(workspace, without_tensorflow):
+    oldest = logged_requests(workspace / "monitoring" / "requests", SPEC)["time_us"].min() / 1e6
+    window = time.time() - oldest + 45  # the run reads the log after TensorFlow started, in under 45 s
+    code, first = _monitor(workspace, "--since", f"{window:.3f}s")
+    assert (code, first["instances"]) == (EXIT_OK, 4)
+    time.sleep(max(0.0, oldest + window - time.time() + 1))  # now the request "one" has left it
+    code, answer = _monitor(workspace, "--since", f"{window:.3f}s", env=without_tensorflow)
+    assert code != EXIT_OK and "TensorFlow was imported" in answer
+
+
 def test_live_accuracy_per_version_and_slice_with_interval(workspace):
     frame = logged_requests(workspace / "monitoring" / "requests", SPEC)
-    joined = join_labels(frame, {("one", 0): "Adelie", ("two", 1): "Adelie", ("three", 0): "Chinstrap"})
+    labels = pd.DataFrame(
+        {
+            "request_id": ["one", "two", "three"],
+            "instance": [0, 1, 0],
+            "label": ["Adelie", "Adelie", "Chinstrap"],
+        }
+    )
+    joined = join_labels(frame, labels)
     versions = version_quality(joined, ("island",), {1: 0.97})
     assert [v["version"] for v in versions] == [2, 1]
     two, one = versions
-    assert (one["requests"], one["n"], one["live_accuracy"], one["blessed_accuracy"]) == (3, 2, 0.5, 0.97)
+    assert (one["requests"], one["instances"], one["n"]) == (2, 3, 2)
+    assert (one["live_accuracy"], one["blessed_accuracy"]) == (0.5, 0.97)
     assert (two["n"], two["live_accuracy"], two["blessed_accuracy"]) == (1, 1.0, None)
     assert {s["slice"]: (s["n"], s["live_accuracy"]) for s in one["slices"]} == {
         "island=Biscoe": (1, 0.0),
@@ -223,7 +404,10 @@ def test_decision(current, skewed, decision, words):
 
 def test_no_requests_at_all_is_not_enough_labels():
     frame = pd.DataFrame(columns=["request_id", "instance", "model_version", "predicted"])
-    assert version_quality(join_labels(frame, {}), (), {}) == []
+    assert (
+        version_quality(join_labels(frame, pd.DataFrame(columns=["request_id", "instance", "label"])), (), {})
+        == []
+    )
     assert decide({"version": 1, "n": 0}, [], THRESHOLDS)[0] == NOT_ENOUGH_LABELS
 
 

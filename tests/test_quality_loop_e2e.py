@@ -122,7 +122,11 @@ def test_shallower_bills_dip_quality_and_the_loop_waits_for_a_schema_review_keep
     rows = bundled_rows()
     workspace = _serve_and_label(trained, tmp_path, rows, shift=-3.5)
     outcome = _monitor(workspace)
-    assert outcome["requests"] == len(rows) and outcome["labeled"] == len(rows)
+    assert (outcome["requests"], outcome["instances"], outcome["labeled"]) == (
+        math.ceil(len(rows) / BATCH),
+        len(rows),
+        len(rows),
+    )
     (version,) = outcome["versions"]
     assert version["n"] == len(rows)
     assert version["live_accuracy"] < version["blessed_accuracy"] - 0.05, version
@@ -258,5 +262,9 @@ def test_too_few_labels_is_not_enough_labels(trained, tmp_path):
     workspace = _serve_and_label(trained, tmp_path, rows, shift=0.0, labeled=10)
     outcome = _monitor(workspace)
     assert outcome["decision"] == "not_enough_labels", outcome
-    assert (outcome["requests"], outcome["labeled"]) == (len(rows), 10)
+    assert (outcome["requests"], outcome["instances"], outcome["labeled"]) == (
+        math.ceil(len(rows) / BATCH),
+        len(rows),
+        10,
+    )
     assert "fewer than monitoring.min_labeled 50" in outcome["reason"]

@@ -8,7 +8,7 @@ import sys
 
 from pipeline.cli.options import add_config_option, add_workspace_option
 from pipeline.config.settings import load_settings
-from pipeline.config.workspace import Workspace
+from pipeline.config.workspace import existing_workspace
 from pipeline.run.exit_codes import EXIT_OK
 from pipeline.run.lock import current_holder
 
@@ -27,7 +27,7 @@ def command_history(args: argparse.Namespace) -> int:
     from pipeline.run.console import captured_output
 
     settings = load_settings(args.config)
-    workspace = Workspace(args.workspace.resolve())
+    workspace = existing_workspace(args.workspace.resolve())
     monitor_runs = monitoring_history(workspace.monitoring_history)
     if not workspace.metadata_path.is_file() and not monitor_runs:
         print(f"No runs yet: {workspace.metadata_path} does not exist.", file=sys.stderr)

@@ -21,6 +21,7 @@ from pipeline.cli.schedule import add_schedule_parser
 from pipeline.cli.serving import add_predict_parser, add_serve_parser
 from pipeline.cli.versions import add_version_parsers
 from pipeline.config.settings import ConfigError, load_settings
+from pipeline.config.workspace import MissingWorkspaceError
 from pipeline.intake.raw_csv import DataError, NoDataError
 from pipeline.run.exit_codes import (
     EXIT_BUSY,
@@ -66,6 +67,8 @@ def _run_handler(args) -> CommandResult:
         return result if isinstance(result, CommandResult) else CommandResult(result)
     except ConfigError as error:
         return _failure(EXIT_USAGE, f"Config error: {error}")
+    except MissingWorkspaceError as error:
+        return _failure(EXIT_USAGE, f"Refused: {error}")
     except NoDataError as error:
         return _failure(EXIT_USAGE, f"No data: {error}")
     except DataError as error:

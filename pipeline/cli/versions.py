@@ -8,7 +8,7 @@ import sys
 from pipeline.cli.options import add_config_option, add_workspace_option
 from pipeline.cli.outcome import CommandResult, add_json_option
 from pipeline.config.settings import load_settings
-from pipeline.config.workspace import Workspace
+from pipeline.config.workspace import Workspace, existing_workspace
 from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE
 from pipeline.run.lock import workspace_lock
 
@@ -36,7 +36,7 @@ def command_versions(args) -> CommandResult:
     from pipeline.run.console import captured_output
 
     settings = load_settings(args.config)
-    workspace = Workspace(args.workspace.resolve())
+    workspace = existing_workspace(args.workspace.resolve())
     with captured_output(workspace.log_dir / "versions.log") as terminal:
         from pipeline.reporting.metadata import open_store, pipeline_runs
         from pipeline.reporting.versions import format_versions, version_entries

@@ -102,6 +102,8 @@ class Monitoring(_Section):
     # the width of a 95% interval on a few hundred labels: a smaller margin would call noise a dip.
     max_accuracy_drop: Fraction = 0.05
     min_labeled: Count = 50
+    # One `labels add` file at most: its labels are held in memory while they are checked.
+    max_label_batch_rows: Count = 1_000_000
 
 
 class Serving(_Section):

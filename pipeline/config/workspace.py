@@ -10,6 +10,10 @@ import dataclasses
 from pathlib import Path
 
 
+class MissingWorkspaceError(Exception):
+    """A command that only reads a workspace was pointed at a folder that does not exist."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Workspace:
     root: Path
@@ -80,3 +84,16 @@ class Workspace:
         for folder in (self.root, self.log_dir, self.serving_root):
             folder.mkdir(parents=True, exist_ok=True)
         return self
+
+
+def existing_workspace(root: Path) -> Workspace:
+    """The workspace at `root` for a command that only reads it (monitor, history, versions, labels list).
+
+    A mistyped --workspace must be named, not created and then reported on as if it were empty.
+    """
+    if not root.is_dir():
+        raise MissingWorkspaceError(
+            f"{root}: no such workspace folder; expected one that `penguins run` or `penguins serve` wrote "
+            "(check --workspace)"
+        )
+    return Workspace(root)

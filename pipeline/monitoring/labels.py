@@ -1,41 +1,45 @@
 """Late labels: the true class of a logged request, known only after it was answered.
 
-Each `penguins labels add` keeps its file's labels as one new CSV in `WORKSPACE/monitoring/labels/`,
-written atomically. Batches are never rewritten, so adding labels costs the size of the batch and
-not of every label so far, and a failed add leaves the earlier ones untouched. A label names a
-request by its id and, for a request of several instances, the instance (0 when left out): that
-pair is what the request log holds for each predicted instance.
+Each `penguins labels add` keeps its file's labels as one new batch in `WORKSPACE/monitoring/labels/`:
+`labels-<added>-<pid>.csv`, written atomically, and beside it a small `.json` saying where it came
+from. Batches are never rewritten, so adding labels costs the size of the batch and not of every
+label so far, a failed add leaves the earlier ones untouched, and a batch is removed whole. A label
+names a request by its id and, for a request of several instances, the instance (0 when left out):
+that pair is what the request log holds for each predicted instance.
+
+Memory follows the batch being added, or the requests being monitored, never every label so far:
+a batch is refused past `monitoring.max_label_batch_rows`, and stored batches are read in chunks
+of three columns, keeping only the rows of the requests asked about.
 """
 
 from __future__ import annotations
 
-import csv
-import dataclasses
+import array
 import datetime
+import json
 import os
 from contextlib import closing
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from pipeline.intake.raw_csv import DataError, data_records, raw_records, read_header
-from serving.store.atomic import atomic_file
+from pipeline.monitoring.logged import INSTANCE, REQUEST_ID
+from pipeline.monitoring.quality import LABEL
+from serving.store.atomic import atomic_file, write_json_atomically
 
-REQUEST_ID, INSTANCE = "request_id", "instance"
+ROW, BATCH = "row", "batch"  # where a label came from: its row in the added file, or its stored batch
+_PREFIX = "labels-"
+_STAMP = "%Y%m%dT%H%M%S%f"
+_CHUNK_ROWS = 200_000  # stored labels read at a time
 _SHOWN = 5  # unknown ids named in the output; the rest are counted
 
 
-@dataclasses.dataclass(frozen=True)
-class Label:
-    request_id: str
-    instance: int
-    value: str
-    where: str  # file and row, for errors that name a label given twice
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return self.request_id, self.instance
+class BatchError(ValueError):
+    """`labels remove` named a batch the workspace does not hold."""
 
 
 def schema_classes(schema_path: Path, label: str) -> list[str]:
@@ -51,14 +55,28 @@ def schema_classes(schema_path: Path, label: str) -> list[str]:
     return list(domain.value)
 
 
-def _rows(path: Path, label_column: str, classes: list[str]) -> list[Label]:
+def read_labels(path: Path, label_column: str, classes: list[str], max_rows: int) -> pd.DataFrame:
+    """The labels of a file (request id, instance, label, row), each row checked as it streams in.
+
+    The file is refused whole at its first bad row, or at the first row past `max_rows`, before
+    the rest is read: the batch limit is what bounds the memory of `labels add`. Instances, rows
+    and classes are held as machine integers, not Python objects.
+    """
+    request_ids: list[str] = []
+    instances, rows, codes = array.array("q"), array.array("q"), array.array("h")
+    code_of = {name: code for code, name in enumerate(classes)}
     with closing(raw_records(path)) as records:
         header = read_header(path, records, [REQUEST_ID, label_column])
         at = {name: header.index(name) for name in (REQUEST_ID, label_column, INSTANCE) if name in header}
-        labels = []
         for line, record in data_records(path, records, header):
             if not any(cell.strip() for cell in record):
                 continue
+            if len(request_ids) == max_rows:
+                raise DataError(
+                    f"{path}, row {line}: more than {max_rows:,} labels in one file "
+                    f"(monitoring.max_label_batch_rows); expected at most that many: split the file, "
+                    "nothing was added"
+                )
             cells = {name: (record[i].strip() if i < len(record) else "") for name, i in at.items()}
             if not cells[REQUEST_ID] or not cells[label_column]:
                 raise DataError(
@@ -69,67 +87,149 @@ def _rows(path: Path, label_column: str, classes: list[str]) -> list[Label]:
                 raise DataError(
                     f"{path}, row {line}: '{INSTANCE}' is {instance!r}; expected a whole number of at least 0"
                 )
-            if cells[label_column] not in classes:
+            code = code_of.get(cells[label_column])
+            if code is None:
                 raise DataError(
                     f"{path}, row {line}: {label_column} {cells[label_column]!r} is not a class of the "
                     f"schema; expected one of {classes}"
                 )
-            labels.append(
-                Label(cells[REQUEST_ID], int(instance), cells[label_column], f"{path.name} row {line}")
-            )
-    return labels
-
-
-def read_labels(path: Path, label_column: str, classes: list[str]) -> list[Label]:
-    """The labels of a file, refused whole if any is of an unknown class or given twice in it."""
-    labels = _rows(path, label_column, classes)
-    if not labels:
+            request_ids.append(cells[REQUEST_ID])
+            instances.append(int(instance))
+            rows.append(line)
+            codes.append(code)
+    if not request_ids:
         raise DataError(f"{path}: no labels below the header; expected one row per labelled request")
-    _refuse_repeats(labels, {})
-    return labels
+    return pd.DataFrame(
+        {
+            REQUEST_ID: request_ids,
+            INSTANCE: np.frombuffer(instances, dtype=np.int64),
+            LABEL: pd.Categorical.from_codes(np.frombuffer(codes, dtype=np.int16), classes),
+            ROW: np.frombuffer(rows, dtype=np.int64),
+        }
+    )
 
 
-def _refuse_repeats(labels: list[Label], stored: dict[tuple[str, int], Label]) -> None:
-    seen = dict(stored)
-    for label in labels:
-        earlier = seen.get(label.key)
-        if earlier is not None:
-            raise DataError(
-                f"request {label.request_id} instance {label.instance} is labelled twice: {earlier.where} "
-                f"and {label.where}; expected one label per request, nothing was added"
-            )
-        seen[label.key] = label
+def _batch_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob(f"{_PREFIX}*.csv"))
 
 
-def stored_labels(folder: Path) -> dict[tuple[str, int], Label]:
-    """Every label added so far, by (request id, instance)."""
-    labels = {}
-    for path in sorted(folder.glob("labels-*.csv")):
-        with path.open(newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                label = Label(
-                    row[REQUEST_ID], int(row[INSTANCE]), row["label"], f"{path.name} (added earlier)"
-                )
-                labels[label.key] = label
-    return labels
+def stored_labels(folder: Path, request_ids: pd.Series | list[str]) -> pd.DataFrame:
+    """The labels added so far for `request_ids` (request id, instance, label, batch file name).
+
+    Read in chunks of the three stored columns, keeping only the rows of those requests: what the
+    join needs, however many labels were added for other requests. Every value is read as text
+    (`NA` or `007` is a request id, not a missing value or a number).
+    """
+    wanted = pd.Index(pd.unique(pd.Series(request_ids, dtype=object)))
+    parts = [pd.DataFrame({REQUEST_ID: [], INSTANCE: np.array([], dtype=np.int64), LABEL: [], BATCH: []})]
+    for path in _batch_files(folder):
+        chunks = pd.read_csv(
+            path,
+            usecols=[REQUEST_ID, INSTANCE, LABEL],
+            dtype={REQUEST_ID: str, INSTANCE: np.int64, LABEL: str},
+            keep_default_na=False,
+            chunksize=_CHUNK_ROWS,
+        )
+        for chunk in chunks:
+            kept = chunk[wanted.get_indexer(chunk[REQUEST_ID]) >= 0]
+            if len(kept):
+                parts.append(kept.assign(**{BATCH: path.name}))
+    return pd.concat(parts, ignore_index=True)
 
 
-def add_labels(
-    source: Path, folder: Path, label_column: str, classes: list[str], logged: set[tuple[str, int]]
-) -> dict:
-    """Stores the labels of `source` as one new batch; what was added, and which ids the log lacks."""
-    labels = read_labels(source, label_column, classes)
-    _refuse_repeats(labels, stored_labels(folder))
-    unknown = [label for label in labels if label.key not in logged]
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    path = folder / f"labels-{stamp}-{os.getpid()}.csv"
+def _refuse_repeats(labels: pd.DataFrame, source: Path, stored: pd.DataFrame) -> None:
+    """Refuses the batch if a request's instance is labelled twice in it, or was labelled before."""
+    keys = [REQUEST_ID, INSTANCE]
+    repeated = labels[labels.duplicated(keys, keep=False)]
+    if len(repeated):
+        first, second = repeated[repeated[keys].eq(repeated[keys].iloc[0]).all(axis=1)].iloc[:2].itertuples()
+        _twice(first, f"{source.name} row {first.row}", f"{source.name} row {second.row}")
+    earlier = labels.merge(stored, on=keys, suffixes=("", "_stored")).sort_values(ROW)
+    if len(earlier):
+        first = next(earlier.itertuples())
+        _twice(first, f"{first.batch} (added earlier)", f"{source.name} row {first.row}")
+
+
+def _twice(label, earlier: str, later: str) -> None:
+    raise DataError(
+        f"request {label.request_id} instance {label.instance} is labelled twice: {earlier} "
+        f"and {later}; expected one label per request, nothing was added"
+    )
+
+
+def add_labels(labels: pd.DataFrame, source: Path, folder: Path, logged: pd.DataFrame) -> dict:
+    """Stores `labels` (read from `source`) as one new batch; what was added, and what the log lacks.
+
+    `logged` holds the (request id, instance) pairs the request log has for these requests. A label
+    the log lacks is kept (the log may be sampled, or on another machine), and counted: as an
+    unknown request, or, when its request is logged, as an instance that request does not have.
+    """
+    _refuse_repeats(labels, source, stored_labels(folder, labels[REQUEST_ID]))
+    keys = [REQUEST_ID, INSTANCE]
+    found = labels[keys].merge(logged[keys].drop_duplicates(), how="left", indicator=True)["_merge"]
+    not_found = labels[(found == "left_only").to_numpy()]
+    instances_logged = logged.groupby(REQUEST_ID).size()
+    request_logged = not_found[REQUEST_ID].isin(instances_logged.index)
+    unknown, missing_instance = not_found[~request_logged], not_found[request_logged]
+    added = datetime.datetime.now(datetime.timezone.utc)
+    batch = f"{added.strftime(_STAMP)}-{os.getpid()}"
+    path = folder / f"{_PREFIX}{batch}.csv"
+    # Where the batch came from first: a batch file is only ever listed with its description.
+    write_json_atomically(path.with_suffix(".json"), {"source": str(source), "rows": len(labels)})
     with atomic_file(path, newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([REQUEST_ID, INSTANCE, "label"])
-        writer.writerows([label.request_id, label.instance, label.value] for label in labels)
+        labels[[REQUEST_ID, INSTANCE, LABEL]].to_csv(handle, index=False)
     return {
         "added": len(labels),
+        "batch": batch,
         "file": str(path),
         "unknown": len(unknown),
-        "unknown_ids": [label.request_id for label in unknown[:_SHOWN]],
+        "unknown_ids": unknown[REQUEST_ID].head(_SHOWN).tolist(),
+        "unlogged_instances": len(missing_instance),
+        "unlogged_instance_examples": [
+            {"request_id": rid, "instance": int(instance), "logged_instances": int(instances_logged[rid])}
+            for rid, instance in missing_instance[keys].head(_SHOWN).itertuples(index=False)
+        ],
     }
+
+
+def _added_at(batch: str) -> str:
+    """When a batch was added, in local time as `penguins history` shows runs, from its name."""
+    stamp = datetime.datetime.strptime(batch.split("-")[0], _STAMP).replace(tzinfo=datetime.timezone.utc)
+    return stamp.astimezone().replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def _count_rows(path: Path) -> int:
+    with path.open("rb") as handle:
+        return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) - 1
+
+
+def label_batches(folder: Path) -> list[dict]:
+    """Every batch, oldest first: its name, rows, when it was added, its file and where it came from."""
+    batches = []
+    for path in _batch_files(folder):
+        described = path.with_suffix(".json")
+        about = json.loads(described.read_text()) if described.is_file() else {}
+        batch = path.stem[len(_PREFIX) :]
+        batches.append(
+            {
+                "batch": batch,
+                "rows": about.get("rows", _count_rows(path)),
+                "added": _added_at(batch),
+                "file": str(path),
+                "source": about.get("source"),
+            }
+        )
+    return batches
+
+
+def remove_batch(folder: Path, batch: str) -> dict:
+    """Deletes one batch whole, as `label_batches` names it; refuses a name it does not hold."""
+    entry = next((entry for entry in label_batches(folder) if entry["batch"] == batch), None)
+    if entry is None:
+        raise BatchError(
+            f"no label batch {batch!r} in {folder}; expected one that `penguins labels list` shows"
+        )
+    path = Path(entry["file"])
+    path.unlink()  # the labels first: a description left alone is never listed
+    path.with_suffix(".json").unlink(missing_ok=True)
+    return entry

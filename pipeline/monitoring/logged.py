@@ -70,12 +70,18 @@ def logged_requests(folder: Path, spec: FeatureSpec, since_us: int | None = None
     )
 
 
-def logged_keys(folder: Path) -> set[tuple[str, int]]:
-    """The (request id, instance) of every logged instance: what a late label may name."""
+def logged_keys(folder: Path, request_ids: pd.Series) -> pd.DataFrame:
+    """The (request id, instance) of each logged instance of `request_ids`: what their labels may name.
+
+    Only those requests are kept, so memory follows the labels being added, not the log.
+    """
     import tensorflow as tf
 
     columns = _read(
         folder,
         {REQUEST_ID: tf.io.FixedLenFeature([], tf.string), INSTANCE: tf.io.FixedLenFeature([], tf.int64)},
     )
-    return set(zip(_text(columns[REQUEST_ID]), columns[INSTANCE].tolist(), strict=True))
+    logged = pd.DataFrame(
+        {REQUEST_ID: _text(columns[REQUEST_ID]), INSTANCE: columns[INSTANCE].astype(np.int64)}
+    )
+    return logged[pd.Index(pd.unique(request_ids)).get_indexer(logged[REQUEST_ID]) >= 0]

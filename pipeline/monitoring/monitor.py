@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import datetime
 import time
+from pathlib import Path
 
 import pandas as pd
 
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
-from pipeline.monitoring.history import record_monitoring
+from pipeline.monitoring.history import record_outcome
 from pipeline.monitoring.labels import stored_labels
-from pipeline.monitoring.logged import INSTANCE, PREDICTED, REQUEST_ID, VERSION, logged_requests
-from pipeline.monitoring.quality import LABEL, decide, join_labels, version_quality
+from pipeline.monitoring.logged import INSTANCE, PREDICTED, REQUEST_ID, TIME_US, VERSION, logged_requests
+from pipeline.monitoring.quality import LABEL, counted, decide, join_labels, version_quality
 from pipeline.monitoring.report import write_monitor_report
+from pipeline.monitoring.reuse import inputs_key, remember
 from pipeline.monitoring.skew import class_mix, distributions, serving_statistics, skew, training_statistics
 from pipeline.reporting.metadata import open_store, pipeline_runs
 from pipeline.reporting.versions import push_of, pushed_runs
-from serving.store.atomic import write_json_atomically
 from serving.store.model_config import served_version
 
 
@@ -36,8 +37,8 @@ def _pushed(settings: Settings, workspace: Workspace) -> dict:
 
 def _joined(settings: Settings, workspace: Workspace, since_seconds: float | None) -> pd.DataFrame:
     since_us = None if since_seconds is None else int((time.time() - since_seconds) * 1e6)
-    labels = {key: label.value for key, label in stored_labels(workspace.labels_dir).items()}
-    return join_labels(logged_requests(workspace.request_log_dir, settings.features, since_us), labels)
+    logged = logged_requests(workspace.request_log_dir, settings.features, since_us)
+    return join_labels(logged, stored_labels(workspace.labels_dir, logged[REQUEST_ID]))
 
 
 def labeled_requests(settings: Settings, workspace: Workspace, since_seconds: float | None) -> pd.DataFrame:
@@ -50,6 +51,7 @@ def monitor(settings: Settings, workspace: Workspace, since_seconds: float | Non
     """The monitoring outcome, as `penguins monitor --json` prints it; also written and recorded."""
     spec = settings.features
     started = datetime.datetime.now()  # local time, as `penguins history` shows the runs
+    key = inputs_key(settings, workspace, since_seconds)  # before reading: a later change is new
     joined = _joined(settings, workspace, since_seconds)
     pushed = _pushed(settings, workspace)
     model_dir = workspace.model_dir(settings.model_name)
@@ -81,7 +83,7 @@ def monitor(settings: Settings, workspace: Workspace, since_seconds: float | Non
         "kind": "monitor",
         "started": started.isoformat(timespec="seconds"),
         "window_seconds": since_seconds,
-        "requests": len(joined),
+        **counted(joined),
         "labeled": int(joined[LABEL].notna().sum()),
         "served_version": served,
         "versions": versions,
@@ -89,10 +91,13 @@ def monitor(settings: Settings, workspace: Workspace, since_seconds: float | Non
         "class_mix": class_mix(training, served_rows[PREDICTED], spec),
         "decision": decision,
         "reason": reason,
+        "reused_from": None,
     }
     report = workspace.root / "reports" / f"monitor-{started:%Y%m%d-%H%M%S}.html"
     outcome["report"] = str(report)
     write_monitor_report(report, outcome, joined, distributions(training, spec), spec)
-    write_json_atomically(workspace.monitoring_results, outcome)
-    record_monitoring(workspace.monitoring_history, outcome)
+    record_outcome(workspace, outcome)
+    first_logged_us = int(joined[TIME_US].min()) if since_seconds is not None and len(joined) else None
+    statistics_path = [Path(statistics.uri)] if statistics is not None else []
+    remember(workspace, key, statistics_path, first_logged_us, outcome)
     return outcome

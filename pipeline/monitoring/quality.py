@@ -18,10 +18,19 @@ OK, QUALITY_DIP, SKEW, NOT_ENOUGH_LABELS = "ok", "quality_dip", "skew", "not_eno
 _Z95 = 1.959963984540054
 
 
-def join_labels(requests: pd.DataFrame, labels: dict[tuple[str, int], str]) -> pd.DataFrame:
-    """The logged instances with their true class in `label` (None where no label came yet)."""
-    keys = zip(requests[REQUEST_ID], requests[INSTANCE], strict=True)
-    return requests.assign(**{LABEL: [labels.get((rid, int(instance))) for rid, instance in keys]})
+def join_labels(requests: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """The logged instances with their true class in `label` (missing where no label came yet).
+
+    `labels` holds at most one label per (request id, instance), which `labels add` enforces, so
+    no logged instance is repeated.
+    """
+    keys = [REQUEST_ID, INSTANCE]
+    return requests.merge(labels[[*keys, LABEL]], on=keys, how="left", validate="many_to_one")
+
+
+def counted(rows: pd.DataFrame) -> dict[str, int]:
+    """Requests and instances, told apart: a request of several birds is one request of several instances."""
+    return {"requests": int(rows[REQUEST_ID].nunique()), "instances": len(rows)}
 
 
 def wilson_interval(correct: int, n: int) -> tuple[float, float] | None:
@@ -53,7 +62,8 @@ def _slice_values(column: pd.Series) -> pd.Series:
 def version_quality(
     joined: pd.DataFrame, slices: tuple[str, ...], blessed: dict[int, float | None]
 ) -> list[dict]:
-    """Per served version, newest first: requests, live accuracy with its interval, per slice too."""
+    """Per served version, newest first: requests and their instances, live accuracy with its interval
+    (over labeled instances), per slice too."""
     result = []
     for version, rows in sorted(joined.groupby(VERSION), key=lambda item: -item[0]):
         labeled = rows[rows[LABEL].notna()]
@@ -67,7 +77,7 @@ def version_quality(
         result.append(
             {
                 "version": int(version),
-                "requests": len(rows),
+                **counted(rows),
                 **_accuracy(labeled),
                 "blessed_accuracy": blessed.get(int(version)),
                 "slices": by_slice,

@@ -13,15 +13,17 @@ from pathlib import Path
 
 import numpy
 import pandas as pd
+from matplotlib import dates
 from matplotlib.figure import Figure  # not pyplot: no global state, no display backend
 
 from components.features import FeatureSpec
 from pipeline.monitoring.logged import PREDICTED, TIME_US, VERSION
 from pipeline.monitoring.quality import LABEL
-from pipeline.reporting.html_report import STYLE, table
+from pipeline.reporting.html_page import STYLE, table
 from serving.store.atomic import write_text_atomically
 
 _BUCKETS = 12  # time buckets of the over-time plots
+_SHORTEST_SPAN = pd.Timedelta(minutes=1)  # a time axis shows at least this much
 
 
 def _svg(figure: Figure) -> str:
@@ -33,6 +35,20 @@ def _svg(figure: Figure) -> str:
 
 def _times(frame: pd.DataFrame) -> pd.Series:
     return pd.to_datetime(frame[TIME_US], unit="us")
+
+
+def _time_axis(axis, times: pd.Series) -> None:
+    """Ticks at round times and labels in the units of the span, the date once beside the axis.
+
+    matplotlib's default labels a window of seconds `09:15.750000`; requests logged within a
+    second, a common case, are shown on a minute, so that the ticks fall on whole seconds.
+    """
+    middle = times.min() + (times.max() - times.min()) / 2
+    if times.max() - times.min() < _SHORTEST_SPAN:
+        axis.set_xlim(middle - _SHORTEST_SPAN / 2, middle + _SHORTEST_SPAN / 2)
+    locator = dates.AutoDateLocator()
+    axis.xaxis.set_major_locator(locator)
+    axis.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
 
 
 def _accuracy_over_time(joined: pd.DataFrame, versions: list[dict]) -> str:
@@ -59,7 +75,7 @@ def _accuracy_over_time(joined: pd.DataFrame, versions: list[dict]) -> str:
     axis.set_ylim(0, 1.05)
     axis.set_ylabel("accuracy")
     axis.legend(fontsize="small")
-    figure.autofmt_xdate()
+    _time_axis(axis, _times(labeled))
     return _svg(figure)
 
 
@@ -109,7 +125,7 @@ def _class_mix_over_time(joined: pd.DataFrame) -> str:
     axis.stackplot(times, *[mix[name].values for name in mix.columns], labels=list(mix.columns))
     axis.set_ylabel("share of predictions")
     axis.legend(fontsize="small", loc="upper left")
-    figure.autofmt_xdate()
+    _time_axis(axis, _times(joined))
     return _svg(figure)
 
 
@@ -120,6 +136,7 @@ def write_monitor_report(
         [
             v["version"],
             v["requests"],
+            v["instances"],
             v["n"],
             _share(v["live_accuracy"]),
             _interval(v["ci95"]),
@@ -136,11 +153,20 @@ def write_monitor_report(
     sections = [
         f"<h1>Monitoring, {html.escape(outcome['started'])}</h1>",
         f"<p>Decision: <b>{html.escape(outcome['decision'])}</b>: {html.escape(outcome['reason'])}.</p>",
-        f"<p>{outcome['requests']} logged requests in the window, {outcome['labeled']} of them labeled; "
+        f"<p>{outcome['requests']} logged requests of {outcome['instances']} instances in the window, "
+        f"{outcome['labeled']} instances labeled; "
         f"served version {outcome['served_version']}.</p>",
         "<h2>Live accuracy per version (95% Wilson interval)</h2>",
         table(
-            ["version", "requests", "labeled", "live accuracy", "95% interval", "blessed accuracy"],
+            [
+                "version",
+                "requests",
+                "instances",
+                "labeled",
+                "live accuracy",
+                "95% interval",
+                "blessed accuracy",
+            ],
             version_rows,
         ),
         _accuracy_over_time(joined, outcome["versions"]),

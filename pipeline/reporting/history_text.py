@@ -34,13 +34,22 @@ def _pushed(entry: dict) -> str:
     return "nothing pushed"
 
 
+def _monitored(entry: dict) -> str:
+    """What a monitor run looked at. Runs recorded before `instances` was kept counted instances as
+    `requests`, so theirs is shown as the instance count it is."""
+    if "instances" not in entry:
+        return f"{entry['requests']} instances"
+    return f"{entry['requests']} requests of {entry['instances']} instances"
+
+
 def format_history(entries: list[dict]) -> list[str]:
     lines = []
     for entry in entries:
         if entry.get("kind") == "monitor":
             lines.append(
                 f"{entry['started']}  monitor     {entry['decision']}: {entry['reason']} "
-                f"({entry['requests']} requests, {entry['labeled']} labeled)"
+                f"({_monitored(entry)}, {entry['labeled']} labeled"
+                + (f"; nothing new since {entry['reused_from']})" if entry.get("reused_from") else ")")
             )
             continue
         if entry["status"].startswith("read span"):

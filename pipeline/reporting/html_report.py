@@ -23,17 +23,10 @@ from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
 from pipeline.intake.sources import CLEAN_FILE
+from pipeline.reporting.html_page import STYLE, table
 from pipeline.reporting.metadata import RunRecord
 from pipeline.reporting.summary import RunSummary, evaluated_on
 from serving.store.atomic import write_text_atomically
-
-STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; border-bottom: 1px solid #ccc; }
-table { border-collapse: collapse; margin: 0.5em 0; } td, th { border: 1px solid #ccc; padding: 3px 8px; }
-th { background: #f3f3f3; } .bad { color: #b00020; font-weight: bold; } .good { color: #1b5e20; }
-img { max-width: 100%; } pre { background: #f7f7f7; padding: 0.8em; white-space: pre-wrap; }
-"""
 
 
 def _png(figure) -> str:
@@ -41,17 +34,6 @@ def _png(figure) -> str:
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f'<img alt="plot" src="data:image/png;base64,{data}">'
-
-
-def table(header: list[str], rows: list[list], bad_rows: set[int] = frozenset()) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-    body = "".join(
-        f"<tr{' class=bad' if index in bad_rows else ''}>"
-        + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row)
-        + "</tr>"
-        for index, row in enumerate(rows)
-    )
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _span_frame(workspace: Workspace, span: int | None) -> pd.DataFrame | None:

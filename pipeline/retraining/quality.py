@@ -95,7 +95,9 @@ def retrain_when_quality_dips(
 
         checked = monitor(settings, workspace, since_seconds)
         labeled = _not_trained_on(labeled_requests(settings, workspace, since_seconds), workspace)
-    found = {key: checked[key] for key in ("decision", "reason", "report", "requests", "labeled")}
+    found = {
+        key: checked[key] for key in ("decision", "reason", "report", "requests", "instances", "labeled")
+    }
     if checked["decision"] != QUALITY_DIP:
         print(f"No retrain: monitor decided {checked['decision']} ({checked['reason']}).")
         return CommandResult(EXIT_OK, {"retrained": False, "monitor": found})
