@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import yaml
 
 from pipeline.intake.sources import bundled_penguins_csv
 
@@ -38,6 +39,23 @@ def penguins(
         check=False,
         env={**os.environ, **env} if env else None,
     )
+
+
+def config_with_own_schema(folder: Path, **evaluation) -> tuple[Path, Path]:
+    """The default config, written to `folder` with its own copy of the schema (which a test may edit)
+    and `evaluation` keys changed; returns the config's path and the schema copy's."""
+    import shutil
+
+    from pipeline.config.settings import DEFAULT_CONFIG
+
+    schema = folder / "schema.pbtxt"
+    shutil.copyfile(REPO / "schema" / "penguins" / "schema.pbtxt", schema)
+    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    config["schema"] = str(schema)
+    config["evaluation"].update(evaluation)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path, schema
 
 
 def free_port() -> int:

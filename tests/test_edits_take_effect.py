@@ -13,10 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from pipeline.config.settings import DEFAULT_CONFIG
-from tests.helpers import REPO, component_lines, penguins
+from tests.helpers import REPO, component_lines, config_with_own_schema, penguins
 
 pytestmark = pytest.mark.e2e
 
@@ -74,12 +72,7 @@ def test_an_edit_to_the_preprocessing_code_runs_transform_and_trainer_again(work
 
 
 def test_a_tightened_schema_range_rejects_data_that_passed_before(workspace, tmp_path):
-    schema = tmp_path / "schema.pbtxt"
-    shutil.copyfile(REPO / "schema" / "penguins" / "schema.pbtxt", schema)
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    config["schema"] = str(schema)
-    config_path = tmp_path / "config.yaml"
-    config_path.write_text(yaml.safe_dump(config))
+    config_path, schema = config_with_own_schema(tmp_path)
     passed = penguins("run", "--workspace", str(workspace), "--config", str(config_path))
     assert passed.returncode == 0, passed.stdout + passed.stderr
 

@@ -14,13 +14,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
-from pipeline.config.settings import DEFAULT_CONFIG
 from pipeline.retraining.schedule import describe_outcome
 from pipeline.run.exit_codes import EXIT_OK, EXIT_WAITING_FOR_REVIEW
 from serving.client import PredictionClient
-from tests.helpers import REPO, RunningServer, bundled_rows, penguins, write_rows
+from tests.helpers import RunningServer, bundled_rows, config_with_own_schema, penguins, write_rows
 from tests.test_metrics import scrape, value
 
 NUMERIC = ("bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g")
@@ -81,18 +79,6 @@ def _monitor(workspace) -> dict:
     return outcome
 
 
-def _config(tmp_path, **evaluation) -> Path:
-    """The default config with its own copy of the schema (which a review may edit) and `evaluation` keys."""
-    schema = tmp_path / "schema.pbtxt"
-    shutil.copyfile(REPO / "schema" / "penguins" / "schema.pbtxt", schema)
-    config = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    config["schema"] = str(schema)
-    config["evaluation"].update(evaluation)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
 def _retrain_on_dip(workspace, config, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
     result = penguins(
         "retrain",
@@ -135,7 +121,7 @@ def test_shallower_bills_dip_quality_and_the_loop_waits_for_a_schema_review_keep
     assert "bill_depth_mm" in skewed, outcome["skew"]
     report = next((workspace / "reports").glob("monitor-*.html")).read_text()
     assert report.count("<svg") >= 3 and "quality_dip" in report
-    config = _config(tmp_path)
+    config = config_with_own_schema(tmp_path)[0]
     served = outcome["served_version"]
 
     # Bill depths below the schema's range: refused; the loop waits for a person and says how to go on.
@@ -200,7 +186,9 @@ def test_a_candidate_that_wins_on_the_feedback_but_loses_on_the_old_data_is_not_
     workspace = _serve_and_label(trained, tmp_path, relabeled, shift=0.0)
     served = _served(workspace)
     # The Evaluator's own bar is lowered, so that only the span gate can refuse.
-    result, outcome = _retrain_on_dip(workspace, _config(tmp_path, min_accuracy=0.5), "--accept-drift")
+    result, outcome = _retrain_on_dip(
+        workspace, config_with_own_schema(tmp_path, min_accuracy=0.5)[0], "--accept-drift"
+    )
     assert result.returncode == EXIT_OK, result.stderr
     run = outcome["run"]
     overall = next(a for a in run["accuracy"] if a["name"] == "overall")
@@ -221,7 +209,7 @@ def test_a_dip_with_nothing_but_the_labeled_requests_to_train_on_waits(trained, 
     workspace = _serve_and_label(trained, tmp_path, rows, shift=-3.5)
     shutil.rmtree(workspace / "data" / "clean")
     runs = len(_runs(workspace))
-    result, outcome = _retrain_on_dip(workspace, _config(tmp_path), "--accept-drift")
+    result, outcome = _retrain_on_dip(workspace, config_with_own_schema(tmp_path)[0], "--accept-drift")
     assert result.returncode == EXIT_WAITING_FOR_REVIEW, result.stderr
     assert outcome["retrained"] is False and outcome["labeled_span"] == 1
     assert "the window holds only labeled requests (spans 1)" in outcome["message"]

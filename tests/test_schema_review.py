@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import csv
 import json
-import shutil
 
 import pytest
-import yaml
 
-from pipeline.config.settings import DEFAULT_CONFIG
-from tests.helpers import REPO, penguins
+from tests.helpers import config_with_own_schema, penguins
 
 
 def _span(workspace, number: int, shift: float, island: str | None = None) -> None:
@@ -39,13 +36,7 @@ def _span(workspace, number: int, shift: float, island: str | None = None) -> No
 
 @pytest.fixture()
 def config(tmp_path):
-    schema = tmp_path / "schema.pbtxt"
-    shutil.copyfile(REPO / "schema" / "penguins" / "schema.pbtxt", schema)
-    settings = yaml.safe_load(DEFAULT_CONFIG.read_text())
-    settings["schema"] = str(schema)
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(settings))
-    return path, schema
+    return config_with_own_schema(tmp_path)
 
 
 def _review(workspace, config_path, *args: str) -> tuple[int, dict]:
