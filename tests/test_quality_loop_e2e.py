@@ -203,17 +203,20 @@ def test_a_candidate_that_wins_on_the_feedback_but_loses_on_the_old_data_is_not_
     assert "Accuracy per span" in report
 
 
-def test_a_dip_with_nothing_but_the_labeled_requests_to_train_on_waits(trained, tmp_path):
-    """The served model's data is gone (its cleaned copy deleted): never train on the feedback alone."""
-    rows = bundled_rows()
-    workspace = _serve_and_label(trained, tmp_path, rows, shift=-3.5)
-    shutil.rmtree(workspace / "data" / "clean")
-    runs = len(_runs(workspace))
-    result, outcome = _retrain_on_dip(workspace, config_with_own_schema(tmp_path)[0], "--accept-drift")
+def test_a_dip_with_nothing_but_the_labeled_requests_to_train_on_waits(tmp_path, train_model):
+    """A model trained elsewhere is served: none of its data is here, so the loop must not train on the
+    labeled requests alone, which could replace it with a model worse on everything else."""
+    from serving.store.versions import publish
+
+    elsewhere = tmp_path / "elsewhere"
+    publish(train_model(3, 0), elsewhere / "serving" / "penguins")  # untrained: its live quality dips
+    workspace = _serve_and_label(elsewhere, tmp_path, bundled_rows(), shift=0.0)
+    assert _monitor(workspace)["decision"] == "quality_dip"
+    result, outcome = _retrain_on_dip(workspace, config_with_own_schema(tmp_path)[0])
     assert result.returncode == EXIT_WAITING_FOR_REVIEW, result.stderr
     assert outcome["retrained"] is False and outcome["labeled_span"] == 1
     assert "the window holds only labeled requests (spans 1)" in outcome["message"]
-    assert len(_runs(workspace)) == runs
+    assert not (workspace / "metadata.sqlite").exists(), "no pipeline ran"
     assert not (workspace / "monitoring" / "ingested_labels.json").exists()
 
 

@@ -248,7 +248,9 @@ def create_retraining_pipeline(
     previous_span = _span_resolver(
         node_ids.PREVIOUS_SPAN_RESOLVER,
         PreviousSpanStrategy,
-        {"excluded_spans": excluded_spans, "compare_with": drift_baseline_span},
+        # TFX's resolver config holds no nulls: without a baseline, the strategy's default applies.
+        {"excluded_spans": excluded_spans}
+        | ({} if drift_baseline_span is None else {"compare_with": drift_baseline_span}),
         after=statistics_gen,
         examples=(example_gen, "examples"),
         statistics=(statistics_gen, "statistics"),
