@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from serving.addresses import port_number
 from serving.store.config_protos import (
     parse_batching_parameters,
     parse_model_server_config,
@@ -227,7 +228,9 @@ def test_compose_front_logs_the_rest_and_grpc_traffic_of_tf_serving_on_the_works
     assert args.upstream_grpc == f"serving:{serving_flags['port']}"
     assert args.host == "0.0.0.0"
     published = {(int(p["published"]), int(p["target"])) for p in front["ports"]}
-    assert published == {(8501, args.port), (8500, args.grpc_port)}
+    # The command checks its ports itself (serving/addresses.py), so argparse hands them on as text.
+    ports = port_number(args.port, "--port"), port_number(args.grpc_port, "--grpc-port")
+    assert published == {(8501, ports[0]), (8500, ports[1])}
     # Its request log and the monitoring outcome it shows are in the workspace whose models serving serves.
     assert _mounts(front)[str(args.workspace)] == _mounts(serving)["/models"].parent
     assert front["depends_on"]["serving"]["condition"] == "service_healthy"
