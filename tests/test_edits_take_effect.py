@@ -49,6 +49,7 @@ def _run_from(code: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.one_stack
 def test_an_edit_to_the_preprocessing_code_runs_transform_and_trainer_again(workspace, tmp_path):
     code = _copy_of_the_code(tmp_path / "code")
     unchanged = _run_from(code, "run", "--workspace", str(workspace), "--rerun")

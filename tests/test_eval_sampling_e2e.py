@@ -135,6 +135,7 @@ def test_a_clearly_worse_candidate_is_rejected_on_a_sample_as_on_the_whole_split
     assert candidate < _keras_accuracy(str(served), records)
 
 
+@pytest.mark.one_stack
 def test_a_retrain_samples_across_every_span_of_its_window(tmp_path):
     """A retrain hands the Evaluator one Examples artifact per span; the sample is drawn from all."""
     workspace = tmp_path / "workspace"

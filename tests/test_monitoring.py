@@ -295,6 +295,7 @@ def _monitor(workspace, *extra, env=None):
     return result.returncode, (json.loads(result.stdout) if result.returncode == EXIT_OK else result.stderr)
 
 
+@pytest.mark.one_stack
 def test_a_monitor_run_with_nothing_new_answers_from_the_last_one_and_any_change_computes(
     workspace, tmp_path, without_tensorflow
 ):
@@ -337,6 +338,7 @@ def test_a_monitor_run_with_nothing_new_answers_from_the_last_one_and_any_change
     assert computes()
 
 
+@pytest.mark.one_stack
 def test_a_reused_outcome_ends_when_its_oldest_request_leaves_the_window(workspace, without_tensorflow):
     oldest = logged_requests(workspace / "monitoring" / "requests", SPEC)["time_us"].min() / 1e6
     window = time.time() - oldest + 45  # the run reads the log after TensorFlow started, in under 45 s

@@ -323,6 +323,7 @@ def _history(workspace) -> list[dict]:
     return json.loads(result.stdout)
 
 
+@pytest.mark.one_stack
 def test_a_running_run_is_shown_running_and_one_killed_is_settled_once_by_the_next(trained, tmp_path):
     workspace, _ = trained
     served_before = tree_snapshot(_model_dir(workspace))
@@ -393,6 +394,7 @@ def _fruit_rows(count: int) -> list[dict[str, str]]:
     return rows
 
 
+@pytest.mark.one_stack
 def test_pipeline_is_dataset_agnostic(tmp_path):
     """A different label, feature set and column order: only config and schema change."""
     data = write_rows(tmp_path / "fruit.csv", _fruit_rows(240))

@@ -102,6 +102,7 @@ def _served(workspace) -> int:
     return json.loads(penguins("monitor", "--workspace", str(workspace), "--json").stdout)["served_version"]
 
 
+@pytest.mark.one_stack
 def test_shallower_bills_dip_quality_and_the_loop_waits_for_a_schema_review_keeping_the_labels(
     trained, tmp_path
 ):
@@ -203,6 +204,7 @@ def test_a_candidate_that_wins_on_the_feedback_but_loses_on_the_old_data_is_not_
     assert "Accuracy per span" in report
 
 
+@pytest.mark.one_stack
 def test_a_dip_with_nothing_but_the_labeled_requests_to_train_on_waits(tmp_path, train_model):
     """A model trained elsewhere is served: none of its data is here, so the loop must not train on the
     labeled requests alone, which could replace it with a model worse on everything else."""
@@ -220,6 +222,7 @@ def test_a_dip_with_nothing_but_the_labeled_requests_to_train_on_waits(tmp_path,
     assert not (workspace / "monitoring" / "ingested_labels.json").exists()
 
 
+@pytest.mark.one_stack
 def test_one_healthy_year_is_ok_and_no_retrain_runs(trained, tmp_path):
     rows = [row for row in bundled_rows() if row["year"] == "2008"]
     workspace = _serve_and_label(trained, tmp_path, rows, shift=0.0)

@@ -27,6 +27,7 @@ def _wait_for(path, text: str, process: subprocess.Popen, timeout: float) -> str
 
 
 @pytest.mark.e2e
+@pytest.mark.one_stack
 def test_scheduler_fires_survives_a_failed_run_and_stops_on_sigterm(tmp_path):
     workspace = tmp_path / "workspace"
     output = tmp_path / "schedule.out"
