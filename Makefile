@@ -65,7 +65,7 @@ pipeline-container: image
 # serves with this project's server instead of TF Serving (docker/compose.local.yml).
 compose-up: image $(if $(filter local,$(SERVING)),prometheus-image)
 	@test -f workspace/serving/models.config || { echo "Nothing pushed yet: run 'make run' or 'make pipeline-container' first." >&2; exit 1; }
-	@compose="$$(docker/engine compose)" && PENGUINS_UID=$(CONTAINER_UID) $$compose $(COMPOSE_FILES) up -d --no-build \
+	@compose="$$(docker/engine compose)" && PENGUINS_UID=$(CONTAINER_UID) PENGUINS_GID=$(CONTAINER_GID) $$compose $(COMPOSE_FILES) up -d --no-build \
 		serving front prometheus retrainer >$${TMPDIR:-/tmp}/penguins-compose-up.log 2>&1 \
 		|| { tail -n 15 $${TMPDIR:-/tmp}/penguins-compose-up.log >&2; echo "compose up failed (log: $${TMPDIR:-/tmp}/penguins-compose-up.log)." >&2; exit 1; }
 	@echo "Up: REST on localhost:$${PENGUINS_REST_PORT:-8501}, gRPC on localhost:$${PENGUINS_GRPC_PORT:-8500}, Prometheus on localhost:$${PROMETHEUS_PORT:-9090}."
