@@ -17,7 +17,7 @@ STACK ?= auto
 FIND_BOOT_PYTHON = for candidate in python3 python; do \
 	"$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null && { echo "$$candidate"; break; }; done
 
-.PHONY: install run serve base-image image pipeline-container compose-up compose-down prometheus-image serve-docker pipeline-docker test test-debian13 lint format bench bench-scale clean
+.PHONY: install run serve base-image image pipeline-container compose-up compose-down prometheus-image serve-docker pipeline-docker test test-containers test-debian13 lint format bench bench-scale clean
 
 install:
 	@boot="$$($(FIND_BOOT_PYTHON))"; \
@@ -83,6 +83,11 @@ pipeline-docker: pipeline-container
 
 test: install lint
 	$(BIN)/pytest $(ARGS)
+
+# The container tests (tests/test_container_run.py): the image built and run with docker or podman,
+# the pipeline, compose serving, retraining and recovery, for real; .ci/container-engine sets up podman.
+test-containers: install
+	$(BIN)/pytest -m container $(ARGS)
 
 # The whole suite again on Debian 13 (Python 3.13, TFX 1.21) in a chroot; needs root (see .ci/debian13-suite).
 test-debian13:
