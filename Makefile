@@ -17,7 +17,7 @@ STACK ?= auto
 FIND_BOOT_PYTHON = for candidate in python3 python; do \
 	"$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null && { echo "$$candidate"; break; }; done
 
-.PHONY: install run serve base-image image pipeline-container compose-up compose-down prometheus-image serve-docker pipeline-docker test test-containers test-debian13 lint format bench bench-scale clean
+.PHONY: install run serve base-image image pipeline-container compose-up compose-down pushed prometheus-image serve-docker pipeline-docker test test-containers test-debian13 lint format bench bench-scale clean
 
 install:
 	@boot="$$($(FIND_BOOT_PYTHON))"; \
@@ -42,7 +42,9 @@ serve: install
 
 # Containers, with docker or podman (whichever works; ENGINE=docker or ENGINE=podman forces one).
 # README, "Container". Each target says in one line what is missing when it cannot run.
-COMPOSE_FILES := -f docker/docker-compose.yml $(if $(filter local,$(SERVING)),-f docker/compose.local.yml)
+# COMPOSE_PROJECT names the stack (containers penguins_front_1, ...): the tests bring up their own.
+COMPOSE_PROJECT ?= penguins
+COMPOSE_FILES := -p $(COMPOSE_PROJECT) -f docker/docker-compose.yml $(if $(filter local,$(SERVING)),-f docker/compose.local.yml)
 CONTAINER_UID ?= $(shell id -u)
 CONTAINER_GID ?= $(shell id -g)
 
@@ -63,12 +65,14 @@ pipeline-container: image
 
 # serving, front, prometheus and retrainer, on what was pushed into ./workspace; SERVING=local
 # serves with this project's server instead of TF Serving (docker/compose.local.yml).
-compose-up: image $(if $(filter local,$(SERVING)),prometheus-image)
-	@test -f workspace/serving/models.config || { echo "Nothing pushed yet: run 'make run' or 'make pipeline-container' first." >&2; exit 1; }
+compose-up: pushed image $(if $(filter local,$(SERVING)),prometheus-image)
 	@compose="$$(docker/engine compose)" && PENGUINS_UID=$(CONTAINER_UID) PENGUINS_GID=$(CONTAINER_GID) $$compose $(COMPOSE_FILES) up -d --no-build \
 		serving front prometheus retrainer >$${TMPDIR:-/tmp}/penguins-compose-up.log 2>&1 \
 		|| { tail -n 15 $${TMPDIR:-/tmp}/penguins-compose-up.log >&2; echo "compose up failed (log: $${TMPDIR:-/tmp}/penguins-compose-up.log)." >&2; exit 1; }
 	@echo "Up: REST on localhost:$${PENGUINS_REST_PORT:-8501}, gRPC on localhost:$${PENGUINS_GRPC_PORT:-8500}, Prometheus on localhost:$${PROMETHEUS_PORT:-9090}."
+
+pushed:
+	@test -f workspace/serving/models.config || { echo "Nothing pushed yet: run 'make run' or 'make pipeline-container' first." >&2; exit 1; }
 
 compose-down:
 	@compose="$$(docker/engine compose)" && $$compose $(COMPOSE_FILES) down >$${TMPDIR:-/tmp}/penguins-compose-down.log 2>&1 \

@@ -32,6 +32,7 @@ pytestmark = pytest.mark.container
 
 IMAGE = "penguins-pipeline:latest"
 CALLER = 4242  # the uid and gid the containers run as: neither root nor the image's own 1000
+PROJECT = "penguins-test"  # the compose project: a stack of the user's own stays as it is
 FEATURES = ("island", "bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g", "sex")
 NUMERIC = FEATURES[1:5]
 
@@ -95,7 +96,11 @@ class Stack:
         ports = {
             name: free_port() for name in ("PENGUINS_REST_PORT", "PENGUINS_GRPC_PORT", "PROMETHEUS_PORT")
         }
-        self.env = {**{name: str(port) for name, port in ports.items()}, "PENGUINS_RETRAIN_CRON": "* * * * *"}
+        self.env = {
+            **{name: str(port) for name, port in ports.items()},
+            "PENGUINS_RETRAIN_CRON": "* * * * *",
+            "COMPOSE_PROJECT": PROJECT,
+        }
         self.rest = f"http://127.0.0.1:{ports['PENGUINS_REST_PORT']}"
         self.grpc = f"127.0.0.1:{ports['PENGUINS_GRPC_PORT']}"
         self.prometheus = f"http://127.0.0.1:{ports['PROMETHEUS_PORT']}"
@@ -127,9 +132,10 @@ class Stack:
 
     def container(self, service: str) -> str:
         result = _run(
-            [self.engine, "ps", "-q", "--filter", f"label=com.docker.compose.service={service}"],
+            [self.engine, "ps", "-q", "--filter", f"label=com.docker.compose.project={PROJECT}",
+             "--filter", f"label=com.docker.compose.service={service}"],
             self.checkout,
-        )
+        )  # fmt: skip
         (container,) = result.stdout.split()
         return container
 
