@@ -17,7 +17,7 @@ STACK ?= auto
 FIND_BOOT_PYTHON = for candidate in python3 python; do \
 	"$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null && { echo "$$candidate"; break; }; done
 
-.PHONY: install run serve base-image image pipeline-container compose-up compose-down pushed prometheus-image serve-docker pipeline-docker test test-containers test-debian13 lint format bench bench-scale clean
+.PHONY: install run serve base-image image pipeline-container compose-up compose-down pushed prometheus-image image-report serve-docker pipeline-docker test test-containers test-debian13 lint format bench bench-scale clean
 
 install:
 	@boot="$$($(FIND_BOOT_PYTHON))"; \
@@ -80,6 +80,10 @@ compose-down:
 
 prometheus-image:
 	@docker/image prometheus
+
+# The image's size per layer and its ten biggest installed packages.
+image-report:
+	@docker/image-report
 
 # The old names: the TF Serving stack, and one pipeline run in the container.
 serve-docker: compose-up
