@@ -17,7 +17,7 @@ STACK ?= auto
 FIND_BOOT_PYTHON = for candidate in python3 python; do \
 	"$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null && { echo "$$candidate"; break; }; done
 
-.PHONY: install run serve base-image image pipeline-container compose-up compose-down pushed prometheus-image image-report serve-docker pipeline-docker test test-containers test-debian13 lint format bench bench-scale clean
+.PHONY: install run serve base-image image pipeline-container compose-up compose-down pushed registry-images prometheus-image image-report serve-docker pipeline-docker test test-containers test-debian13 lint format bench bench-scale clean
 
 install:
 	@boot="$$($(FIND_BOOT_PYTHON))"; \
@@ -65,11 +65,20 @@ pipeline-container: image
 
 # serving, front, prometheus and retrainer, on what was pushed into ./workspace; SERVING=local
 # serves with this project's server instead of TF Serving (docker/compose.local.yml).
-compose-up: pushed image $(if $(filter local,$(SERVING)),prometheus-image)
+compose-up: pushed image $(if $(filter local,$(SERVING)),prometheus-image,registry-images)
 	@compose="$$(docker/engine compose)" && PENGUINS_UID=$(CONTAINER_UID) PENGUINS_GID=$(CONTAINER_GID) $$compose $(COMPOSE_FILES) up -d --no-build \
 		serving front prometheus retrainer >$${TMPDIR:-/tmp}/penguins-compose-up.log 2>&1 \
 		|| { tail -n 15 $${TMPDIR:-/tmp}/penguins-compose-up.log >&2; echo "compose up failed (log: $${TMPDIR:-/tmp}/penguins-compose-up.log)." >&2; exit 1; }
 	@echo "Up: REST on localhost:$${PENGUINS_REST_PORT:-8501}, gRPC on localhost:$${PENGUINS_GRPC_PORT:-8500}, Prometheus on localhost:$${PROMETHEUS_PORT:-9090}."
+
+# The registry images the main compose file runs (TF Serving, Prometheus): pulled first, so that
+# where none can be pulled compose-up says so in one line (podman-compose would wait forever).
+REGISTRY_IMAGES = $(shell sed -n 's|^    image: \(.*/.*\)|\1|p' docker/docker-compose.yml)
+registry-images:
+	@engine="$$(docker/engine)" && for image in $(REGISTRY_IMAGES); do \
+		"$$engine" image inspect "$$image" >/dev/null 2>&1 || "$$engine" pull -q "$$image" >/dev/null 2>&1 || \
+		{ echo "$$image cannot be pulled here: 'make compose-up SERVING=local' runs this project's own server and Debian's Prometheus instead." >&2; exit 1; }; \
+	done
 
 pushed:
 	@test -f workspace/serving/models.config || { echo "Nothing pushed yet: run 'make run' or 'make pipeline-container' first." >&2; exit 1; }
