@@ -17,7 +17,7 @@ STACK ?= auto
 FIND_BOOT_PYTHON = for candidate in python3 python; do \
 	"$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null && { echo "$$candidate"; break; }; done
 
-.PHONY: install run serve serve-docker pipeline-docker test test-debian13 lint format bench bench-scale clean
+.PHONY: install run serve base-image image pipeline-container compose-up compose-down pushed registry-images prometheus-image image-report serve-docker pipeline-docker test test-containers test-debian13 lint format bench bench-scale clean
 
 install:
 	@boot="$$($(FIND_BOOT_PYTHON))"; \
@@ -40,18 +40,63 @@ run: install
 serve: install
 	$(BIN)/penguins serve $(ARGS)
 
-# The real TF Serving in Docker, on what `make run` pushed, behind the logging front (REST on
-# :8501), with Prometheus on :9090 (needs a Docker engine).
-serve-docker:
-	@test -f workspace/serving/models.config || { echo "Nothing pushed yet: run 'make run' first." >&2; exit 1; }
-	PENGUINS_UID=$$(id -u) docker compose -f docker/docker-compose.yml up -d serving front prometheus
+# Containers, with docker or podman (whichever works; ENGINE=docker or ENGINE=podman forces one).
+# README, "Container". Each target says in one line what is missing when it cannot run.
+# COMPOSE_PROJECT names the stack (containers penguins_front_1, ...): the tests bring up their own.
+COMPOSE_PROJECT ?= penguins
+COMPOSE_FILES := -p $(COMPOSE_PROJECT) -f docker/docker-compose.yml $(if $(filter local,$(SERVING)),-f docker/compose.local.yml)
+CONTAINER_UID ?= $(shell id -u)
+CONTAINER_GID ?= $(shell id -g)
 
-# The pipeline in its container (docker/Dockerfile) on ./workspace (needs a Docker engine).
-# The container runs as your uid, so that what it writes into ./workspace is yours.
-pipeline-docker:
-	mkdir -p workspace
-	PENGUINS_UID=$$(id -u) docker compose -f docker/docker-compose.yml build pipeline
-	PENGUINS_UID=$$(id -u) docker compose -f docker/docker-compose.yml run --rm pipeline $(ARGS)
+# The base image from Debian's packages, where python:3.13-slim-trixie cannot be pulled (root).
+base-image:
+	@engine="$$(docker/engine)" && docker/base-image "$$engine"
+
+# penguins-pipeline:latest from docker/Dockerfile.
+image:
+	@docker/image pipeline
+
+# One `penguins` command in the image on ./workspace, as your uid (default: run), e.g.
+# make pipeline-container ARGS="monitor".
+pipeline-container: image
+	@mkdir -p workspace
+	@engine="$$(docker/engine)" && "$$engine" run --rm --user $(CONTAINER_UID):$(CONTAINER_GID) \
+		-v "$$PWD/workspace:/workspace" penguins-pipeline:latest $(or $(ARGS),run)
+
+# serving, front, prometheus and retrainer, on what was pushed into ./workspace; SERVING=local
+# serves with this project's server instead of TF Serving (docker/compose.local.yml).
+compose-up: pushed image $(if $(filter local,$(SERVING)),prometheus-image,registry-images)
+	@compose="$$(docker/engine compose)" && PENGUINS_UID=$(CONTAINER_UID) PENGUINS_GID=$(CONTAINER_GID) $$compose $(COMPOSE_FILES) up -d --no-build \
+		serving front prometheus retrainer >$${TMPDIR:-/tmp}/penguins-compose-up.log 2>&1 \
+		|| { tail -n 15 $${TMPDIR:-/tmp}/penguins-compose-up.log >&2; echo "compose up failed (log: $${TMPDIR:-/tmp}/penguins-compose-up.log)." >&2; exit 1; }
+	@echo "Up: REST on localhost:$${PENGUINS_REST_PORT:-8501}, gRPC on localhost:$${PENGUINS_GRPC_PORT:-8500}, Prometheus on localhost:$${PROMETHEUS_PORT:-9090}."
+
+# The registry images the main compose file runs (TF Serving, Prometheus): pulled first, so that
+# where none can be pulled compose-up says so in one line (podman-compose would wait forever).
+REGISTRY_IMAGES = $(shell sed -n 's|^    image: \(.*/.*\)|\1|p' docker/docker-compose.yml)
+registry-images:
+	@engine="$$(docker/engine)" && for image in $(REGISTRY_IMAGES); do \
+		"$$engine" image inspect "$$image" >/dev/null 2>&1 || "$$engine" pull -q "$$image" >/dev/null 2>&1 || \
+		{ echo "$$image cannot be pulled here: 'make compose-up SERVING=local' runs this project's own server and Debian's Prometheus instead." >&2; exit 1; }; \
+	done
+
+pushed:
+	@test -f workspace/serving/models.config || { echo "Nothing pushed yet: run 'make run' or 'make pipeline-container' first." >&2; exit 1; }
+
+compose-down:
+	@compose="$$(docker/engine compose)" && $$compose $(COMPOSE_FILES) down >$${TMPDIR:-/tmp}/penguins-compose-down.log 2>&1 \
+		|| { tail -n 15 $${TMPDIR:-/tmp}/penguins-compose-down.log >&2; exit 1; }
+
+prometheus-image:
+	@docker/image prometheus
+
+# The image's size per layer and its ten biggest installed packages.
+image-report:
+	@docker/image-report
+
+# The old names: the TF Serving stack, and one pipeline run in the container.
+serve-docker: compose-up
+pipeline-docker: pipeline-container
 
 # Test files run on TEST_WORKERS processes (pytest-xdist), a file's tests in one process so that its
 # module fixtures (a trained workspace, a server) are built once. One test seldom keeps two cores
@@ -61,6 +106,11 @@ TEST_WORKERS ?= 2
 
 test: install lint
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(ARGS)
+
+# The container tests (tests/test_container_run.py): the image built and run with docker or podman,
+# the pipeline, compose serving, retraining and recovery, for real; .ci/container-engine sets up podman.
+test-containers: install
+	$(BIN)/pytest -m container $(ARGS)
 
 # The whole suite again on Debian 13 (Python 3.13, TFX 1.21) in a chroot; needs root (see .ci/debian13-suite).
 test-debian13:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import platform
 
 import pytest
 
@@ -147,3 +149,13 @@ def test_a_one_row_dataset_is_rejected_before_tfx_saying_how_many_rows_are_neede
     spans_root = tmp_path / "ws" / "data" / "spans"
     assert not spans_root.exists() or list(spans_root.iterdir()) == []
     assert not (tmp_path / "ws" / "metadata.sqlite").exists()  # no TFX run started
+
+
+def test_version_names_the_project_and_the_stack_it_runs_on():
+    result = penguins("--version", timeout=60)
+    assert result.returncode == 0 and result.stderr == ""
+    version = importlib.metadata.version
+    assert result.stdout == (
+        f"penguins {version('penguins-tfx')} (TFX {version('tfx')}, TensorFlow {version('tensorflow')}, "
+        f"Python {platform.python_version()})\n"
+    )

@@ -1,9 +1,11 @@
 """The pipeline image and the scheduling files, checked without a Docker engine or a cluster.
 
-The image is never built here. What is checked for real: the entrypoint is the console script
+The image is built and run in tests/test_container_run.py (`make test-containers`); here its
+files are checked where no engine runs. What is checked for real: the entrypoint is the console script
 the tests run; the image is Python 3.13 on Debian 13, so it gets the lock's TFX 1.21 stack; the
 Dockerfile's install command, run by the same uv against the same lock (dry run, for Python 3.13
-on the image's platform), installs exactly the lock's non-dev set for that platform, at the
+on the image's platform), installs exactly the lock's non-dev set for that platform but the
+packages it leaves out (libclang, Jupyter's notebook and lab), at the
 versions tested here when the tests run on Python 3.13 (the Debian 13 half of CI); the
 Dockerfile names the packages it builds from source (no wheel for the image) and installs g++
 for them before the first sync, in the build stage only; the layers and stages are in the
@@ -69,6 +71,7 @@ def _instructions() -> list[tuple[str, str]]:
 
 
 def _stages() -> list[list[tuple[str, str]]]:
+    """The instructions of each stage: the build stages (dependencies, then the project), the final last."""
     stages: list[list[tuple[str, str]]] = []
     for instruction in _instructions():
         if instruction[0] == "FROM":
@@ -79,16 +82,37 @@ def _stages() -> list[list[tuple[str, str]]]:
 
 
 def _arg_defaults() -> dict[str, str]:
-    return dict(args.split("=", 1) for kind, args in _instructions() if kind == "ARG" and "=" in args)
+    pairs = [args.split("=", 1) for kind, args in _instructions() if kind == "ARG" and "=" in args]
+    return {name: shlex.split(value)[0] for name, value in pairs}
+
+
+def _build_instructions() -> list[tuple[str, str]]:
+    return [instruction for stage in _stages()[:-1] for instruction in stage]
 
 
 def _uv_syncs() -> list[list[str]]:
-    (build, _) = _stages()
-    return [shlex.split(args) for kind, args in build if kind == "RUN" and args.startswith("uv sync")]
+    """Each `uv sync` the build stages run, up to the end of its command; the packages the image
+    leaves out, `$(cat /opt/not-installed)`, are given to it as NOT_INSTALLED says (checked below)."""
+    commands = [
+        args[args.index("uv sync") :].split("&&")[0]
+        for kind, args in _build_instructions()
+        if kind == "RUN" and "uv sync" in args
+    ]
+    return [shlex.split(command.replace("$(cat /opt/not-installed)", "")) for command in commands]
+
+
+def _not_installed() -> set[str]:
+    """The packages the image leaves out: NOT_INSTALLED and what only they need, found as the build does."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "docker" / "build-tools" / "unused-packages"), str(REPO / "uv.lock"),
+         *_arg_defaults()["NOT_INSTALLED"].split(), "--keep", *_arg_defaults()["STILL_IMPORTED"].split()],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return {canonicalize_name(name) for name in result.stdout.split() if name != "--no-install-package"}
 
 
 def test_entrypoint_is_the_console_script_the_tests_run():
-    (_, final) = _stages()
+    final = _stages()[-1]
     (entrypoint,) = [yaml.safe_load(args) for kind, args in final if kind == "ENTRYPOINT"]
     assert entrypoint == ["penguins"]
     (script,) = [e for e in PROJECT.entry_points if e.group == "console_scripts" and e.name == "penguins"]
@@ -103,10 +127,13 @@ def test_base_image_is_slim_python_3_13_on_debian_13_the_newest_stack():
     assert base == "python:3.13-slim-trixie"  # trixie: glibc 2.41, as TFX 1.21's 2.39 needs
     assert CURRENT.pythons[0] == IMAGE_PYTHON
     assert "3.13.0" in SpecifierSet(PROJECT.metadata["Requires-Python"])
-    assert all(args == "${PYTHON_IMAGE}" or args.startswith("${PYTHON_IMAGE} ") for kind, args in
-               _instructions() if kind == "FROM")  # fmt: skip
+    # Every stage starts from the base or from an earlier stage (the project's from the dependencies').
+    starts = [args.split() for kind, args in _instructions() if kind == "FROM"]
+    assert [start[0] for start in starts] == ["${PYTHON_IMAGE}", "deps", "${PYTHON_IMAGE}"]
+    assert [start[1:] for start in starts] == [["AS", "deps"], ["AS", "build"], []]
+    # Both bases have it on PATH: the official image in /usr/local/bin, docker/base-image's in /usr/bin.
     for sync in _uv_syncs():
-        assert sync[sync.index("--python") + 1] == "/usr/local/bin/python3.13"
+        assert sync[sync.index("--python") + 1] == "python3.13"
 
 
 def test_uv_is_pinned_like_the_makefile_and_syncs_frozen_without_dev_tools():
@@ -127,8 +154,9 @@ def _dry_run(command: list[str], environment: Path) -> dict[str, str]:
     if python is None:
         pytest.skip("no Python 3.13 here to run the image's uv command with")
     env = {**os.environ, "UV_PROJECT_ENVIRONMENT": str(environment)}
-    args = [a for a in command[1:] if not a.startswith("/usr/local/bin/python")]
-    args.remove("--python")
+    args = command[1:]
+    del args[args.index("--python") : args.index("--python") + 2]
+    args += [f"--no-install-package={name}" for name in _not_installed()]
     image = ["--python", python.path, "--python-platform", IMAGE_UV_PLATFORM]
     result = subprocess.run(
         [str(UV), *args, "--dry-run", "--offline", *image],
@@ -158,7 +186,10 @@ def _locked_non_dev() -> dict[str, str]:
 
 def test_dependency_layer_installs_exactly_the_locked_non_dev_set_for_python_3_13(tmp_path):
     dependencies = _normalise(_dry_run(_uv_syncs()[0], tmp_path / "image-venv"))
-    assert dependencies == _locked_non_dev()
+    left_out = _not_installed()
+    assert {"libclang", "notebook", "jupyterlab", "babel"} <= left_out
+    assert not {"ipywidgets", "ipykernel", "ipython", "tensorflow"} & left_out  # imported at run time
+    assert dependencies == {name: v for name, v in _locked_non_dev().items() if name not in left_out}
     assert dependencies["tfx"].startswith(CURRENT.tfx + ".")
     if sys.version_info[:2] == IMAGE_PYTHON:  # the image's versions are the ones these tests run with
         for name in ("tfx", "tensorflow", "apache-beam", "tensorflow-transform"):
@@ -190,31 +221,33 @@ def test_the_build_stage_has_a_compiler_for_what_has_no_wheel_and_the_final_stag
     assert built, "every package has a wheel for the image: the build stage needs no compiler"
     dockerfile = DOCKERFILE.read_text()
     assert all(name in dockerfile for name in built), f"the Dockerfile should name what it builds: {built}"
-    (build, final) = _stages()
-    order = [args for kind, args in build if kind == "RUN"]
+    final = _stages()[-1]
+    order = [args for kind, args in _build_instructions() if kind == "RUN"]
     compiler = next(i for i, args in enumerate(order) if re.search(r"apt-get install .*\bg\+\+", args))
-    assert compiler < next(i for i, args in enumerate(order) if args.startswith("uv sync"))
+    assert compiler < next(i for i, args in enumerate(order) if "uv sync" in args)
     assert not any(re.search(r"\b(apt-get|gcc|g\+\+|clang)\b", args) for kind, args in final if kind == "RUN")
 
 
 def test_dependencies_are_installed_before_the_code_is_copied():
-    (build, _) = _stages()
-    order = [(kind, args) for kind, args in build if kind in ("COPY", "RUN")]
-    first_sync = next(i for i, (kind, args) in enumerate(order) if args.startswith("uv sync"))
+    order = [(kind, args) for kind, args in _build_instructions() if kind in ("COPY", "RUN")]
+    first_sync = next(i for i, (kind, args) in enumerate(order) if "uv sync" in args)
     copied_before = [args.split()[:-1] for kind, args in order[:first_sync] if kind == "COPY"]
-    assert copied_before == [["pyproject.toml", "uv.lock"]]
+    # The build's own helpers (docker/build-tools), then the lock and the project metadata only.
+    assert copied_before[-1] == ["pyproject.toml", "uv.lock"]
+    assert all(source.startswith("docker/build-tools/") for copy in copied_before[:-1] for source in copy)
     assert "--no-install-project" in order[first_sync][1]
     code_copies = [i for i, (kind, args) in enumerate(order) if kind == "COPY" and "pipeline/" in args]
     assert code_copies and code_copies[0] > first_sync
 
 
 def test_final_stage_runs_as_non_root_without_build_tools():
-    (_, final) = _stages()
+    final = _stages()[-1]
     users = [args for kind, args in final if kind == "USER"]
     assert users and users[-1] not in ("root", "0")
     runs = " ".join(args for kind, args in final if kind == "RUN")
     assert not re.search(r"\b(pip|uv|apt-get|gcc|make)\b", runs)
-    assert any(kind == "COPY" and args.startswith("--from=build") for kind, args in final)
+    copied_from = {args.split()[0] for kind, args in final if kind == "COPY" and args.startswith("--from=")}
+    assert copied_from == {"--from=deps", "--from=build"}
 
 
 def _dockerignore_patterns() -> list[str]:
@@ -243,8 +276,13 @@ def test_dockerignore_keeps_environments_outputs_and_caches_out():
 
 
 def test_every_file_the_image_copies_exists_and_passes_dockerignore():
-    (build, _) = _stages()
-    sources = [s for kind, args in build if kind == "COPY" for s in args.split()[:-1]]
+    sources = [
+        source
+        for kind, args in _instructions()
+        if kind == "COPY" and "--from=" not in args
+        for source in args.split()[:-1]
+        if not source.startswith("--")
+    ]
     assert "uv.lock" in sources and "pipeline/" in sources
     for source in sources:
         assert (REPO / source).exists(), source

@@ -7,6 +7,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -35,7 +37,7 @@ from serving.monitoring.metrics import REQUEST_COUNT, REQUEST_LATENCY
 from serving.request_ids import REQUEST_ID_KEY
 from serving.server.front import VERSION_UNKNOWN
 from serving.store.versions import publish
-from tests.helpers import RunningServer, free_port, penguins, serve_published
+from tests.helpers import PENGUINS, REPO, RunningServer, free_port, penguins, serve_published
 from tests.test_metrics import delta, scrape, value
 from tests.test_predict_command import FLAGS
 from tests.test_signatures import PENGUINS as EXAMPLES
@@ -289,8 +291,12 @@ def test_an_unreachable_upstream_is_answered_503_and_unavailable_naming_it(tmp_p
             ["--upstream-grpc", "127.0.0.1:1"],
             "Refused: --upstream-grpc needs --upstream URL (the same TF Serving's REST API).",
         ),
+        (
+            ["--wait-for-upstream"],
+            "Refused: --wait-for-upstream needs --upstream URL (the TF Serving to wait for).",
+        ),
     ],
-    ids=["grpc-port-without-upstream-grpc", "upstream-grpc-without-upstream"],
+    ids=["grpc-port-without-upstream-grpc", "upstream-grpc-without-upstream", "wait-without-upstream"],
 )
 def test_the_front_refuses_grpc_flags_that_do_not_go_together_in_one_line(tmp_path, flags, refusal):
     result = penguins("serve", "--workspace", str(tmp_path), *flags, timeout=60)
@@ -448,3 +454,65 @@ def test_a_front_before_a_local_server_on_one_workspace_logs_each_request_once(t
         "via-silent-front": 3,
         "direct": 1,
     }
+
+
+def _lines_of(process: subprocess.Popen) -> list[str]:
+    """The lines `process` writes to stdout, as they come (read by a thread of their own)."""
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(process.stdout), daemon=True).start()
+    return lines
+
+
+def _wait_for_line(lines: list[str], text: str, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [line for line in lines if text in line]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no line with {text!r} in {lines}")
+
+
+def test_a_front_waiting_for_its_upstream_answers_once_the_model_is_served(tmp_path, exported_model_dir):
+    """Compose starts the front beside TF Serving, and without healthchecks nothing holds it back."""
+    upstream_port, upstream_grpc_port, front_port = free_port(), free_port(), free_port()
+    upstream_url = f"http://127.0.0.1:{upstream_port}"
+    front = subprocess.Popen(
+        [str(PENGUINS), "serve", "--workspace", str(tmp_path / "front"), "--port", str(front_port),
+         "--upstream", upstream_url, "--poll-seconds", "0.2", "--wait-for-upstream"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines = _lines_of(front)
+    waiting = _wait_for_line(lines, "Waiting for the upstream", timeout=120)
+    assert waiting.startswith(f"Waiting for the upstream at {upstream_url} to serve model 'penguins': cannot")
+    # A request sent while the front waits is answered once the upstream serves the model.
+    sent = futures.ThreadPoolExecutor(1).submit(
+        httpx.post, f"http://127.0.0.1:{front_port}{PREDICT}", json={"instances": EXAMPLES[:1]}, timeout=120
+    )
+    publish(exported_model_dir, tmp_path / "upstream" / "serving" / "penguins")
+    upstream = subprocess.Popen(
+        [str(PENGUINS), "serve", "--workspace", str(tmp_path / "upstream"), "--port", str(upstream_port),
+         "--grpc-port", str(upstream_grpc_port)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert sent.result().status_code == 200
+        assert _wait_for_line(lines, "serves model 'penguins' (waited", timeout=10)
+        assert not [line for line in lines if "Refused" in line or "Traceback" in line]
+    finally:
+        for process in (front, upstream):
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+
+
+def test_a_front_waiting_for_its_upstream_stops_at_once_on_sigterm(tmp_path):
+    front = subprocess.Popen(
+        [str(PENGUINS), "serve", "--workspace", str(tmp_path), "--port", str(free_port()),
+         "--upstream", f"http://127.0.0.1:{free_port()}", "--wait-for-upstream"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines = _lines_of(front)
+    _wait_for_line(lines, "Waiting for the upstream", timeout=120)
+    front.send_signal(signal.SIGTERM)
+    assert front.wait(timeout=10) == 0
+    assert "Server stopped." in "".join(lines)

@@ -102,14 +102,37 @@ def _compose_command() -> list[str] | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def compose_config():
+def _resolved(*files: Path) -> dict:
     command = _compose_command()
     if command is None:
         pytest.skip("no compose implementation installed (Debian's docker-compose package validates offline)")
-    result = subprocess.run([*command, "-f", str(COMPOSE_FILE), "config"], capture_output=True, text=True)
+    options = [option for file in files for option in ("-f", str(file))]
+    result = subprocess.run([*command, *options, "config"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def compose_config():
+    return _resolved(COMPOSE_FILE)
+
+
+def test_compose_local_serves_with_this_projects_server_on_tf_servings_ports_and_folder(compose_config):
+    """`make compose-up SERVING=local`: what the front and Prometheus expect of `serving` holds."""
+    local = _resolved(COMPOSE_FILE, COMPOSE_FILE.with_name("compose.local.yml"))["services"]
+    serving, tf_serving = local["serving"], compose_config["services"]["serving"]
+    assert serving["image"] == compose_config["services"]["pipeline"]["image"]
+    assert serving["entrypoint"] == ["penguins"]
+    args = parse_penguins_args(serving["command"])
+    flags = dict(flag.removeprefix("--").split("=", 1) for flag in tf_serving["command"])
+    assert (args.command, args.port, args.grpc_port) == ("serve", flags["rest_api_port"], flags["port"])
+    assert args.host == "0.0.0.0" and args.no_request_log  # the front logs each request once
+    assert _mounts(serving)[str(args.workspace / "serving")] == _mounts(tf_serving)["/models"]
+    assert "ports" not in serving
+    assert local["prometheus"]["image"] == "penguins-prometheus:latest"
+    assert local["prometheus"]["command"] == compose_config["services"]["prometheus"]["command"]
+    front = parse_penguins_args(local["front"]["command"])
+    assert front.wait_for_upstream  # the order holds where healthchecks do not run
 
 
 def test_compose_serving_service_runs_tf_serving_2_16(compose_config):

@@ -7,7 +7,9 @@ so `penguins --help` is instant and TensorFlow's start-up noise lands in the log
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
+import platform
 import sys
 from pathlib import Path
 
@@ -41,8 +43,19 @@ def _config_from_argv(argv: list[str] | None) -> Path | None:
     return pre.parse_known_args(argv)[0].config
 
 
+def _version() -> str:
+    """The project's version and the stack it runs on (README, "Supported platforms"), from the
+    installed packages' metadata: an image or a machine says which stack it got without importing it."""
+    version = importlib.metadata.version
+    return (
+        f"penguins {version('penguins-tfx')} (TFX {version('tfx')}, TensorFlow {version('tensorflow')}, "
+        f"Python {platform.python_version()})"
+    )
+
+
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = CommandParser(prog="penguins", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=_version())
     parser.set_defaults(json_outcome=False)
     commands = parser.add_subparsers(dest="command", required=True)
     settings = load_settings(_config_from_argv(argv))

@@ -84,6 +84,12 @@ def add_serve_parser(commands, settings: Settings) -> None:
         help="with --upstream, also front that TF Serving's gRPC API at HOST:PORT (e.g. serving:8500) "
         "on --grpc-port: Predict logged and counted, model metadata and status passed through",
     )
+    serve.add_argument(
+        "--wait-for-upstream",
+        action="store_true",
+        help="with --upstream, answer nothing until the upstream serves the model, saying so while it "
+        "waits (for compose, where an engine without healthchecks starts the front beside TF Serving)",
+    )
     add_json_option(serve)
     serve.set_defaults(handler=command_serve)
 
@@ -132,6 +138,8 @@ def _serve_refusal(args) -> str | None:
     """Why flags that parse do not go together, or None."""
     if args.upstream_grpc and not args.upstream:
         return "--upstream-grpc needs --upstream URL (the same TF Serving's REST API)."
+    if args.wait_for_upstream and not args.upstream:
+        return "--wait-for-upstream needs --upstream URL (the TF Serving to wait for)."
     if args.upstream and not args.upstream_grpc and args.grpc_port is not None:
         return (
             "--upstream alone serves REST only; add --upstream-grpc HOST:PORT (the upstream's "
@@ -186,7 +194,7 @@ def command_serve(args) -> CommandResult:
             if args.upstream:
                 serve_front(
                     args.upstream, args.upstream_grpc, args.model, args.host, args.port, args.grpc_port,
-                    args.max_request_bytes, args.poll_seconds, announce, monitoring,
+                    args.max_request_bytes, args.poll_seconds, announce, monitoring, args.wait_for_upstream,
                 )  # fmt: skip
             else:
                 serve(

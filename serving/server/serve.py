@@ -229,10 +229,12 @@ def serve_front(
     poll_seconds: float,
     announce: Callable[[str], None],
     monitoring: Monitoring,
+    wait_for_upstream: bool = False,
 ) -> None:
     """TF Serving's REST API in front of the TF Serving at `upstream_url` (serving/server/front.py),
     and with `upstream_grpc` its gRPC API in front of that gRPC address on `grpc_port`
-    (serving/server/grpc_front.py), logged and measured, until SIGINT or SIGTERM."""
+    (serving/server/grpc_front.py), logged and measured, until SIGINT or SIGTERM; with
+    `wait_for_upstream`, only once the upstream serves the model (serving/server/upstream_wait.py)."""
     addresses = _addresses(host)
     rest_sockets = _rest_sockets(addresses, port)
     grpc_server = _grpc_server(addresses, grpc_port, max_request_bytes) if upstream_grpc else None
@@ -240,8 +242,16 @@ def serve_front(
     from serving.server.front import Upstream, build_front_app
     from serving.server.grpc_front import FrontModelService, FrontPredictionService, UpstreamGrpc
     from serving.server.grpc_service import add_servicers
+    from serving.server.upstream_wait import wait_for_model
 
     with _stop_signals() as stop_requested:
+        if wait_for_upstream and not wait_for_model(
+            upstream_url, model_name, poll_seconds, stop_requested, announce
+        ):
+            for sock in rest_sockets:
+                sock.close()
+            _stopped(announce)
+            return
         request_log, metrics = monitoring.start(model_name)
         app = build_front_app(Upstream(upstream_url, poll_seconds), max_request_bytes, request_log, metrics)
         if grpc_server is not None:
