@@ -106,7 +106,6 @@ def test_first_span_trains_and_an_overlapping_retrain_is_refused(workspace):
     assert len(list_versions(workspace / "serving" / "penguins")) == 1
 
 
-@pytest.mark.one_stack
 def test_three_spans_arriving_give_three_runs_and_at_most_three_versions(workspace):
     for year, previous_span in ((2008, 1), (2009, 2)):
         _ingest_year(workspace, year)
@@ -193,7 +192,6 @@ def _mislabelled_2009(path, seed: int):
     return write_rows(path, [dict(row, species=label) for row, label in zip(rows, labels, strict=True)])
 
 
-@pytest.mark.one_stack
 def test_a_span_that_makes_a_worse_model_is_trained_but_not_pushed(workspace, tmp_path):
     # Two such spans arrive before the next retrain, so the older one is read on the way. Neither
     # the schema nor the drift check can object to them.

@@ -43,7 +43,6 @@ def _json(*args: str) -> dict:
     return json.loads(result.stdout)
 
 
-@pytest.mark.one_stack
 def test_rollback_then_a_cached_run_of_the_rejected_model_pushes_nothing_and_says_so(pushed_twice):
     workspace, config_path, good, worse = pushed_twice
     rolled_back = _json("rollback", "--workspace", str(workspace))
