@@ -17,7 +17,7 @@ STACK ?= auto
 FIND_BOOT_PYTHON = for candidate in python3 python; do \
 	"$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null && { echo "$$candidate"; break; }; done
 
-.PHONY: install run serve base-image image pipeline-container compose-up compose-down pushed registry-images prometheus-image image-report serve-docker pipeline-docker test test-containers test-debian13 lint format bench bench-scale clean
+.PHONY: install run serve base-image image pipeline-container compose-up compose-down pushed registry-images prometheus-image image-report serve-docker pipeline-docker test test-containers test-clusters flink-up flink-down spark-up spark-down test-debian13 lint format bench bench-scale clean
 
 install:
 	@boot="$$($(FIND_BOOT_PYTHON))"; \
@@ -98,6 +98,22 @@ image-report:
 serve-docker: compose-up
 pipeline-docker: pipeline-container
 
+# A local Flink or Spark cluster for the `flink` and `spark` Beam presets: the engine's own processes,
+# Beam's job server and a Python worker pool, on loopback (README, "Beam on a Flink or Spark cluster").
+# The first `up` fetches the jars (PyPI, Maven Central) into ~/.cache/penguins/cluster; `down` stops
+# every process it started. Ports: pipeline/configs/cluster.yaml.
+flink-up: install
+	@$(BIN)/penguins cluster up flink
+
+flink-down: install
+	@$(BIN)/penguins cluster down flink
+
+spark-up: install
+	@$(BIN)/penguins cluster up spark
+
+spark-down: install
+	@$(BIN)/penguins cluster down spark
+
 # Test files run on TEST_WORKERS processes (pytest-xdist), a file's tests in one process so that its
 # module fixtures (a trained workspace, a server) are built once. One test seldom keeps two cores
 # busy: on 2 cores, two workers ran test_retrain.py and test_pipeline_e2e.py in 418 s against 773 s.
@@ -111,6 +127,11 @@ test: install lint
 # the pipeline, compose serving, retraining and recovery, for real; .ci/container-engine sets up podman.
 test-containers: install
 	$(BIN)/pytest -m container $(ARGS)
+
+# The cluster tests (tests/test_clusters.py): the pipeline on a real Flink and a real Spark cluster,
+# started and stopped by the tests on free ports; .ci/run installs Java and Maven where missing.
+test-clusters: install
+	$(BIN)/pytest -m cluster $(ARGS)
 
 # The whole suite again on Debian 13 (Python 3.13, TFX 1.21) in a chroot; needs root (see .ci/debian13-suite).
 test-debian13:

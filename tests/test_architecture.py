@@ -18,6 +18,7 @@ TOP_LEVEL = ("pipeline", "components", "serving")
 # Top to bottom. A package may import its own modules and any package below it, never one above.
 LAYERS = (
     ("pipeline.cli",),
+    ("pipeline.cluster",),
     ("pipeline.retraining",),
     ("pipeline.monitoring",),
     ("pipeline.run",),

@@ -13,6 +13,7 @@ import platform
 import sys
 from pathlib import Path
 
+from pipeline.cli.cluster import add_cluster_parser
 from pipeline.cli.data import add_data_parsers, add_synth_parser
 from pipeline.cli.history import add_history_parser
 from pipeline.cli.monitor import add_monitor_parsers
@@ -25,9 +26,11 @@ from pipeline.cli.versions import add_version_parsers
 from pipeline.config.settings import ConfigError, load_settings
 from pipeline.config.workspace import MissingWorkspaceError
 from pipeline.intake.raw_csv import DataError, NoDataError
+from pipeline.run.endpoints import EndpointUnreachableError
 from pipeline.run.exit_codes import (
     EXIT_BUSY,
     EXIT_DATA_REJECTED,
+    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_USAGE,
@@ -70,6 +73,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     add_predict_parser(commands, settings)
     add_synth_parser(commands, settings)
     add_monitor_parsers(commands)
+    add_cluster_parser(commands)
     return parser
 
 
@@ -88,6 +92,8 @@ def _run_handler(args) -> CommandResult:
         return _failure(EXIT_DATA_REJECTED, f"Data rejected: {error}")
     except WorkspaceBusyError as error:
         return _failure(EXIT_BUSY, f"Refused: {error}")
+    except EndpointUnreachableError as error:
+        return _failure(EXIT_FAILED, f"Cluster not up: {error}")
     except KeyboardInterrupt:
         return _failure(EXIT_INTERRUPTED, "Interrupted; the served model is unchanged.")
 

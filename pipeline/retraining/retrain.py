@@ -24,6 +24,7 @@ from pipeline.retraining.planning import RetrainPlan, already_handled, plan_retr
 from pipeline.retraining.review import rejection_checks
 from pipeline.run.abandoned import settle_abandoned_runs
 from pipeline.run.beam_options import BeamChoice
+from pipeline.run.endpoints import require_reachable
 from pipeline.run.exit_codes import (
     EXIT_DATA_REJECTED,
     EXIT_FAILED,
@@ -101,6 +102,7 @@ def retrain(
     beam = options.beam(plan.window_rows)
     log_path = workspace.log_dir / f"retrain-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
     _announce(settings, plan, options.runner, beam)
+    require_reachable(beam.args)
     settle_abandoned_runs(workspace, settings.name)
     print(f"  Full log: {log_path}", flush=True)
     return _run(settings, workspace, plan, options, beam, log_path, started, trigger)

@@ -9,18 +9,16 @@ deployment knowledge, not pipeline logic.
 from __future__ import annotations
 
 import dataclasses
-import os
-import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import yaml
 
 from pipeline.config.settings import ConfigError
+from pipeline.config.variables import expand_variables
 
 BEAM_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "beam.yaml"
 AUTO = "auto"
-_VARIABLE = re.compile(r"\$\{(\w+)\}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,11 +77,6 @@ def csv_rows(files: Iterable[Path]) -> int:
     return rows
 
 
-def _expand(arg: str) -> str:
-    """Replaces ${NAME} by the environment variable NAME; an unset one leaves the value empty."""
-    return _VARIABLE.sub(lambda match: os.environ.get(match.group(1), ""), arg)
-
-
 def _option_key(arg: str) -> tuple[str, str]:
     """What an option sets: its name, and for --experiments the experiment's own name too."""
     name, _, value = arg.partition("=")
@@ -119,7 +112,7 @@ def resolve_beam_args(preset_name: str, passed: Sequence[str], data_rows: int | 
     # Beam takes the last of two equal options but the first of two equal experiments, so a
     # --beam-arg replaces what the preset sets, rather than relying on Beam's order.
     given = {_option_key(arg) for arg in passed}
-    kept = [_expand(arg) for arg in preset.args if _option_key(arg) not in given]
+    kept = [expand_variables(arg) for arg in preset.args if _option_key(arg) not in given]
     final = kept + list(passed)
     missing = [option for option in preset.required if not _option_value(final, option)]
     if missing:

@@ -19,6 +19,7 @@ from pipeline.intake.raw_csv import DataError
 from pipeline.intake.sources import prepare_clean_data, raw_files
 from pipeline.run.abandoned import settle_abandoned_runs
 from pipeline.run.beam_options import csv_rows
+from pipeline.run.endpoints import require_reachable
 from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_OK, CommandResult
 from pipeline.run.freshness import remember_run, run_key, unchanged_run, up_to_date_lines
 from pipeline.run.run_options import RunOptions
@@ -63,6 +64,7 @@ def run_once(
             EXIT_OK, {"up_to_date": True, "run": previous["entry"], "served_version": served}
         )
 
+    require_reachable(beam.args)
     print(f"  Full log: {log_path}", flush=True)
     source = str(data or settings.data_source)
     return _execute(settings, workspace, clean_dir, source, options, beam.args, key, log_path, started)

@@ -1,0 +1,124 @@
+"""The clusters' Java parts, fetched once into the cache: Flink's and Spark's jars from PyPI, Beam's
+job servers from Maven Central.
+
+Nothing here is committed or baked into the repository: a fresh machine fetches what it needs on
+the first `penguins cluster up`, and later ones find it in the cache. Each folder is complete
+only once its `.complete` marker exists, so an interrupted download is fetched again rather
+than half used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import tarfile
+import urllib.request
+from pathlib import Path
+
+from pipeline.cluster.settings import ClusterSettings
+
+PYPI_JSON = "https://pypi.org/pypi/{package}/{version}/json"
+# The PyPI package that carries each engine's jars, and the folders of its sdist's deps/ to take.
+DISTRIBUTIONS = {
+    "flink": ("apache-flink-libraries", ("lib", "bin")),
+    "spark": ("pyspark", ("jars",)),
+}
+COMPLETE = ".complete"
+
+
+class ArtifactError(Exception):
+    """A jar or package could not be fetched; the message names it and where it was looked for."""
+
+
+def _sdist(cache: Path, package: str, version: str) -> Path:
+    """The package's source archive from PyPI, checked against the digest PyPI publishes."""
+    target = cache / "pypi" / f"{package}-{version}.tar.gz"
+    if target.is_file():
+        return target
+    url = PYPI_JSON.format(package=package, version=version)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            files = json.load(response)["urls"]
+        (sdist,) = (entry for entry in files if entry["packagetype"] == "sdist")
+        partial = target.with_suffix(".part")
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        with urllib.request.urlopen(sdist["url"], timeout=300) as response, partial.open("wb") as out:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                digest.update(block)
+                out.write(block)
+    except (OSError, ValueError, KeyError) as error:
+        raise ArtifactError(
+            f"could not fetch {package}=={version}'s source archive from PyPI ({url}): {error}"
+        ) from error
+    if digest.hexdigest() != sdist["digests"]["sha256"]:
+        partial.unlink()
+        raise ArtifactError(f"{sdist['url']}: the download's sha256 differs from PyPI's; try again")
+    partial.rename(target)
+    return target
+
+
+def distribution_home(settings: ClusterSettings, engine: str) -> Path:
+    """The engine's home folder (Flink's lib/ and bin/, Spark's jars/), unpacked from its PyPI sdist."""
+    version = settings.engines[engine].version
+    home = settings.cache / f"{engine}-{version}"
+    if (home / COMPLETE).exists():
+        return home
+    package, folders = DISTRIBUTIONS[engine]
+    archive = _sdist(settings.cache, package, version)
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    with tarfile.open(archive) as tar:
+        for member in tar:
+            parts = member.name.split("/")
+            if (
+                member.isfile()
+                and len(parts) == 4
+                and parts[1] == "deps"
+                and parts[2] in folders
+                and parts[3].endswith(".jar")
+            ):
+                member.name = f"{parts[2]}/{parts[3]}"
+                tar.extract(member, home)
+    if not all(any((home / folder).glob("*.jar")) for folder in folders):
+        raise ArtifactError(f"{archive} does not hold jars in each of deps/{{{','.join(folders)}}}")
+    (home / COMPLETE).touch()
+    return home
+
+
+def job_server_jars(settings: ClusterSettings, engine: str) -> Path:
+    """The folder of Beam's job server for the engine: its runner artifact and dependencies, by Maven."""
+    artifact = settings.engines[engine].runner_artifact
+    group, name = artifact.split(":")
+    folder = settings.job_server_dir(engine)
+    lib = folder / "lib"
+    if (folder / COMPLETE).exists():
+        return lib
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    (folder / "pom.xml").write_text(
+        '<project xmlns="http://maven.apache.org/POM/4.0.0">\n'
+        "  <modelVersion>4.0.0</modelVersion>\n"
+        "  <groupId>penguins.cluster</groupId>\n"
+        f"  <artifactId>{name}-job-server</artifactId><version>1</version>\n"
+        f"  <dependencies><dependency><groupId>{group}</groupId><artifactId>{name}</artifactId>"
+        f"<version>{settings.beam_version}</version></dependency></dependencies>\n"
+        "</project>\n"
+    )
+    if shutil.which("mvn") is None:
+        raise ArtifactError(
+            f"Maven is needed to fetch {artifact}:{settings.beam_version}: apt-get install maven"
+        )
+    command = ["mvn", "-q", "-B", "-f", str(folder / "pom.xml"), "dependency:copy-dependencies",
+               f"-DoutputDirectory={lib}"]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        errors = [line for line in result.stdout.splitlines() if "ERROR" in line][:1]
+        raise ArtifactError(
+            f"Maven could not fetch {artifact}:{settings.beam_version} and its dependencies from Maven "
+            f"Central: {errors[0] if errors else result.stderr.strip()[-300:]}"
+        )
+    (folder / COMPLETE).touch()
+    return lib

@@ -1,0 +1,41 @@
+"""The Beam side of a local cluster, the same for Flink and Spark: the engine's job server, which
+takes the pipelines' jobs, and the Python SDK worker pool, which runs their Python code."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from pipeline.cluster.java import JAVA_17_OPTIONS, classpath
+from pipeline.cluster.processes import Service, grpc_ready
+from pipeline.cluster.settings import ClusterSettings
+
+
+def job_server_service(
+    settings: ClusterSettings, engine: str, jar_folders: list[Path], extra: list[str]
+) -> Service:
+    endpoint = settings.job_endpoint
+    argv = [
+        "java", *JAVA_17_OPTIONS, "-cp", classpath(*jar_folders), settings.engines[engine].job_server_main,
+        f"--job-host={endpoint.host}", f"--job-port={endpoint.port}",
+        # Artifacts (the pipelines' staged files) and expansion (cross-language transforms) on free ports.
+        "--artifact-port=0", "--expansion-port=0", *extra,
+    ]  # fmt: skip
+    return Service("job-server", argv, lambda: grpc_ready(str(endpoint)), endpoint.port, "BEAM_JOB_ENDPOINT")
+
+
+def worker_pool_service(settings: ClusterSettings) -> Service:
+    """Beam's worker pool in this project's Python, so the workers import the project's modules."""
+    pool = settings.worker_pool
+    argv = [
+        sys.executable,
+        "-m",
+        "apache_beam.runners.worker.worker_pool_main",
+        f"--service_port={pool.port}",
+    ]
+    # The pool starts each SDK worker as `python -c ...`, found on PATH: this project's Python comes first.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return Service(
+        "worker-pool", argv, lambda: grpc_ready(str(pool)), pool.port, "BEAM_WORKER_POOL", {"PATH": path}
+    )
