@@ -88,37 +88,44 @@ def distribution_home(settings: ClusterSettings, engine: str) -> Path:
     return home
 
 
+def _dependency(coordinates: str) -> str:
+    group, name, version = coordinates.split(":")
+    coordinates = f"<groupId>{group}</groupId><artifactId>{name}</artifactId><version>{version}</version>"
+    return f"<dependency>{coordinates}</dependency>"
+
+
 def job_server_jars(settings: ClusterSettings, engine: str) -> Path:
-    """The folder of Beam's job server for the engine: its runner artifact and dependencies, by Maven."""
-    artifact = settings.engines[engine].runner_artifact
-    group, name = artifact.split(":")
+    """The folder of Beam's job server for the engine: its runner artifact and dependencies, by Maven.
+
+    Fetched again whenever the artifacts asked for change (the marker holds the pom they made).
+    """
+    runner = f"{settings.engines[engine].runner_artifact}:{settings.beam_version}"
+    artifacts = [runner, *settings.engines[engine].options.get("job_server_extra_artifacts", "").split()]
     folder = settings.job_server_dir(engine)
     lib = folder / "lib"
-    if (folder / COMPLETE).exists():
+    pom = (
+        '<project xmlns="http://maven.apache.org/POM/4.0.0">\n'
+        "  <modelVersion>4.0.0</modelVersion>\n"
+        f"  <groupId>penguins.cluster</groupId><artifactId>{folder.name}</artifactId><version>1</version>\n"
+        f"  <dependencies>{''.join(_dependency(artifact) for artifact in artifacts)}</dependencies>\n"
+        "</project>\n"
+    )
+    marker = folder / COMPLETE
+    if marker.exists() and marker.read_text() in ("", pom):
         return lib
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    (folder / "pom.xml").write_text(
-        '<project xmlns="http://maven.apache.org/POM/4.0.0">\n'
-        "  <modelVersion>4.0.0</modelVersion>\n"
-        "  <groupId>penguins.cluster</groupId>\n"
-        f"  <artifactId>{name}-job-server</artifactId><version>1</version>\n"
-        f"  <dependencies><dependency><groupId>{group}</groupId><artifactId>{name}</artifactId>"
-        f"<version>{settings.beam_version}</version></dependency></dependencies>\n"
-        "</project>\n"
-    )
+    (folder / "pom.xml").write_text(pom)
     if shutil.which("mvn") is None:
-        raise ArtifactError(
-            f"Maven is needed to fetch {artifact}:{settings.beam_version}: apt-get install maven"
-        )
+        raise ArtifactError(f"Maven is needed to fetch {runner}: apt-get install maven")
     command = ["mvn", "-q", "-B", "-f", str(folder / "pom.xml"), "dependency:copy-dependencies",
                f"-DoutputDirectory={lib}"]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         errors = [line for line in result.stdout.splitlines() if "ERROR" in line][:1]
         raise ArtifactError(
-            f"Maven could not fetch {artifact}:{settings.beam_version} and its dependencies from Maven "
-            f"Central: {errors[0] if errors else result.stderr.strip()[-300:]}"
+            f"Maven could not fetch {', '.join(artifacts)} and their dependencies from Maven Central: "
+            f"{errors[0] if errors else result.stderr.strip()[-300:]}"
         )
-    (folder / COMPLETE).touch()
+    marker.write_text(pom)
     return lib

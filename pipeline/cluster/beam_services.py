@@ -7,22 +7,28 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.cluster.java import JAVA_17_OPTIONS, classpath
+from pipeline.cluster.java import JAVA_17_OPTIONS
 from pipeline.cluster.processes import Service, grpc_ready
 from pipeline.cluster.settings import ClusterSettings
 
 
 def job_server_service(
-    settings: ClusterSettings, engine: str, jar_folders: list[Path], extra: list[str]
+    settings: ClusterSettings,
+    engine: str,
+    job_server_classpath: str,
+    extra: list[str],
+    jvm: tuple[str, ...] | list[str] = (),
+    env: dict[str, str] | None = None,
 ) -> Service:
     endpoint = settings.job_endpoint
     argv = [
-        "java", *JAVA_17_OPTIONS, "-cp", classpath(*jar_folders), settings.engines[engine].job_server_main,
+        "java", *JAVA_17_OPTIONS, *jvm, "-cp", job_server_classpath, settings.engines[engine].job_server_main,
         f"--job-host={endpoint.host}", f"--job-port={endpoint.port}",
         # Artifacts (the pipelines' staged files) and expansion (cross-language transforms) on free ports.
         "--artifact-port=0", "--expansion-port=0", *extra,
     ]  # fmt: skip
-    return Service("job-server", argv, lambda: grpc_ready(str(endpoint)), endpoint.port, "BEAM_JOB_ENDPOINT")
+    ready = lambda: grpc_ready(str(endpoint))  # noqa: E731
+    return Service("job-server", argv, ready, endpoint.port, "BEAM_JOB_ENDPOINT", env or {})
 
 
 def worker_pool_service(settings: ClusterSettings) -> Service:
@@ -36,6 +42,5 @@ def worker_pool_service(settings: ClusterSettings) -> Service:
     ]
     # The pool starts each SDK worker as `python -c ...`, found on PATH: this project's Python comes first.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    return Service(
-        "worker-pool", argv, lambda: grpc_ready(str(pool)), pool.port, "BEAM_WORKER_POOL", {"PATH": path}
-    )
+    ready = lambda: grpc_ready(str(pool))  # noqa: E731
+    return Service("worker-pool", argv, ready, pool.port, "BEAM_WORKER_POOL", {"PATH": path})

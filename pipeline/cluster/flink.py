@@ -151,7 +151,10 @@ def services(settings: ClusterSettings) -> list[Service]:
             "",
         ),
         job_server_service(
-            settings, "flink", [job_server_jars(settings, "flink")], [f"--flink-master=127.0.0.1:{rest}"]
+            settings,
+            "flink",
+            classpath(job_server_jars(settings, "flink")),
+            [f"--flink-master=127.0.0.1:{rest}"],
         ),
         worker_pool_service(settings),
     ]
