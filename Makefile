@@ -44,9 +44,23 @@ serve: install
 # README, "Container". Each target says in one line what is missing when it cannot run.
 # COMPOSE_PROJECT names the stack (containers penguins_front_1, ...): the tests bring up their own.
 COMPOSE_PROJECT ?= penguins
-COMPOSE_FILES := -p $(COMPOSE_PROJECT) -f docker/docker-compose.yml $(if $(filter local,$(SERVING)),-f docker/compose.local.yml)
+# PROFILE=cluster adds the compose file's `cluster` profile: a Flink cluster for Beam's `flink` preset.
+COMPOSE_FILES := -p $(COMPOSE_PROJECT) -f docker/docker-compose.yml $(if $(filter local,$(SERVING)),-f docker/compose.local.yml) \
+	$(if $(filter cluster,$(PROFILE)),--profile cluster)
+CLUSTER_SERVICES := flink-jobmanager flink-taskmanager beam-job-server beam-worker-pool
+CLUSTER_UP = Flink's web UI on localhost:$${FLINK_REST_PORT:-8081}, Beam's job server on localhost:$${BEAM_JOB_PORT:-8099}; runs go from the pipeline service (docker/docker-compose.yml).
 CONTAINER_UID ?= $(shell id -u)
 CONTAINER_GID ?= $(shell id -g)
+
+# The registry images compose-up runs, pulled first, so that where one cannot be pulled compose-up
+# says so in one line (podman-compose would wait forever). SERVING_IMAGES: TF Serving and Prometheus,
+# the images with a registry path above the compose file's cluster profile (the pipeline image,
+# built here, has none; SERVING=local replaces both). CLUSTER_IMAGES, with PROFILE=cluster: Flink and
+# Beam's job server, every image below the line that opens the profile but the pipeline image's.
+COMPOSE_CLUSTER_LINE := ^  \# The cluster profile
+SERVING_IMAGES = $(shell sed -n '/$(COMPOSE_CLUSTER_LINE)/q; s|^    image: \(.*/.*\)|\1|p' docker/docker-compose.yml)
+CLUSTER_IMAGES = $(sort $(shell sed -n '/$(COMPOSE_CLUSTER_LINE)/,$$ s|^    image: ||p' docker/docker-compose.yml | grep -v '^penguins-pipeline:'))
+REGISTRY_IMAGES = $(if $(filter local,$(SERVING)),,$(SERVING_IMAGES)) $(if $(filter cluster,$(PROFILE)),$(CLUSTER_IMAGES))
 
 # The base image from Debian's packages, where python:3.13-slim-trixie cannot be pulled (root).
 base-image:
@@ -64,20 +78,22 @@ pipeline-container: image
 		-v "$$PWD/workspace:/workspace" penguins-pipeline:latest $(or $(ARGS),run)
 
 # serving, front, prometheus and retrainer, on what was pushed into ./workspace; SERVING=local
-# serves with this project's server instead of TF Serving (docker/compose.local.yml).
-compose-up: pushed image $(if $(filter local,$(SERVING)),prometheus-image,registry-images)
+# serves with this project's server instead of TF Serving (docker/compose.local.yml); PROFILE=cluster
+# also starts the Flink cluster (Flink, Beam's job server, the worker pool; README, "Container").
+compose-up: pushed image $(if $(filter local,$(SERVING)),prometheus-image) $(if $(strip $(REGISTRY_IMAGES)),registry-images)
 	@compose="$$(docker/engine compose)" && PENGUINS_UID=$(CONTAINER_UID) PENGUINS_GID=$(CONTAINER_GID) $$compose $(COMPOSE_FILES) up -d --no-build \
-		serving front prometheus retrainer >$${TMPDIR:-/tmp}/penguins-compose-up.log 2>&1 \
+		serving front prometheus retrainer $(if $(filter cluster,$(PROFILE)),$(CLUSTER_SERVICES)) >$${TMPDIR:-/tmp}/penguins-compose-up.log 2>&1 \
 		|| { tail -n 15 $${TMPDIR:-/tmp}/penguins-compose-up.log >&2; echo "compose up failed (log: $${TMPDIR:-/tmp}/penguins-compose-up.log)." >&2; exit 1; }
 	@echo "Up: REST on localhost:$${PENGUINS_REST_PORT:-8501}, gRPC on localhost:$${PENGUINS_GRPC_PORT:-8500}, Prometheus on localhost:$${PROMETHEUS_PORT:-9090}."
+	$(if $(filter cluster,$(PROFILE)),@echo "$(CLUSTER_UP)")
 
-# The registry images the main compose file runs (TF Serving, Prometheus): pulled first, so that
-# where none can be pulled compose-up says so in one line (podman-compose would wait forever).
-REGISTRY_IMAGES = $(shell sed -n 's|^    image: \(.*/.*\)|\1|p' docker/docker-compose.yml)
 registry-images:
 	@engine="$$(docker/engine)" && for image in $(REGISTRY_IMAGES); do \
 		"$$engine" image inspect "$$image" >/dev/null 2>&1 || "$$engine" pull -q "$$image" >/dev/null 2>&1 || \
-		{ echo "$$image cannot be pulled here: 'make compose-up SERVING=local' runs this project's own server and Debian's Prometheus instead." >&2; exit 1; }; \
+		case " $(CLUSTER_IMAGES) " in \
+		*" $$image "*) { echo "$$image cannot be pulled here: 'make flink-up' runs the same Flink cluster without containers." >&2; exit 1; } ;; \
+		*) { echo "$$image cannot be pulled here: 'make compose-up SERVING=local' runs this project's own server and Debian's Prometheus instead." >&2; exit 1; } ;; \
+		esac; \
 	done
 
 pushed:

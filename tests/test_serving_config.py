@@ -7,6 +7,7 @@ server is pointed at is checked to be mounted and to parse.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -15,6 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.run.beam_options import resolve_beam_args
+from pipeline.run.endpoints import required_endpoints
 from serving.addresses import port_number
 from serving.store.config_protos import (
     parse_batching_parameters,
@@ -102,11 +105,12 @@ def _compose_command() -> list[str] | None:
     return None
 
 
-def _resolved(*files: Path) -> dict:
+def _resolved(*files: Path, profiles: tuple[str, ...] = ()) -> dict:
     command = _compose_command()
     if command is None:
         pytest.skip("no compose implementation installed (Debian's docker-compose package validates offline)")
     options = [option for file in files for option in ("-f", str(file))]
+    options += [option for profile in profiles for option in ("--profile", profile)]
     result = subprocess.run([*command, *options, "config"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)
@@ -257,3 +261,120 @@ def test_compose_front_logs_the_rest_and_grpc_traffic_of_tf_serving_on_the_works
     # Its request log and the monitoring outcome it shows are in the workspace whose models serving serves.
     assert _mounts(front)[str(args.workspace)] == _mounts(serving)["/models"].parent
     assert front["depends_on"]["serving"]["condition"] == "service_healthy"
+
+
+# The compose file's `cluster` profile (`make compose-up PROFILE=cluster`): a Flink cluster for the
+# `flink` Beam preset. Its registry images cannot be pulled here, so it is checked as resolved only.
+CLUSTER_SERVICES = {"flink-jobmanager", "flink-taskmanager", "beam-job-server", "beam-worker-pool"}
+CLUSTER_YAML = REPO / "pipeline" / "configs" / "cluster.yaml"
+
+
+@pytest.fixture(scope="module")
+def cluster_config():
+    return _resolved(COMPOSE_FILE, profiles=("cluster",))
+
+
+def _flink_properties(service: dict) -> dict:
+    return yaml.safe_load(service["environment"]["FLINK_PROPERTIES"])
+
+
+def _published(service: dict) -> set[tuple[int, int]]:
+    return {(int(port["published"]), int(port["target"])) for port in service.get("ports", [])}
+
+
+def test_compose_cluster_profile_is_the_flink_cluster_of_make_flink_up(cluster_config):
+    services = cluster_config["services"]
+    # Only `--profile cluster` starts them: the stack without PROFILE is what it was.
+    profiled = {name for name, service in services.items() if "cluster" in service.get("profiles", [])}
+    assert profiled == CLUSTER_SERVICES
+    assert all(services[name]["profiles"] == ["cluster"] for name in CLUSTER_SERVICES)
+    # The same versions and sizes as the cluster `make flink-up` starts without containers.
+    local = yaml.safe_load(CLUSTER_YAML.read_text())
+    flink = local["flink"]
+    jobmanager, taskmanager = services["flink-jobmanager"], services["flink-taskmanager"]
+    assert jobmanager["image"] == taskmanager["image"] == f"flink:{flink['version']}-scala_2.12-java17"
+    # The image's entrypoint takes the role as its argument (a compose implementation may list it).
+    roles = [" ".join(service["command"]) if isinstance(service["command"], list) else service["command"]
+             for service in (jobmanager, taskmanager)]  # fmt: skip
+    assert roles == ["jobmanager", "taskmanager"]
+    flink_minor = ".".join(flink["version"].split(".")[:2])
+    assert services["beam-job-server"]["image"] == (
+        f"apache/beam_flink{flink_minor}_job_server:{local['job_server']['beam_version']}"
+    )
+    assert flink["runner_artifact"].endswith(f"-{flink_minor}")
+    properties = _flink_properties(taskmanager)
+    assert properties["jobmanager.rpc.address"] == "flink-jobmanager"
+    assert properties["taskmanager.numberOfTaskSlots"] == flink["task_slots"] == 2
+    assert properties["taskmanager.memory.network.min"] == properties["taskmanager.memory.network.max"]
+    assert properties["taskmanager.memory.network.max"] == flink["network_memory"] == "384m"
+    assert properties["restart-strategy.type"] == "none"
+    assert _flink_properties(jobmanager)["jobmanager.rpc.address"] == "flink-jobmanager"
+    assert _flink_properties(jobmanager)["restart-strategy.type"] == "none"
+
+
+def test_compose_cluster_publishes_flink_rest_and_the_job_api_and_links_them(cluster_config):
+    services = cluster_config["services"]
+    rest = int(os.environ.get("FLINK_REST_PORT", "8081"))
+    jobs = int(os.environ.get("BEAM_JOB_PORT", "8099"))
+    assert _published(services["flink-jobmanager"]) == {(rest, 8081)}
+    assert _published(services["beam-job-server"]) == {(jobs, 8099)}
+    assert not _published(services["flink-taskmanager"]) and not _published(services["beam-worker-pool"])
+    command = services["beam-job-server"]["command"]
+    # The JobManager's REST port inside the network, and the job server's own name for the artifact
+    # endpoint it hands the client.
+    assert "--flink-master=flink-jobmanager:8081" in command
+    assert "--job-host=beam-job-server" in command
+
+
+def test_compose_cluster_worker_pool_runs_beam_in_the_pipeline_image_beside_the_taskmanager(cluster_config):
+    services = cluster_config["services"]
+    pool, pipeline = services["beam-worker-pool"], services["pipeline"]
+    assert pool["image"] == pipeline["image"] and pool["build"] == pipeline["build"]
+    assert pool["user"] == pipeline["user"]
+    # The image's entrypoint is `penguins`: the pool runs the image's own Python instead.
+    assert pool["entrypoint"] == ["/app/.venv/bin/python"]
+    assert pool["command"] == ["-m", "apache_beam.runners.worker.worker_pool_main", "--service_port=50000"]
+    assert importlib.util.find_spec("apache_beam.runners.worker.worker_pool_main") is not None
+    # The workers read and write the run's files at the path the pipeline service does.
+    assert _mounts(pool)["/workspace"] == _mounts(pipeline)["/workspace"] == REPO / "workspace"
+    # The TaskManager tells SDK workers to connect back on localhost, so the pool shares its
+    # network, and the name BEAM_WORKER_POOL gives (dialed by the TaskManager) is an alias of it.
+    assert pool["network_mode"] == "service:flink-taskmanager"
+    assert "beam-worker-pool" in services["flink-taskmanager"]["networks"]["default"]["aliases"]
+
+
+def test_compose_cluster_endpoints_are_what_the_flink_preset_dials(monkeypatch):
+    monkeypatch.setenv("BEAM_JOB_ENDPOINT", "beam-job-server:8099")
+    monkeypatch.setenv("BEAM_WORKER_POOL", "beam-worker-pool:50000")
+    args = resolve_beam_args("flink", []).args
+    assert required_endpoints(args) == [
+        ("Beam job server", "beam-job-server:8099"),
+        ("Beam worker pool", "beam-worker-pool:50000"),
+    ]
+    assert "--environment_type=EXTERNAL" in args
+
+
+def _make_registry_images(*variables: str) -> list[str]:
+    if shutil.which("make") is None:
+        pytest.skip("no make here")
+    result = subprocess.run(
+        ["make", "-s", "--no-print-directory", *variables,
+         "--eval", "print-registry-images: ; @echo $(REGISTRY_IMAGES)", "print-registry-images"],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return sorted(result.stdout.split())
+
+
+def test_makefile_pulls_the_registry_images_of_the_services_compose_up_starts(cluster_config):
+    """What `make registry-images` pulls is what compose runs from a registry, profile by profile."""
+    services = cluster_config["services"]
+    not_built = {name: service["image"] for name, service in services.items() if "build" not in service}
+    serving = sorted({image for name, image in not_built.items() if not services[name].get("profiles")})
+    cluster = sorted({image for name, image in not_built.items() if name in CLUSTER_SERVICES})
+    assert serving == ["prom/prometheus:v3.5.0", "tensorflow/serving:2.20.0"]
+    assert cluster == ["apache/beam_flink1.19_job_server:2.62.0", "flink:1.19.3-scala_2.12-java17"]
+    assert _make_registry_images() == serving
+    assert _make_registry_images("SERVING=local") == []
+    assert _make_registry_images("PROFILE=cluster") == sorted(serving + cluster)
+    assert _make_registry_images("SERVING=local", "PROFILE=cluster") == cluster
