@@ -1,4 +1,5 @@
-"""The pipeline at 10k, 100k and 1M synthetic rows, in-process against multi-processing Beam.
+"""The pipeline at 10k, 100k and 1M synthetic rows, in-process against multi-processing Beam
+(and, with --presets flink or spark, against a local Flink or Spark cluster).
 
 For every size it writes synthetic data with `penguins synth`, then runs `penguins run` cold (a
 fresh workspace) once per Beam preset, and the notebook way (benchmarks/notebook_way.py) once.
@@ -13,7 +14,13 @@ Large data needs training settings for large data: with the embedded config's ba
 alike. Both therefore run with --batch-size and --epochs (default 256 and 5), so that the
 figures compare the machinery and not the optimiser's step count.
 
-Usage: python benchmarks/scale.py [--sizes 10000 100000 1000000] [--scratch DIR] [--json FILE]
+A cluster preset brings its cluster up first (`penguins cluster up`, as `make flink-up` does) and
+down at the end; its peak memory adds the cluster's processes (JVMs, worker pool and its SDK
+workers) to the `penguins` process tree, and its components are printed beside in-process's, with
+the overhead, since on one 2-core machine a cluster measures overhead, not speed-up.
+
+Usage: python benchmarks/scale.py [--sizes 10000 100000 1000000] [--presets in-process flink]
+       [--scratch DIR] [--json FILE]
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 PENGUINS = Path(sys.executable).parent / "penguins"
 DEFAULT_CONFIG = REPO / "pipeline" / "configs" / "penguins.yaml"
 PRESETS = ("in-process", "multi-processing")
+CLUSTER_PRESETS = ("flink", "spark")
 SAMPLE_SECONDS = 0.2
 RSS_TARGET, SPEEDUP_TARGET, WALL_TARGET_S, NOTEBOOK_TARGET = 1.5, 1.5, 15 * 60, 5.0
 
@@ -49,11 +57,13 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def measured(command: list[str]) -> dict:
-    """Runs `command`; returns wall time, peak tree RSS, output lines with arrival times, samples."""
+def measured(command: list[str], also: tuple[int, ...] = ()) -> dict:
+    """Runs `command`; returns wall time, peak RSS of its process tree (and of the trees of the pids
+    in `also`, a cluster's processes), output lines with arrival times, and the samples."""
     started = time.monotonic()
     child = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     process = psutil.Process(child.pid)
+    others = [psutil.Process(pid) for pid in also]
     samples: list[tuple[float, int]] = []
     lines: list[tuple[float, str]] = []
 
@@ -65,7 +75,7 @@ def measured(command: list[str]) -> dict:
     reader.start()
     while child.poll() is None:
         try:
-            samples.append((time.monotonic() - started, tree_rss(process)))
+            samples.append((time.monotonic() - started, sum(map(tree_rss, [process, *others]))))
         except psutil.Error:
             break
         time.sleep(SAMPLE_SECONDS)
@@ -133,7 +143,7 @@ def crossover(sizes: list[int], walls: dict[str, dict[int, float]]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
-    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS)
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=PRESETS + CLUSTER_PRESETS)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--skip-notebook", action="store_true")
@@ -141,7 +151,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="scale-") as temporary:
+    with tempfile.TemporaryDirectory(prefix="scale-") as temporary, contextlib.ExitStack() as clusters:
+        cluster_pids = {preset: clusters.enter_context(cluster(preset)) for preset in args.presets
+                        if preset in CLUSTER_PRESETS}  # fmt: skip
         scratch = args.scratch or Path(temporary)
         scratch.mkdir(parents=True, exist_ok=True)
         config = scale_config(scratch, args.batch_size, args.epochs)
@@ -155,7 +167,8 @@ def main() -> None:
                 workspace = scratch / f"workspace-{rows}-{preset}"
                 run = measured(
                     [str(PENGUINS), "run", "--config", str(config), "--data", str(data),
-                     "--workspace", str(workspace), "--beam-preset", preset]
+                     "--workspace", str(workspace), "--beam-preset", preset],
+                    cluster_pids.get(preset, ()),
                 )  # fmt: skip
                 parts = components(run, rows)
                 figures["runs"][f"{rows}/{preset}"] = {
@@ -186,9 +199,40 @@ def main() -> None:
             args.json.write_text(json.dumps(figures, indent=2))
 
 
+@contextlib.contextmanager
+def cluster(engine: str):
+    """The engine's local cluster, up for the benchmark; yields its processes' pids."""
+    up = subprocess.run([str(PENGUINS), "cluster", "up", engine, "--json"], capture_output=True, text=True)
+    if up.returncode != 0:
+        sys.exit(f"{engine} cluster did not start: {up.stderr.strip()}")
+    try:
+        yield tuple(json.loads(up.stdout)["processes"].values())
+    finally:
+        subprocess.run([str(PENGUINS), "cluster", "down", engine], capture_output=True, check=False)
+
+
+def _beside(name: str, here: float, there: float) -> str:
+    return f"  {name:<30} {here:7.1f} {there:7.1f}  +{there - here:6.1f} ({there / here:.1f}x)"
+
+
+def cluster_overhead(args, runs: dict) -> None:
+    """Each component on a cluster beside in-process, at every size: the cluster's cost per component."""
+    for rows in args.sizes:
+        for engine in (preset for preset in args.presets if preset in CLUSTER_PRESETS):
+            local = {part["name"]: part["seconds"] for part in runs[f"{rows}/in-process"]["components"]}
+            print(f"{engine} against in-process at {rows:,} rows (seconds):")
+            for part in runs[f"{rows}/{engine}"]["components"]:
+                if part["name"] in local and max(part["seconds"], local[part["name"]]) >= 0.5:
+                    print(_beside(part["name"], local[part["name"]], part["seconds"]))
+            walls = runs[f"{rows}/in-process"]["wall_s"], runs[f"{rows}/{engine}"]["wall_s"]
+            print(_beside("whole process", *walls))
+
+
 def report(args, figures: dict) -> None:
     runs, sizes = figures["runs"], args.sizes
     smallest, largest = sizes[0], sizes[-1]
+    if "in-process" in args.presets:
+        cluster_overhead(args, runs)
     for preset in args.presets:
         ratio = runs[f"{largest}/{preset}"]["peak_rss"] / runs[f"{smallest}/{preset}"]["peak_rss"]
         verdict = "meets" if ratio <= RSS_TARGET else "MISSES"

@@ -19,6 +19,7 @@ from apache_beam.runners.runner import create_runner
 from pipeline.cli.options import add_beam_options
 from pipeline.config.settings import ConfigError
 from pipeline.run.beam_options import AUTO, csv_rows, load_presets, resolve_beam_args
+from tests.helpers import free_port
 
 PRESETS = load_presets()
 
@@ -95,6 +96,49 @@ def test_portable_preset_sets_what_tfx_needs_and_reads_the_endpoint_from_the_env
     assert portable.job_endpoint == "flink-jobserver:8099"
     assert portable.environment_type == "LOOPBACK"
     assert options.view_as(DebugOptions).lookup_experiment("pre_optimize") == "all"
+
+
+@pytest.mark.parametrize("engine", ["flink", "spark"])
+def test_cluster_presets_default_to_the_local_cluster_and_read_its_endpoints_from_the_environment(
+    monkeypatch, engine
+):
+    for name in ("BEAM_JOB_ENDPOINT", "BEAM_WORKER_POOL"):
+        monkeypatch.delenv(name, raising=False)
+    options = _beam(_resolve(_parsed("--beam-preset", engine)).args)
+    portable = options.view_as(PortableOptions)
+    assert options.view_as(StandardOptions).runner == "PortableRunner"
+    assert (portable.job_endpoint, portable.environment_type) == ("localhost:8099", "EXTERNAL")
+    assert portable.environment_config == "localhost:50000"
+    assert options.view_as(DebugOptions).lookup_experiment("pre_optimize") == "all"
+
+    monkeypatch.setenv("BEAM_JOB_ENDPOINT", "jobs.example:18099")
+    monkeypatch.setenv("BEAM_WORKER_POOL", "")  # set but empty: the default, as in a shell's ${NAME:-default}
+    loopback = _resolve(_parsed("--beam-preset", engine, "--beam-arg=--environment_type=LOOPBACK")).args
+    portable = _beam(loopback).view_as(PortableOptions)
+    assert (portable.job_endpoint, portable.environment_type) == ("jobs.example:18099", "LOOPBACK")
+    assert portable.environment_config == "localhost:50000"
+
+
+def test_the_endpoint_check_names_the_worker_pool_when_only_the_job_server_answers():
+    from concurrent import futures
+
+    import grpc
+
+    from pipeline.run.endpoints import EndpointUnreachableError, require_reachable
+
+    job_server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    port = job_server.add_insecure_port("127.0.0.1:0")
+    job_server.start()
+    try:
+        pool = f"localhost:{free_port()}"
+        args = ["--runner=PortableRunner", f"--job_endpoint=localhost:{port}", "--environment_type=EXTERNAL",
+                f"--environment_config={pool}"]  # fmt: skip
+        with pytest.raises(EndpointUnreachableError, match=f"the Beam worker pool at {pool} does not answer"):
+            require_reachable(args, timeout=2)
+        require_reachable([*args[:2], "--environment_type=LOOPBACK"], timeout=2)  # no pool needed
+        require_reachable(["--runner=apache_beam.runners.portability.fn_api_runner.FnApiRunner"])
+    finally:
+        job_server.stop(None)
 
 
 def test_a_preset_missing_a_required_option_is_a_config_error(monkeypatch):

@@ -240,7 +240,7 @@ class TestFlink:
         assert re.search(r"StatisticsGen\s+FAILED", stderr), stderr
         assert not list_versions(workspace / "serving" / "penguins")
         history = penguins("history", "--workspace", str(workspace), "--json")
-        assert [run["status"] for run in json.loads(history.stdout)] == ["failed"]
+        assert [run["status"] for run in json.loads(history.stdout)] == ["failed at StatisticsGen"]
         jobs = httpx.get(f"{flink.web_ui}/jobs/overview", timeout=5).json()["jobs"]
         assert sorted(job["state"] for job in jobs) == ["FAILED", "FINISHED"]
 
@@ -257,7 +257,7 @@ class TestFlink:
         _assert_matches_in_process(run, in_process_run)
         assert len(list_versions(workspace / "serving" / "penguins")) == 1
         history = json.loads(penguins("history", "--workspace", str(workspace), "--json").stdout)
-        assert [entry["status"] for entry in history] == ["completed", "failed"]
+        assert [entry["status"] for entry in history] == ["completed", "failed at StatisticsGen"]
         # Flink ran a job for every Beam component, over the two runs (ExampleGen's output of the
         # first is reused by the second), and each finished.
         jobs = httpx.get(f"{flink.web_ui}/jobs/overview", timeout=5).json()["jobs"]
