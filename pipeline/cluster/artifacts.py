@@ -111,7 +111,7 @@ def job_server_jars(settings: ClusterSettings, engine: str) -> Path:
         "</project>\n"
     )
     marker = folder / COMPLETE
-    if marker.exists() and marker.read_text() in ("", pom):
+    if marker.exists() and marker.read_text() == pom:
         return lib
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)

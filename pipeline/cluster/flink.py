@@ -63,8 +63,13 @@ def _write_config(settings: ClusterSettings, conf: Path) -> None:
         # A lost TaskManager fails the job instead of restarting it on a slot that will not come.
         "restart-strategy": {"type": "none"},
         "slot": {"request": {"timeout": int(flink.options["slot_request_timeout_ms"])}},
+        # A killed TaskManager is noticed in seconds (Flink's default waits 50 s for its heartbeat).
+        "heartbeat": {"interval": 2000, "timeout": 10000},
+        # Flink's own temporary files stay in the cluster's folder, not in the shared /tmp.
+        "io": {"tmp": {"dirs": str(conf.parent / "tmp")}},
     }
     conf.mkdir(parents=True, exist_ok=True)
+    (conf.parent / "tmp").mkdir(exist_ok=True)
     (conf / "config.yaml").write_text(yaml.safe_dump(config))
     (conf / "log4j.properties").write_text(LOG4J)
 
@@ -110,6 +115,7 @@ def services(settings: ClusterSettings) -> list[Service]:
             "java",
             *jvm,
             *JAVA_17_OPTIONS,
+            f"-Djava.io.tmpdir={state_dir / 'tmp'}",
             f"-Dlog.file={state_dir / name}.log",
             f"-Dlog4j.configurationFile=file:{conf / 'log4j.properties'}",
             "-cp",
@@ -153,14 +159,20 @@ def services(settings: ClusterSettings) -> list[Service]:
         job_server_service(
             settings,
             "flink",
-            classpath(job_server_jars(settings, "flink")),
+            # Flink's log4j jars give the job server a logger (it has none of its own).
+            ":".join(
+                [
+                    classpath(job_server_jars(settings, "flink")),
+                    *map(str, sorted((home / "lib").glob("log4j-*.jar"))),
+                ]
+            ),
             [f"--flink-master=127.0.0.1:{rest}"],
+            jvm=[
+                f"-Djava.io.tmpdir={state_dir / 'tmp'}",
+                f"-Dlog.file={state_dir / 'job-server'}.log",
+                f"-Dlog4j.configurationFile=file:{conf / 'log4j.properties'}",
+            ],
         ),
         worker_pool_service(settings),
     ]
 
-
-def finished_jobs(settings: ClusterSettings) -> list[dict]:
-    """Flink's REST record of every job: name, state, start and duration (GET /jobs/overview)."""
-    listed = http_json(f"{web_ui(settings)}/jobs/overview") or {}
-    return listed.get("jobs", [])

@@ -92,7 +92,9 @@ def start(service: Service, state_dir: Path, timeout: float) -> int:
             f"{service.port_variable} to a free port"
         )
     log_path = state_dir / f"{service.name}.log"
-    with log_path.open("w") as log:
+    log_path.unlink(missing_ok=True)
+    # Appending, as Flink's own logger does to the same file, so that neither overwrites the other.
+    with log_path.open("a") as log:
         process = subprocess.Popen(
             service.argv,
             stdout=log,
