@@ -8,8 +8,12 @@ import sys
 from pathlib import Path
 
 from pipeline.cluster.java import JAVA_17_OPTIONS
-from pipeline.cluster.processes import Service, grpc_ready
+from pipeline.cluster.processes import Service
 from pipeline.cluster.settings import ClusterSettings
+from pipeline.run.endpoints import answers
+
+# How long one readiness probe waits for a starting server.
+PROBE_SECONDS = 1.0
 
 
 def job_server_service(
@@ -27,7 +31,7 @@ def job_server_service(
         # Artifacts (the pipelines' staged files) and expansion (cross-language transforms) on free ports.
         "--artifact-port=0", "--expansion-port=0", *extra,
     ]  # fmt: skip
-    ready = lambda: grpc_ready(str(endpoint))  # noqa: E731
+    ready = lambda: answers(str(endpoint), PROBE_SECONDS)  # noqa: E731
     return Service("job-server", argv, ready, endpoint.port, "BEAM_JOB_ENDPOINT", env or {})
 
 
@@ -42,5 +46,5 @@ def worker_pool_service(settings: ClusterSettings) -> Service:
     ]
     # The pool starts each SDK worker as `python -c ...`, found on PATH: this project's Python comes first.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    ready = lambda: grpc_ready(str(pool))  # noqa: E731
+    ready = lambda: answers(str(pool), PROBE_SECONDS)  # noqa: E731
     return Service("worker-pool", argv, ready, pool.port, "BEAM_WORKER_POOL", {"PATH": path})

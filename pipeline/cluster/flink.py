@@ -175,4 +175,3 @@ def services(settings: ClusterSettings) -> list[Service]:
         ),
         worker_pool_service(settings),
     ]
-

@@ -54,19 +54,6 @@ def http_json(url: str, timeout: float = 2.0):
         return None
 
 
-def grpc_ready(address: str, timeout: float = 1.0) -> bool:
-    import grpc
-
-    channel = grpc.insecure_channel(address)
-    try:
-        grpc.channel_ready_future(channel).result(timeout=timeout)
-        return True
-    except grpc.FutureTimeoutError:
-        return False
-    finally:
-        channel.close()
-
-
 def _pid_file(state_dir: Path, name: str) -> Path:
     return state_dir / f"{name}.pid"
 

@@ -38,19 +38,26 @@ def required_endpoints(beam_args: Sequence[str]) -> list[tuple[str, str]]:
     return needed
 
 
-def require_reachable(beam_args: Sequence[str], timeout: float = CONNECT_TIMEOUT_SECONDS) -> None:
-    """Raises EndpointUnreachableError naming the first service of the options that does not answer."""
+def answers(address: str, timeout: float) -> bool:
+    """Whether a gRPC server at host:port accepts a connection within the timeout."""
     import grpc  # a dependency of Beam; only loaded for runs that go to a cluster
 
+    channel = grpc.insecure_channel(address)
+    try:
+        grpc.channel_ready_future(channel).result(timeout=timeout)
+        return True
+    except grpc.FutureTimeoutError:
+        return False
+    finally:
+        channel.close()
+
+
+def require_reachable(beam_args: Sequence[str], timeout: float = CONNECT_TIMEOUT_SECONDS) -> None:
+    """Raises EndpointUnreachableError naming the first service of the options that does not answer."""
     for what, address in required_endpoints(beam_args):
-        channel = grpc.insecure_channel(address)
-        try:
-            grpc.channel_ready_future(channel).result(timeout=timeout)
-        except grpc.FutureTimeoutError:
+        if not answers(address, timeout):
             raise EndpointUnreachableError(
                 f"the {what} at {address} does not answer (waited {timeout:.0f} s): start the cluster "
                 "(`make flink-up` or `make spark-up`) or point BEAM_JOB_ENDPOINT / BEAM_WORKER_POOL at it; "
                 "nothing was run"
-            ) from None
-        finally:
-            channel.close()
+            )
