@@ -121,6 +121,13 @@ def _assert_down_leaves_nothing(cluster: Cluster) -> None:
     assert status.returncode == 1 and not any(_outcome(status)["processes"].values())
 
 
+def _cluster(engine: str, tmp_path_factory):
+    """A cluster up for a test class, down after it."""
+    cluster = Cluster(engine, tmp_path_factory.mktemp(f"{engine}-state"))
+    yield cluster
+    cluster.down()
+
+
 @pytest.fixture(scope="session")
 def in_process_run(tmp_path_factory) -> dict:
     """One in-process run of the bundled data: what every cluster run must match."""
@@ -206,9 +213,7 @@ class TestFlink:
 
     @pytest.fixture(scope="class")
     def flink(self, tmp_path_factory):
-        cluster = Cluster("flink", tmp_path_factory.mktemp("flink-state"))
-        yield cluster
-        cluster.down()
+        yield from _cluster("flink", tmp_path_factory)
 
     @pytest.fixture(scope="class")
     def workspace(self, tmp_path_factory) -> Path:
@@ -275,9 +280,7 @@ class TestSpark:
 
     @pytest.fixture(scope="class")
     def spark(self, tmp_path_factory):
-        cluster = Cluster("spark", tmp_path_factory.mktemp("spark-state"))
-        yield cluster
-        cluster.down()
+        yield from _cluster("spark", tmp_path_factory)
 
     def test_the_pipeline_on_spark_matches_the_in_process_run(self, spark, tmp_path, in_process_run):
         workspace = tmp_path / "workspace"

@@ -83,7 +83,7 @@ def _option_key(arg: str) -> tuple[str, str]:
     return (name, value.partition("=")[0]) if name == "--experiments" else (name, "")
 
 
-def _option_value(args: list[str], option: str) -> str | None:
+def option_value(args: list[str], option: str) -> str | None:
     """The value the last occurrence of `--option=value` sets, as Beam's parser would read it."""
     value = None
     for arg in args:
@@ -114,7 +114,7 @@ def resolve_beam_args(preset_name: str, passed: Sequence[str], data_rows: int | 
     given = {_option_key(arg) for arg in passed}
     kept = [expand_variables(arg) for arg in preset.args if _option_key(arg) not in given]
     final = kept + list(passed)
-    missing = [option for option in preset.required if not _option_value(final, option)]
+    missing = [option for option in preset.required if not option_value(final, option)]
     if missing:
         raise ConfigError(
             f"Beam preset '{name}' needs {', '.join(missing)}: set the environment variables its options "

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pipeline.run.beam_options import option_value
+
 # Long enough for a loaded job server to accept a connection, short enough for a person waiting.
 CONNECT_TIMEOUT_SECONDS = 5.0
 
@@ -18,23 +20,14 @@ class EndpointUnreachableError(Exception):
     """A job endpoint or worker pool a run needs does not answer."""
 
 
-def _option(args: Sequence[str], name: str) -> str | None:
-    value = None
-    for arg in args:
-        key, _, text = arg.partition("=")
-        if key == name:
-            value = text
-    return value
-
-
 def required_endpoints(beam_args: Sequence[str]) -> list[tuple[str, str]]:
     """(what, host:port) of each gRPC service the options need up: the job server, the worker pool."""
-    runner = _option(beam_args, "--runner") or ""
+    runner = option_value(beam_args, "--runner") or ""
     if not runner.endswith("PortableRunner"):
         return []
-    needed = [("Beam job server", _option(beam_args, "--job_endpoint") or "")]
-    if (_option(beam_args, "--environment_type") or "").upper() == "EXTERNAL":
-        needed.append(("Beam worker pool", _option(beam_args, "--environment_config") or ""))
+    needed = [("Beam job server", option_value(beam_args, "--job_endpoint") or "")]
+    if (option_value(beam_args, "--environment_type") or "").upper() == "EXTERNAL":
+        needed.append(("Beam worker pool", option_value(beam_args, "--environment_config") or ""))
     return needed
 
 
