@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pipeline.cluster.settings import ClusterSettings
 
-PYPI_JSON = "https://pypi.org/pypi/{package}/{version}/json"
+PYPI_SIMPLE = "https://pypi.org/simple/{package}/"
 # The PyPI package that carries each engine's jars, and the folders of its sdist's deps/ to take.
 DISTRIBUTIONS = {
     "flink": ("apache-flink-libraries", ("lib", "bin")),
@@ -33,15 +33,24 @@ class ArtifactError(Exception):
 
 
 def _sdist(cache: Path, package: str, version: str) -> Path:
-    """The package's source archive from PyPI, checked against the digest PyPI publishes."""
+    """The package's source archive from PyPI, checked against the digest PyPI publishes.
+
+    Found through PyPI's simple index in its JSON form (PEP 691), the API mirrors and proxies
+    serve too; the older /pypi/NAME/VERSION/json one is not served by every proxy.
+    """
     target = cache / "pypi" / f"{package}-{version}.tar.gz"
     if target.is_file():
         return target
-    url = PYPI_JSON.format(package=package, version=version)
+    index = PYPI_SIMPLE.format(package=package)
+    wanted = f"{package}-{version}.tar.gz"
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            files = json.load(response)["urls"]
-        (sdist,) = (entry for entry in files if entry["packagetype"] == "sdist")
+        request = urllib.request.Request(index, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            files = json.load(response)["files"]
+        found = [entry for entry in files if entry["filename"].lower().replace("_", "-") == wanted]
+        if not found:
+            raise ArtifactError(f"PyPI ({index}) lists no {wanted}")
+        sdist = found[0]
         partial = target.with_suffix(".part")
         partial.parent.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256()
@@ -50,10 +59,8 @@ def _sdist(cache: Path, package: str, version: str) -> Path:
                 digest.update(block)
                 out.write(block)
     except (OSError, ValueError, KeyError) as error:
-        raise ArtifactError(
-            f"could not fetch {package}=={version}'s source archive from PyPI ({url}): {error}"
-        ) from error
-    if digest.hexdigest() != sdist["digests"]["sha256"]:
+        raise ArtifactError(f"could not fetch {wanted} from PyPI ({index}): {error}") from error
+    if digest.hexdigest() != sdist["hashes"]["sha256"]:
         partial.unlink()
         raise ArtifactError(f"{sdist['url']}: the download's sha256 differs from PyPI's; try again")
     partial.rename(target)
