@@ -30,11 +30,13 @@ VARIANTS = ("tfx", "batched")
 def _first_run_artifacts(workspace: Path) -> dict:
     from tfx.types import standard_artifacts
 
+    from pipeline.config.metadata_location import SqliteLocation
     from pipeline.config.settings import load_settings
     from pipeline.definition import node_ids
-    from pipeline.reporting.metadata import open_store, pipeline_runs
+    from pipeline.metadata.store import open_store
+    from pipeline.reporting.metadata import pipeline_runs
 
-    first = pipeline_runs(open_store(workspace / "metadata.sqlite"), load_settings().name)[-1]
+    first = pipeline_runs(open_store(SqliteLocation(workspace / "metadata.sqlite")), load_settings().name)[-1]
 
     def typed(kind, node, key):
         artifact = kind()

@@ -41,10 +41,12 @@ from absl import logging  # noqa: E402 - after TensorFlow is imported quietly
 from components.custom import eval_sample  # noqa: E402 - after the path is set
 from components.custom.evaluation_keys import EVALUATED_EXAMPLES_KEY  # noqa: E402
 from components.custom.sampled_evaluator import EVAL_SAMPLE_SIZE_KEY, SampledEvaluatorExecutor  # noqa: E402
+from pipeline.config.metadata_location import SqliteLocation  # noqa: E402
 from pipeline.config.settings import DEFAULT_CONFIG, load_settings  # noqa: E402
 from pipeline.definition import node_ids  # noqa: E402
 from pipeline.definition.evaluation import eval_config  # noqa: E402
-from pipeline.reporting.metadata import open_store, pipeline_runs  # noqa: E402
+from pipeline.metadata.store import open_store  # noqa: E402
+from pipeline.reporting.metadata import pipeline_runs  # noqa: E402
 from pipeline.reporting.summary import summarize  # noqa: E402
 from pipeline.run.beam_options import resolve_beam_args  # noqa: E402
 
@@ -76,7 +78,7 @@ def _artifacts(workspace: Path):
     """Examples, the good (first, pushed) model and the worse (newest) model, from MLMD."""
     from tfx.types import standard_artifacts
 
-    runs = pipeline_runs(open_store(workspace / "metadata.sqlite"), load_settings().name)
+    runs = pipeline_runs(open_store(SqliteLocation(workspace / "metadata.sqlite")), load_settings().name)
     newest, first = runs[0], runs[-1]
 
     def typed(kind, proto):

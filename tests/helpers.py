@@ -17,7 +17,9 @@ from pathlib import Path
 import httpx
 import yaml
 
+from pipeline.config.metadata_location import SqliteLocation
 from pipeline.intake.sources import bundled_penguins_csv
+from pipeline.metadata.store import open_store
 
 PENGUINS = Path(sys.executable).parent / "penguins"
 REPO = Path(__file__).resolve().parent.parent
@@ -56,6 +58,11 @@ def config_with_own_schema(folder: Path, **evaluation) -> tuple[Path, Path]:
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path, schema
+
+
+def workspace_store(workspace: Path):
+    """The ML Metadata store of a workspace that uses its own SQLite file (the default)."""
+    return open_store(SqliteLocation(workspace / "metadata.sqlite"))
 
 
 def free_port() -> int:

@@ -25,6 +25,7 @@ LAYERS = (
     ("pipeline.reporting",),
     ("pipeline.definition",),
     ("pipeline.intake",),
+    ("pipeline.metadata",),
     ("pipeline.config",),
     ("pipeline.stack",),
     ("components.custom", "components.resolvers"),

@@ -18,10 +18,10 @@ from components.features import transformed_name
 from components.model.signatures import EXAMPLES_SIGNATURE, TRANSFORM_SIGNATURE
 from pipeline.config.settings import DEFAULT_CONFIG
 from pipeline.definition import node_ids
-from pipeline.reporting.metadata import open_store, pipeline_runs
+from pipeline.reporting.metadata import pipeline_runs
 from pipeline.reporting.summary import summarize
 from serving.store.versions import list_versions
-from tests.helpers import component_lines, penguins, tree_snapshot
+from tests.helpers import component_lines, penguins, tree_snapshot, workspace_store
 
 pytestmark = pytest.mark.e2e
 
@@ -39,7 +39,7 @@ def _config(tmp_path, name: str, evaluation: dict, training: dict | None = None)
 
 
 def _newest_run(workspace):
-    return pipeline_runs(open_store(workspace / "metadata.sqlite"), "penguins")[0]
+    return pipeline_runs(workspace_store(workspace), "penguins")[0]
 
 
 def _eval_records(examples_proto) -> list[bytes]:

@@ -20,7 +20,7 @@ from components.features import transformed_name
 from components.model.signatures import EXAMPLES_SIGNATURE, TRANSFORM_SIGNATURE
 from pipeline.config.settings import DEFAULT_CONFIG
 from pipeline.definition import node_ids
-from pipeline.reporting.metadata import open_store, pipeline_runs
+from pipeline.reporting.metadata import pipeline_runs
 from pipeline.reporting.summary import summarize
 from pipeline.run.lock import workspace_lock
 from serving.store.model_config import read_labels
@@ -34,6 +34,7 @@ from tests.helpers import (
     penguins,
     predict_in_process,
     tree_snapshot,
+    workspace_store,
     write_rows,
 )
 
@@ -102,7 +103,7 @@ def test_pushed_model_loaded_fresh_predicts_known_penguins(trained):
 
 def test_eval_accuracy_is_at_least_point_nine_overall(trained):
     workspace, _ = trained
-    summary = summarize(pipeline_runs(open_store(workspace / "metadata.sqlite"), "penguins")[0])
+    summary = summarize(pipeline_runs(workspace_store(workspace), "penguins")[0])
     assert summary.overall.candidate >= 0.9
     assert summary.overall.examples > 50
     slices = {s.name for s in summary.accuracy}
@@ -113,7 +114,7 @@ def test_evaluator_accuracy_is_keras_accuracy_over_the_whole_eval_split(trained)
     """The Evaluator derives accuracy from its confusion matrix; it must equal Keras' own metric, to the
     bit, over every eval example, overall and per slice, and the matrix must count every example."""
     workspace, _ = trained
-    run = pipeline_runs(open_store(workspace / "metadata.sqlite"), "penguins")[0]
+    run = pipeline_runs(workspace_store(workspace), "penguins")[0]
     summary = summarize(run)
     records = [
         record.numpy()
@@ -229,7 +230,7 @@ def test_bad_data_stops_before_training_and_keeps_the_served_model(trained, tmp_
     make_file, expected_messages = BAD_DATA[case]
     bad_file = make_file(tmp_path)
     served_before = tree_snapshot(_model_dir(workspace))
-    models_before = len(open_store(workspace / "metadata.sqlite").get_artifacts_by_type("Model"))
+    models_before = len(workspace_store(workspace).get_artifacts_by_type("Model"))
 
     result = penguins("run", "--workspace", str(workspace), "--data", str(bad_file))
 
@@ -239,7 +240,7 @@ def test_bad_data_stops_before_training_and_keeps_the_served_model(trained, tmp_
     for message in expected_messages:
         assert message in output
     assert not TRAINING_COMPONENTS & set(component_lines(result.stdout)), result.stdout
-    assert len(open_store(workspace / "metadata.sqlite").get_artifacts_by_type("Model")) == models_before
+    assert len(workspace_store(workspace).get_artifacts_by_type("Model")) == models_before
     assert tree_snapshot(_model_dir(workspace)) == served_before
 
 
@@ -265,7 +266,7 @@ def test_worse_model_on_changed_data_is_not_pushed(trained, tmp_path):
     assert "against the served model; at most 0.000 lower is allowed" in result.stdout
     assert "Pushed:    nothing" in result.stdout
     assert tree_snapshot(_model_dir(workspace)) == served_before
-    summary = summarize(pipeline_runs(open_store(workspace / "metadata.sqlite"), "penguins")[0])
+    summary = summarize(pipeline_runs(workspace_store(workspace), "penguins")[0])
     assert summary.overall.candidate < summary.overall.baseline
 
 
@@ -309,7 +310,7 @@ def test_sigterm_mid_run_records_the_component_as_failed_and_keeps_the_served_mo
     assert returncode == 130, text
     assert "Stopped by SIGTERM" in text and "nothing was pushed" in text
     assert component_lines(text)["Transform"] == "FAILED", text
-    store = open_store(workspace / "metadata.sqlite")
+    store = workspace_store(workspace)
     assert not [e for e in store.get_executions() if e.last_known_state == Execution.RUNNING]
     assert pipeline_runs(store, "penguins")[0].states["Transform"] == "FAILED"
     assert tree_snapshot(_model_dir(workspace)) == served_before
@@ -337,7 +338,7 @@ def test_a_running_run_is_shown_running_and_one_killed_is_settled_once_by_the_ne
         run.kill()
 
     assert _history(workspace)[0]["status"] == "stopped without finishing at Transform"
-    store = open_store(workspace / "metadata.sqlite")
+    store = workspace_store(workspace)
     (killed,) = [e for e in store.get_executions() if e.last_known_state == Execution.RUNNING]
     orphans = list((workspace / "tfx" / "Transform").glob(f"*/{killed.id}"))
     assert orphans  # half-written outputs of the killed execution
@@ -345,7 +346,7 @@ def test_a_running_run_is_shown_running_and_one_killed_is_settled_once_by_the_ne
     settling = penguins("run", "--workspace", str(workspace))
     assert settling.returncode == 0, settling.stdout + settling.stderr
     assert settling.stdout.count("stopped without finishing while Transform ran") == 1
-    store = open_store(workspace / "metadata.sqlite")
+    store = workspace_store(workspace)
     assert not [e for e in store.get_executions() if e.last_known_state == Execution.RUNNING]
     assert store.get_executions_by_id([killed.id])[0].last_known_state == Execution.CANCELED
     assert not [path for path in orphans if path.exists()]

@@ -15,9 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.reporting.metadata import open_store, pipeline_runs
+from pipeline.reporting.metadata import pipeline_runs
 from serving.store.versions import list_versions, same_saved_model
-from tests.helpers import PENGUINS, REPO, bundled_rows, component_lines, penguins, tree_snapshot, write_rows
+from tests.helpers import (
+    PENGUINS,
+    REPO,
+    bundled_rows,
+    component_lines,
+    penguins,
+    tree_snapshot,
+    workspace_store,
+    write_rows,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -223,7 +232,7 @@ def test_after_a_rollback_the_served_model_is_the_baseline(workspace):
 
     result = _retrain(workspace)
     assert result.returncode == 0, result.stdout + result.stderr
-    record = pipeline_runs(open_store(workspace / "metadata.sqlite"), "penguins")[0]
+    record = pipeline_runs(workspace_store(workspace), "penguins")[0]
     baseline = Path(record.output("served_model_resolver", "model").uri) / "Format-Serving"
     # Not the newest blessed model (the one rolled back out), but the one served now.
     assert same_saved_model(baseline, served)

@@ -9,8 +9,9 @@ import sys
 from pipeline.cli.options import add_config_option, add_workspace_option
 from pipeline.config.settings import load_settings
 from pipeline.config.workspace import existing_workspace
+from pipeline.metadata.store import store_exists
 from pipeline.run.exit_codes import EXIT_OK
-from pipeline.run.lock import current_holder
+from pipeline.run.lock import running_holder
 
 
 def add_history_parser(commands) -> None:
@@ -29,18 +30,20 @@ def command_history(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
     workspace = existing_workspace(args.workspace.resolve())
     monitor_runs = monitoring_history(workspace.monitoring_history)
-    if not workspace.metadata_path.is_file() and not monitor_runs:
-        print(f"No runs yet: {workspace.metadata_path} does not exist.", file=sys.stderr)
+    location = settings.metadata_location(workspace)
+    recorded = store_exists(location)
+    if not recorded and not monitor_runs:
+        print(f"No runs yet: {location.describe()} holds none.", file=sys.stderr)
         return EXIT_OK
     with captured_output(workspace.log_dir / "history.log") as terminal:
         from pipeline.reporting.history import recorded_history
         from pipeline.reporting.history_text import format_history
 
         entries = monitor_runs
-        if workspace.metadata_path.is_file():
-            holder = current_holder(workspace.root)
+        if recorded:
+            holder = running_holder(workspace.root, location, settings.name)
             in_progress = holder is not None and holder["command"] in ("run", "retrain")
-            entries += recorded_history(workspace, settings.name, args.limit, in_progress)
+            entries += recorded_history(settings, workspace, args.limit, in_progress)
         # Monitor runs and pipeline runs, newest first: both are stamped in local time.
         entries = sorted(entries, key=lambda entry: entry["started"], reverse=True)[: args.limit]
         output = json.dumps(entries, indent=2) if args.json else "\n".join(format_history(entries))

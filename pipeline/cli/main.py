@@ -23,9 +23,12 @@ from pipeline.cli.run import add_run_parser
 from pipeline.cli.schedule import add_schedule_parser
 from pipeline.cli.serving import add_predict_parser, add_serve_parser
 from pipeline.cli.versions import add_version_parsers
+from pipeline.config.metadata_location import MetadataLocationError
 from pipeline.config.settings import ConfigError, load_settings
 from pipeline.config.workspace import MissingWorkspaceError
 from pipeline.intake.raw_csv import DataError, NoDataError
+from pipeline.metadata.run_lock import StoreBusyError
+from pipeline.metadata.server import MetadataStoreError
 from pipeline.run.endpoints import EndpointUnreachableError
 from pipeline.run.exit_codes import (
     EXIT_BUSY,
@@ -90,8 +93,12 @@ def _run_handler(args) -> CommandResult:
         return _failure(EXIT_USAGE, f"No data: {error}")
     except DataError as error:
         return _failure(EXIT_DATA_REJECTED, f"Data rejected: {error}")
-    except WorkspaceBusyError as error:
+    except MetadataLocationError as error:
+        return _failure(EXIT_USAGE, f"Config error: {error}")
+    except (WorkspaceBusyError, StoreBusyError) as error:
         return _failure(EXIT_BUSY, f"Refused: {error}")
+    except MetadataStoreError as error:
+        return _failure(EXIT_FAILED, str(error))
     except EndpointUnreachableError as error:
         return _failure(EXIT_FAILED, f"Cluster not up: {error}")
     except KeyboardInterrupt:

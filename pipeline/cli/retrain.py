@@ -17,7 +17,7 @@ from pipeline.config.settings import Settings, load_settings
 from pipeline.config.workspace import Workspace
 from pipeline.retraining.retrain import retrain
 from pipeline.run.exit_codes import CommandResult
-from pipeline.run.lock import workspace_lock
+from pipeline.run.lock import run_lock
 
 
 def add_retrain_parser(commands) -> None:
@@ -64,9 +64,10 @@ def _settings_for_run(args: argparse.Namespace) -> Settings:
 
 
 def command_retrain(args: argparse.Namespace) -> CommandResult:
-    with workspace_lock(args.workspace.resolve(), "retrain"):
-        settings = _settings_for_run(args)
-        workspace = Workspace(args.workspace.resolve()).create()
+    settings = _settings_for_run(args)
+    workspace = Workspace(args.workspace.resolve())
+    with run_lock(workspace.root, settings.metadata_location(workspace), settings.name, "retrain"):
+        workspace.create()
         if args.when_quality_dips:
             from pipeline.retraining.quality import QUALITY_DIP_TRIGGER, retrain_when_quality_dips
 

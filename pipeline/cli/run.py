@@ -9,7 +9,7 @@ from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import load_settings
 from pipeline.config.workspace import Workspace
 from pipeline.run.exit_codes import CommandResult
-from pipeline.run.lock import workspace_lock
+from pipeline.run.lock import run_lock
 
 
 def add_run_parser(commands) -> None:
@@ -31,8 +31,9 @@ def add_run_parser(commands) -> None:
 def command_run(args: argparse.Namespace) -> CommandResult:
     from pipeline.run.local_run import run_once
 
-    with workspace_lock(args.workspace.resolve(), "run"):
-        settings = load_settings(args.config)
-        settings.require_schema()
-        workspace = Workspace(args.workspace.resolve()).create()
+    settings = load_settings(args.config)
+    settings.require_schema()
+    workspace = Workspace(args.workspace.resolve())
+    with run_lock(workspace.root, settings.metadata_location(workspace), settings.name, "run"):
+        workspace.create()
         return run_once(settings, workspace, args.data, run_options(args), rerun=args.rerun)

@@ -7,10 +7,10 @@ import sys
 
 from pipeline.cli.options import add_config_option, add_workspace_option
 from pipeline.cli.outcome import CommandResult, add_json_option
-from pipeline.config.settings import load_settings
+from pipeline.config.settings import Settings, load_settings
 from pipeline.config.workspace import Workspace, existing_workspace
 from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE
-from pipeline.run.lock import workspace_lock
+from pipeline.run.lock import run_lock
 
 
 def add_version_parsers(commands) -> None:
@@ -38,13 +38,11 @@ def command_versions(args) -> CommandResult:
     settings = load_settings(args.config)
     workspace = existing_workspace(args.workspace.resolve())
     with captured_output(workspace.log_dir / "versions.log") as terminal:
-        from pipeline.reporting.metadata import open_store, pipeline_runs
+        from pipeline.reporting.metadata import recorded_runs
         from pipeline.reporting.versions import format_versions, version_entries
         from serving.store.model_config import read_labels, served_version
 
-        records = []
-        if workspace.metadata_path.is_file():
-            records = pipeline_runs(open_store(workspace.metadata_path), settings.name)
+        records = recorded_runs(settings, workspace)
         entries = version_entries(workspace.serving_root, settings.model_name, records)
         if not args.json:
             model_dir = workspace.model_dir(settings.model_name)
@@ -62,21 +60,21 @@ def command_versions(args) -> CommandResult:
 
 
 def command_rollback(args) -> CommandResult:
-    with workspace_lock(args.workspace.resolve(), "rollback"):
-        return _rollback(args)
-
-
-def _rollback(args) -> CommandResult:
-    from pipeline.run.console import captured_output
-
     settings = load_settings(args.config)
     workspace = Workspace(args.workspace.resolve())
+    with run_lock(workspace.root, settings.metadata_location(workspace), settings.name, "rollback"):
+        return _rollback(settings, workspace, args.to)
+
+
+def _rollback(settings: Settings, workspace: Workspace, to: int | None) -> CommandResult:
+    from pipeline.run.console import captured_output
+
     refusal = None
     with captured_output(workspace.log_dir / "rollback.log"):
         from serving.store.rollback import VersionError, rollback
 
         try:
-            done = rollback(workspace.serving_root, settings.model_name, args.to)
+            done = rollback(workspace.serving_root, settings.model_name, to)
         except VersionError as error:
             refusal = str(error)
     if refusal:

@@ -121,6 +121,10 @@ class ConfigFile(_Section):
     retraining: Retraining = Retraining()
     monitoring: Monitoring = Monitoring()
     serving: Serving
+    metadata: str | None = Field(
+        None,
+        description="mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or no key for the workspace's SQLite file",
+    )
 
     @property
     def feature_spec(self) -> FeatureSpec:

@@ -28,6 +28,8 @@ from pipeline.config.file_schema import (
     Retraining,
     Training,
 )
+from pipeline.config.metadata_location import MetadataLocation, resolve_location
+from pipeline.config.workspace import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO_ROOT / "pipeline" / "configs" / "penguins.yaml"
@@ -54,6 +56,7 @@ class Settings:
     retraining: Retraining
     model_name: str
     monitoring: Monitoring
+    metadata_url: str | None = dataclasses.field(default=None, repr=False)
 
     def require_schema(self) -> Path:
         """The schema file, which must exist before a run (but not before `schema infer`)."""
@@ -62,6 +65,10 @@ class Settings:
                 f"{self.config_path}: key 'schema' points to {self.schema_path}, which does not exist"
             )
         return self.schema_path
+
+    def metadata_location(self, workspace: Workspace) -> MetadataLocation:
+        """The ML Metadata store every command uses with this workspace (config/metadata_location.py)."""
+        return resolve_location(self.metadata_url, self.config_path, workspace.metadata_path)
 
     def as_custom_config(self) -> dict[str, Any]:
         """The JSON-serialisable part that Transform and Trainer receive through TFX."""
@@ -180,4 +187,5 @@ def load_settings(config_path: Path | str | None = None) -> Settings:
         retraining=config.retraining,
         model_name=config.serving.model_name,
         monitoring=config.monitoring,
+        metadata_url=config.metadata,
     )

@@ -18,7 +18,6 @@ import pyarrow_hotfix  # noqa: F401 - before TFX reads any Arrow data (CVE-2023-
 from tfx.components import ExampleValidator, Trainer
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.common.resolver import Resolver
-from tfx.orchestration import metadata
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import example_gen_pb2, pusher_pb2, range_config_pb2
 from tfx.types import standard_artifacts
@@ -144,7 +143,7 @@ def _pipeline(settings, workspace, components, beam_args, enable_cache) -> tfx_p
         pipeline_root=str(workspace.pipeline_root),
         components=[pin_to_content(component) for component in components],
         enable_cache=enable_cache,
-        metadata_connection_config=metadata.sqlite_metadata_connection_config(str(workspace.metadata_path)),
+        metadata_connection_config=settings.metadata_location(workspace).connection_config(),
         beam_pipeline_args=beam_args,
     )
 

@@ -24,15 +24,13 @@ from pipeline.monitoring.quality import LABEL, counted, decide, join_labels, ver
 from pipeline.monitoring.report import write_monitor_report
 from pipeline.monitoring.reuse import inputs_key, remember
 from pipeline.monitoring.skew import class_mix, distributions, serving_statistics, skew, training_statistics
-from pipeline.reporting.metadata import open_store, pipeline_runs
+from pipeline.reporting.metadata import recorded_runs
 from pipeline.reporting.versions import push_of, pushed_runs
 from serving.store.model_config import served_version
 
 
 def _pushed(settings: Settings, workspace: Workspace) -> dict:
-    if not workspace.metadata_path.is_file():
-        return {}
-    return pushed_runs(pipeline_runs(open_store(workspace.metadata_path), settings.name))
+    return pushed_runs(recorded_runs(settings, workspace))
 
 
 def _joined(settings: Settings, workspace: Workspace, since_seconds: float | None) -> pd.DataFrame:

@@ -21,8 +21,10 @@ import json
 import time
 from pathlib import Path
 
+from pipeline.config.metadata_location import MetadataLocation, MysqlLocation
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
+from pipeline.metadata.server import content_fingerprint
 from pipeline.monitoring.history import record_outcome
 from serving.store.atomic import write_json_atomically
 
@@ -54,9 +56,17 @@ def _content(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
+def _metadata_state(location: MetadataLocation) -> list:
+    """What changes whenever a run records anything in the store."""
+    if isinstance(location, MysqlLocation):
+        return [location.describe(), *content_fingerprint(location)]
+    # SQLite keeps recent writes in -wal and -journal files beside the store.
+    path = location.path
+    return [entry for found in sorted(path.parent.glob(f"{path.name}*")) for entry in _files(found)]
+
+
 def inputs_key(settings: Settings, workspace: Workspace, since_seconds: float | None) -> str:
     """One digest of everything a monitor run reads, apart from the training statistics (see `watched`)."""
-    metadata = workspace.metadata_path
     key = {
         "format": _FORMAT,
         "since_seconds": since_seconds,
@@ -65,10 +75,7 @@ def inputs_key(settings: Settings, workspace: Workspace, since_seconds: float | 
         "code": [_content(path) for path in sorted(_CODE.glob("*.py"))],
         "request_log": _files(workspace.request_log_dir),
         "labels": _files(workspace.labels_dir),
-        # SQLite keeps recent writes in -wal and -journal files beside the store.
-        "metadata": [
-            entry for path in sorted(metadata.parent.glob(f"{metadata.name}*")) for entry in _files(path)
-        ],
+        "metadata": _metadata_state(settings.metadata_location(workspace)),
         "serving": _files(workspace.serving_root),
     }
     return hashlib.sha256(json.dumps(key).encode()).hexdigest()

@@ -6,9 +6,10 @@ import dataclasses
 import datetime
 
 from components.custom.validation_gate import describe_anomalies
+from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
-from pipeline.reporting.metadata import ABANDONED_KEY, RunRecord, open_store, pipeline_runs
+from pipeline.reporting.metadata import ABANDONED_KEY, RunRecord, recorded_runs
 from pipeline.reporting.summary import RunSummary, summarize
 from pipeline.reporting.triggers import retrain_triggers
 
@@ -89,10 +90,10 @@ def history_entry(record: RunRecord, summary: RunSummary | None = None, alive: b
 
 
 def recorded_history(
-    workspace: Workspace, pipeline_name: str, limit: int, run_in_progress: bool
+    settings: Settings, workspace: Workspace, limit: int, run_in_progress: bool
 ) -> list[dict]:
     """The newest `limit` runs as history entries; `run_in_progress` when a run or retrain holds the lock."""
-    records = pipeline_runs(open_store(workspace.metadata_path), pipeline_name)[:limit]
+    records = recorded_runs(settings, workspace)[:limit]
     # The lock names the process of a run going on now: the newest run with a RUNNING component.
     live_run = (
         next((r.run_id for r in records if "RUNNING" in r.states.values()), None) if run_in_progress else None

@@ -7,10 +7,13 @@ artifacts each produced. Reports read it rather than guessing paths under the pi
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+
+from pipeline.config.settings import Settings
+from pipeline.config.workspace import Workspace
+from pipeline.metadata.store import open_store, store_exists
 
 PIPELINE_CONTEXT = "pipeline"
 RUN_CONTEXT = "pipeline_run"
@@ -18,17 +21,6 @@ NODE_CONTEXT = "node"
 # Properties this project adds to executions that it settles itself (pipeline/run/abandoned.py).
 ABANDONED_KEY = "abandoned"
 INTERRUPTED_KEY = "interrupted"
-
-
-def open_store(metadata_path: Path, read_only: bool = True) -> metadata_store.MetadataStore:
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = str(metadata_path)
-    config.sqlite.connection_mode = (
-        metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-        if read_only
-        else metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
-    )
-    return metadata_store.MetadataStore(config)
 
 
 @dataclasses.dataclass
@@ -47,6 +39,12 @@ class RunRecord:
 
     def all_outputs(self, node_id: str, key: str) -> list[metadata_store_pb2.Artifact]:
         return self.outputs.get((node_id, key), [])
+
+
+def recorded_runs(settings: Settings, workspace: Workspace) -> list[RunRecord]:
+    """The pipeline's runs in the store the workspace uses, newest first; none before the first run."""
+    location = settings.metadata_location(workspace)
+    return pipeline_runs(open_store(location), settings.name) if store_exists(location) else []
 
 
 def pipeline_runs(store: metadata_store.MetadataStore, pipeline_name: str) -> list[RunRecord]:

@@ -103,7 +103,7 @@ def retrain(
     log_path = workspace.log_dir / f"retrain-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
     _announce(settings, plan, options.runner, beam)
     require_reachable(beam.args)
-    settle_abandoned_runs(workspace, settings.name)
+    settle_abandoned_runs(settings, workspace)
     print(f"  Full log: {log_path}", flush=True)
     return _run(settings, workspace, plan, options, beam, log_path, started, trigger)
 
@@ -136,12 +136,14 @@ def _read_earlier_spans(
 ) -> None:
     """Runs ExampleGen on spans that arrived between retrains: a window is built from ExampleGen's outputs."""
     from pipeline.definition.pipelines import create_span_reading_pipeline
-    from pipeline.reporting.metadata import open_store, processed_spans
+    from pipeline.metadata.store import open_store, store_exists
+    from pipeline.reporting.metadata import processed_spans
     from pipeline.run.runner import run_pipeline
 
     done = set()
-    if workspace.metadata_path.is_file():
-        done = processed_spans(open_store(workspace.metadata_path), settings.name, node_ids.SPAN_EXAMPLE_GEN)
+    location = settings.metadata_location(workspace)
+    if store_exists(location):
+        done = processed_spans(open_store(location), settings.name, node_ids.SPAN_EXAMPLE_GEN)
     for span in spans_to_read(plan, done):
         print(f"  Reading span {span}, which arrived since the last retrain", file=terminal)
         tfx_pipeline = create_span_reading_pipeline(settings, workspace, span, beam_args)

@@ -22,7 +22,7 @@ from pipeline.definition.split_check import require_every_split
 from pipeline.intake.cleaning import content_digest
 from pipeline.intake.sources import CLEAN_FILE
 from pipeline.intake.spans import Span, ingest, list_spans, span_holding
-from pipeline.reporting.metadata import open_store, pipeline_runs
+from pipeline.reporting.metadata import recorded_runs
 from pipeline.reporting.summary import spans_of
 from pipeline.reporting.versions import Pushed, push_of, pushed_runs
 from serving.store.model_config import served_version
@@ -48,9 +48,9 @@ def served_data_as_spans(settings: Settings, workspace: Workspace) -> ServedData
 def _served_push(settings: Settings, workspace: Workspace) -> tuple[int, Pushed] | None:
     """The served version and the run that pushed it (for a rollback's copy, the original's run)."""
     served = served_version(workspace.serving_root, settings.model_name)
-    if served is None or not workspace.metadata_path.is_file():
+    if served is None:
         return None
-    pushes = pushed_runs(pipeline_runs(open_store(workspace.metadata_path), settings.name))
+    pushes = pushed_runs(recorded_runs(settings, workspace))
     push = push_of(workspace.model_dir(settings.model_name), served, pushes)
     return (served, push) if push is not None else None
 

@@ -17,14 +17,15 @@ from pathlib import Path
 
 from ml_metadata.proto import metadata_store_pb2
 
+from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
+from pipeline.metadata.store import open_store, store_exists
 from pipeline.reporting.metadata import (
     ABANDONED_KEY,
     INTERRUPTED_KEY,
     NODE_CONTEXT,
     PIPELINE_CONTEXT,
     RUN_CONTEXT,
-    open_store,
 )
 
 _RUNNING = metadata_store_pb2.Execution.RUNNING
@@ -44,34 +45,36 @@ def _partial_outputs(pipeline_root: Path, node_id: str, execution_id: int) -> li
     return [path for path in found if path.is_dir()]
 
 
-def settle_abandoned(workspace: Workspace, pipeline_name: str) -> list[AbandonedExecution]:
+def settle_abandoned(settings: Settings, workspace: Workspace) -> list[AbandonedExecution]:
     """Marks executions left RUNNING as abandoned and removes their outputs; call only under the lock."""
     noted = datetime.datetime.now().isoformat(timespec="seconds")
     return _settle_running(
+        settings,
         workspace,
-        pipeline_name,
         metadata_store_pb2.Execution.CANCELED,
         ABANDONED_KEY,
         f"its process ended without finishing; found by the run started at {noted}",
     )
 
 
-def fail_interrupted(workspace: Workspace, pipeline_name: str, why: str) -> list[AbandonedExecution]:
+def fail_interrupted(settings: Settings, workspace: Workspace, why: str) -> list[AbandonedExecution]:
     """Marks this run's executions still RUNNING as FAILED, after a stop signal; call under the lock.
 
     TFX records FAILED itself when the signal lands inside a component's executor; landing just
     before or after it, between TFX's bookkeeping steps, it would leave the execution RUNNING.
     """
     failed = metadata_store_pb2.Execution.FAILED
-    return _settle_running(workspace, pipeline_name, failed, INTERRUPTED_KEY, why)
+    return _settle_running(settings, workspace, failed, INTERRUPTED_KEY, why)
 
 
 def _settle_running(
-    workspace: Workspace, pipeline_name: str, state, key: str, note: str
+    settings: Settings, workspace: Workspace, state, key: str, note: str
 ) -> list[AbandonedExecution]:
-    if not workspace.metadata_path.is_file():
+    location = settings.metadata_location(workspace)
+    if not store_exists(location):
         return []
-    store = open_store(workspace.metadata_path, read_only=False)
+    pipeline_name = settings.name
+    store = open_store(location, read_only=False)
     pipeline = store.get_context_by_type_and_name(PIPELINE_CONTEXT, pipeline_name)
     if pipeline is None:
         return []
@@ -92,9 +95,9 @@ def _settle_running(
     return settled
 
 
-def settle_abandoned_runs(workspace: Workspace, pipeline_name: str) -> None:
+def settle_abandoned_runs(settings: Settings, workspace: Workspace) -> None:
     """Settles abandoned executions and says so, once: a settled execution is not found again."""
-    for each in settle_abandoned(workspace, pipeline_name):
+    for each in settle_abandoned(settings, workspace):
         print(
             f"  Note: run {each.run_id} stopped without finishing while {each.node_id} ran (its process is "
             f"gone); marked abandoned in the metadata store, {each.removed_folders} partial output "

@@ -15,7 +15,7 @@ from components.custom.validation_gate import DataValidationError
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.reporting.history import history_entry
-from pipeline.reporting.metadata import RunRecord, open_store, pipeline_runs
+from pipeline.reporting.metadata import RunRecord, recorded_runs
 from pipeline.reporting.summary import RunSummary, format_summary, summarize
 from pipeline.run.abandoned import fail_interrupted
 from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -50,9 +50,7 @@ def _find_cause(error: BaseException, kind: type) -> BaseException | None:
 
 
 def _latest_record(settings: Settings, workspace: Workspace) -> RunRecord | None:
-    if not workspace.metadata_path.is_file():
-        return None
-    runs = pipeline_runs(open_store(workspace.metadata_path), settings.name)
+    runs = recorded_runs(settings, workspace)
     return runs[0] if runs else None
 
 
@@ -63,7 +61,7 @@ def execute(
     try:
         run_pipeline(tfx_pipeline, runner, lambda line: print(line, file=terminal))
     except RunInterruptedError as interrupted:
-        fail_interrupted(workspace, settings.name, str(interrupted))
+        fail_interrupted(settings, workspace, str(interrupted))
         print(f"\n{interrupted}", file=terminal)
         return Outcome(EXIT_INTERRUPTED, None, None, error=str(interrupted))
     except Exception as error:

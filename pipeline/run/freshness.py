@@ -16,15 +16,19 @@ from pathlib import Path
 from pipeline.config.settings import REPO_ROOT, Settings
 from pipeline.config.workspace import Workspace
 from pipeline.definition.cache_keys import PROJECT_PACKAGES, library_versions
+from pipeline.metadata.store import store_exists
 from pipeline.reporting.history_text import format_history
 from serving.store.atomic import write_json_atomically
 
 RECORD_FILE = "last_run.json"
 
 
-def run_key(settings: Settings, clean_data_dir: Path, runner: str, beam_args: list[str]) -> str:
+def run_key(
+    settings: Settings, workspace: Workspace, clean_data_dir: Path, runner: str, beam_args: list[str]
+) -> str:
     digest = hashlib.sha256()
-    digest.update(json.dumps([str(clean_data_dir), runner, beam_args]).encode())
+    store = settings.metadata_location(workspace).describe()
+    digest.update(json.dumps([str(clean_data_dir), runner, beam_args, store]).encode())
     for path in (settings.config_path, settings.schema_path):
         digest.update(path.read_bytes())
     for package in PROJECT_PACKAGES:
@@ -38,13 +42,15 @@ def _record_path(workspace: Workspace) -> Path:
     return workspace.root / RECORD_FILE
 
 
-def unchanged_run(workspace: Workspace, key: str, served_version: int | None) -> dict | None:
+def unchanged_run(
+    settings: Settings, workspace: Workspace, key: str, served_version: int | None
+) -> dict | None:
     """The last run's record when nothing has changed since it, otherwise None."""
     try:
         record = json.loads(_record_path(workspace).read_text())
     except (OSError, ValueError):
         return None
-    if record.get("key") != key or not workspace.metadata_path.is_file():
+    if record.get("key") != key or not store_exists(settings.metadata_location(workspace)):
         return None
     if record.get("served_version") != served_version:
         return None

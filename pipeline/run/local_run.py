@@ -46,7 +46,7 @@ def run_once(
     started = time.monotonic()
     log_path = workspace.log_dir / f"run-{datetime.datetime.now():%Y%m%d-%H%M%S}.log"
     print(f"Pipeline '{settings.name}', {options.runner} runner, {running_stack()}.", flush=True)
-    settle_abandoned_runs(workspace, settings.name)
+    settle_abandoned_runs(settings, workspace)
     try:
         clean_dir = clean_source(settings, workspace, data)
     except DataError as error:
@@ -55,9 +55,9 @@ def run_once(
     beam = options.beam(csv_rows(clean_dir.glob("*.csv")))
     print(f"  Beam preset: {beam.preset} ({beam.reason})", flush=True)
 
-    key = run_key(settings, clean_dir, options.runner, beam.args)
+    key = run_key(settings, workspace, clean_dir, options.runner, beam.args)
     served = served_version(workspace.serving_root, settings.model_name)
-    previous = None if rerun or not options.enable_cache else unchanged_run(workspace, key, served)
+    previous = None if rerun or not options.enable_cache else unchanged_run(settings, workspace, key, served)
     if previous:
         print("\n" + "\n".join(up_to_date_lines(previous)))
         return CommandResult(
