@@ -17,7 +17,7 @@ STACK ?= auto
 FIND_BOOT_PYTHON = for candidate in python3 python; do \
 	"$$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 8))' 2>/dev/null && { echo "$$candidate"; break; }; done
 
-.PHONY: install run serve base-image image pipeline-container compose-up compose-down pushed registry-images prometheus-image image-report serve-docker pipeline-docker test test-containers test-clusters flink-up flink-down spark-up spark-down test-debian13 lint format bench bench-scale clean
+.PHONY: install run serve base-image image pipeline-container compose-up compose-down pushed registry-images prometheus-image local-images metadata-secrets metadata-up image-report serve-docker pipeline-docker test test-containers test-clusters flink-up flink-down spark-up spark-down test-debian13 lint format bench bench-scale clean
 
 install:
 	@boot="$$($(FIND_BOOT_PYTHON))"; \
@@ -45,8 +45,11 @@ serve: install
 # COMPOSE_PROJECT names the stack (containers penguins_front_1, ...): the tests bring up their own.
 COMPOSE_PROJECT ?= penguins
 # PROFILE=cluster adds the compose file's `cluster` profile: a Flink cluster for Beam's `flink` preset.
+# METADATA=mysql adds the `mysql` profile and docker/compose.mysql.yml: ML Metadata in a MySQL server
+# for the pipeline, the retrainer and the front (with SERVING=local, Debian's MariaDB built here).
 COMPOSE_FILES := -p $(COMPOSE_PROJECT) -f docker/docker-compose.yml $(if $(filter local,$(SERVING)),-f docker/compose.local.yml) \
-	$(if $(filter cluster,$(PROFILE)),--profile cluster)
+	$(if $(filter mysql,$(METADATA)),-f docker/compose.mysql.yml --profile mysql) $(if $(filter cluster,$(PROFILE)),--profile cluster)
+METADATA_SECRETS := docker/secrets/metadata-password docker/secrets/mysql-root-password
 CLUSTER_SERVICES := flink-jobmanager flink-taskmanager beam-job-server beam-worker-pool
 CLUSTER_UP = Flink's web UI on localhost:$${FLINK_REST_PORT:-8081}, Beam's job server on localhost:$${BEAM_JOB_PORT:-8099}; runs go from the pipeline service (docker/docker-compose.yml).
 CONTAINER_UID ?= $(shell id -u)
@@ -60,7 +63,10 @@ CONTAINER_GID ?= $(shell id -g)
 COMPOSE_CLUSTER_LINE := ^  \# The cluster profile
 SERVING_IMAGES = $(shell sed -n '/$(COMPOSE_CLUSTER_LINE)/q; s|^    image: \(.*/.*\)|\1|p' docker/docker-compose.yml)
 CLUSTER_IMAGES = $(sort $(shell sed -n '/$(COMPOSE_CLUSTER_LINE)/,$$ s|^    image: ||p' docker/docker-compose.yml | grep -v '^penguins-pipeline:'))
-REGISTRY_IMAGES = $(if $(filter local,$(SERVING)),,$(SERVING_IMAGES)) $(if $(filter cluster,$(PROFILE)),$(CLUSTER_IMAGES))
+# MYSQL_IMAGE, with METADATA=mysql: the mysql service's (SERVING=local replaces it too).
+MYSQL_IMAGE = $(shell sed -n '/^  mysql:/,/^$$/ s|^    image: ||p' docker/docker-compose.yml)
+REGISTRY_IMAGES = $(if $(filter local,$(SERVING)),,$(SERVING_IMAGES) $(if $(filter mysql,$(METADATA)),$(MYSQL_IMAGE))) \
+	$(if $(filter cluster,$(PROFILE)),$(CLUSTER_IMAGES))
 
 # The base image from Debian's packages, where python:3.13-slim-trixie cannot be pulled (root).
 base-image:
@@ -71,40 +77,72 @@ image:
 	@docker/image pipeline
 
 # One `penguins` command in the image on ./workspace, as your uid (default: run), e.g.
-# make pipeline-container ARGS="monitor".
-pipeline-container: image
+# make pipeline-container ARGS="monitor". With METADATA=mysql it is compose's pipeline service,
+# its metadata in the mysql service (started first, and waited for), e.g.
+# make pipeline-container METADATA=mysql ARGS="history --workspace /workspace".
+pipeline-container: image $(if $(filter mysql,$(METADATA)),metadata-up)
 	@mkdir -p workspace
+ifeq ($(METADATA),mysql)
+	@compose="$$(docker/engine compose)" && PENGUINS_UID=$(CONTAINER_UID) PENGUINS_GID=$(CONTAINER_GID) \
+		$$compose $(COMPOSE_FILES) --profile pipeline run --rm --no-deps pipeline $(ARGS)
+else
 	@engine="$$(docker/engine)" && "$$engine" run --rm --user $(CONTAINER_UID):$(CONTAINER_GID) \
 		-v "$$PWD/workspace:/workspace" penguins-pipeline:latest $(or $(ARGS),run)
+endif
 
 # serving, front, prometheus and retrainer, on what was pushed into ./workspace; SERVING=local
 # serves with this project's server instead of TF Serving (docker/compose.local.yml); PROFILE=cluster
 # also starts the Flink cluster (Flink, Beam's job server, the worker pool; README, "Container").
-compose-up: pushed image $(if $(filter local,$(SERVING)),prometheus-image) $(if $(strip $(REGISTRY_IMAGES)),registry-images)
+compose-up: pushed image $(if $(filter local,$(SERVING)),local-images) $(if $(strip $(REGISTRY_IMAGES)),registry-images) \
+	$(if $(filter mysql,$(METADATA)),metadata-up)
 	@compose="$$(docker/engine compose)" && PENGUINS_UID=$(CONTAINER_UID) PENGUINS_GID=$(CONTAINER_GID) $$compose $(COMPOSE_FILES) up -d --no-build \
 		serving front prometheus retrainer $(if $(filter cluster,$(PROFILE)),$(CLUSTER_SERVICES)) >$${TMPDIR:-/tmp}/penguins-compose-up.log 2>&1 \
 		|| { tail -n 15 $${TMPDIR:-/tmp}/penguins-compose-up.log >&2; echo "compose up failed (log: $${TMPDIR:-/tmp}/penguins-compose-up.log)." >&2; exit 1; }
 	@echo "Up: REST on localhost:$${PENGUINS_REST_PORT:-8501}, gRPC on localhost:$${PENGUINS_GRPC_PORT:-8500}, Prometheus on localhost:$${PROMETHEUS_PORT:-9090}."
 	$(if $(filter cluster,$(PROFILE)),@echo "$(CLUSTER_UP)")
+	$(if $(filter mysql,$(METADATA)),@echo "Metadata: the mysql service (mysql://penguins@mysql:3306/penguins_metadata; password in docker/secrets/metadata-password).")
+
+# The mysql service alone, until it passes its healthcheck (docker/wait-healthy): compose-up and
+# pipeline-container start it first with METADATA=mysql, so no command meets a server still
+# initialising its volume, whatever the compose implementation does with healthchecks.
+metadata-up: metadata-secrets $(if $(filter local,$(SERVING)),local-images) $(if $(strip $(REGISTRY_IMAGES)),registry-images)
+	@compose="$$(docker/engine compose)" && $$compose $(COMPOSE_FILES) up -d --no-build mysql >$${TMPDIR:-/tmp}/penguins-compose-mysql.log 2>&1 \
+		|| { tail -n 15 $${TMPDIR:-/tmp}/penguins-compose-mysql.log >&2; echo "compose up mysql failed (log: $${TMPDIR:-/tmp}/penguins-compose-mysql.log)." >&2; exit 1; }
+	@docker/wait-healthy $(COMPOSE_PROJECT) mysql
+
+# The mysql profile's passwords: compose secrets, random, made once and kept (the data volume keeps
+# them too), readable by their owner only: the uid the containers run as (CONTAINER_UID; the
+# server's entrypoint reads them as root).
+metadata-secrets: $(METADATA_SECRETS)
+
+$(METADATA_SECRETS):
+	@mkdir -p $(@D) && (umask 077 && head -c 24 /dev/urandom | base64 | tr -dc A-Za-z0-9 >$@.new) && mv $@.new $@
+	@if [ "$$(id -u)" = 0 ]; then chown $(CONTAINER_UID):$(CONTAINER_GID) $@; fi
 
 registry-images:
 	@engine="$$(docker/engine)" && for image in $(REGISTRY_IMAGES); do \
 		"$$engine" image inspect "$$image" >/dev/null 2>&1 || "$$engine" pull -q "$$image" >/dev/null 2>&1 || \
 		case " $(CLUSTER_IMAGES) " in \
 		*" $$image "*) { echo "$$image cannot be pulled here: 'make flink-up' runs the same Flink cluster without containers." >&2; exit 1; } ;; \
-		*) { echo "$$image cannot be pulled here: 'make compose-up SERVING=local' runs this project's own server and Debian's Prometheus instead." >&2; exit 1; } ;; \
+		*) { echo "$$image cannot be pulled here: 'make compose-up SERVING=local' runs this project's own server, Debian's Prometheus and (METADATA=mysql) Debian's MariaDB instead." >&2; exit 1; } ;; \
 		esac; \
 	done
 
 pushed:
 	@test -f workspace/serving/models.config || { echo "Nothing pushed yet: run 'make run' or 'make pipeline-container' first." >&2; exit 1; }
 
+# Also the mysql service when it runs, with or without METADATA=mysql (its data volume stays).
 compose-down:
-	@compose="$$(docker/engine compose)" && $$compose $(COMPOSE_FILES) down >$${TMPDIR:-/tmp}/penguins-compose-down.log 2>&1 \
+	@compose="$$(docker/engine compose)" && $$compose $(COMPOSE_FILES) $(if $(filter mysql,$(METADATA)),,--profile mysql) down >$${TMPDIR:-/tmp}/penguins-compose-down.log 2>&1 \
 		|| { tail -n 15 $${TMPDIR:-/tmp}/penguins-compose-down.log >&2; exit 1; }
 
-prometheus-image:
+# The images SERVING=local runs instead of registry ones: Debian's Prometheus and Debian's MariaDB
+# (for METADATA=mysql), on the pipeline image's Debian 13 base. prometheus-image: the old name.
+local-images:
 	@docker/image prometheus
+	@docker/image mariadb
+
+prometheus-image: local-images
 
 # The image's size per layer and its ten biggest installed packages.
 image-report:
