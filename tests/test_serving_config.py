@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.config.metadata_location import parse_mysql_url
 from pipeline.run.beam_options import resolve_beam_args
 from pipeline.run.endpoints import required_endpoints
 from serving.addresses import port_number
@@ -271,7 +273,7 @@ CLUSTER_YAML = REPO / "pipeline" / "configs" / "cluster.yaml"
 
 @pytest.fixture(scope="module")
 def cluster_config():
-    return _resolved(COMPOSE_FILE, profiles=("cluster",))
+    return _resolved(COMPOSE_FILE, profiles=("cluster", "mysql"))
 
 
 def _flink_properties(service: dict) -> dict:
@@ -378,3 +380,119 @@ def test_makefile_pulls_the_registry_images_of_the_services_compose_up_starts(cl
     assert _make_registry_images("SERVING=local") == []
     assert _make_registry_images("PROFILE=cluster") == sorted(serving + cluster)
     assert _make_registry_images("SERVING=local", "PROFILE=cluster") == cluster
+    mysql = services["mysql"]["image"]
+    assert _make_registry_images("METADATA=mysql") == sorted([*serving, mysql])
+    assert _make_registry_images("SERVING=local", "METADATA=mysql") == []
+
+
+# The compose file's `mysql` profile with docker/compose.mysql.yml (`make compose-up METADATA=mysql`):
+# ML Metadata in a MySQL server for the pipeline, the retrainer and the front. mysql:8.4.6 cannot be
+# pulled here, so it is checked as resolved; tests/test_container_run.py runs it on Debian's MariaDB.
+MYSQL_OVERRIDE = COMPOSE_FILE.with_name("compose.mysql.yml")
+METADATA_CLIENTS = ("pipeline", "retrainer", "front")
+
+
+@pytest.fixture(scope="module")
+def mysql_config():
+    return _resolved(COMPOSE_FILE, MYSQL_OVERRIDE, profiles=("mysql", "pipeline"))
+
+
+def _secret_targets(service: dict) -> set[str]:
+    """Where a service's secrets appear in its container (compose's default: /run/secrets/NAME)."""
+    return {
+        secret.get("target") or f"/run/secrets/{secret['source']}"
+        if isinstance(secret, dict)
+        else f"/run/secrets/{secret}"
+        for secret in service.get("secrets", [])
+    }
+
+
+def test_compose_mysql_profile_is_a_pinned_mysql_8_whose_passwords_are_secrets(mysql_config):
+    mysql = mysql_config["services"]["mysql"]
+    assert mysql["profiles"] == ["mysql"]
+    image, _, tag = mysql["image"].partition(":")
+    assert image == "mysql" and re.fullmatch(r"8\.\d+\.\d+", tag), mysql["image"]  # an exact MySQL 8 release
+    # ML Metadata's client speaks mysql_native_password only, which MySQL 8.4 starts without.
+    assert "--mysql-native-password=ON" in mysql["command"]
+    environment = mysql["environment"]
+    assert not {"MYSQL_PASSWORD", "MYSQL_ROOT_PASSWORD"} & set(environment)
+    targets = _secret_targets(mysql)
+    assert {environment["MYSQL_PASSWORD_FILE"], environment["MYSQL_ROOT_PASSWORD_FILE"]} <= targets
+    for name, secret in mysql_config["secrets"].items():
+        path = Path(secret["file"])
+        assert path.parent == REPO / "docker" / "secrets", name
+        ignored = subprocess.run(["git", "check-ignore", "-q", str(path)], cwd=REPO)
+        assert ignored.returncode == 0, f"{path} is not ignored by git"
+    # The data outlives the container; the init script the image runs once is mounted.
+    mounts = _mounts(mysql)
+    assert mounts["/docker-entrypoint-initdb.d"] == REPO / "docker" / "mysql" / "initdb.d"
+    assert mounts["/var/lib/mysql"] == Path("mysql-data")
+    assert "mysql-data" in mysql_config["volumes"]
+    assert "ports" not in mysql  # reached on the compose network only
+    # Healthy once the metadata user logs in over TCP (the initialising server listens on a socket).
+    test = " ".join(mysql["healthcheck"]["test"])
+    assert "--protocol=tcp" in test and environment["MYSQL_PASSWORD_FILE"] in test
+
+
+def test_compose_mysql_init_switches_the_user_to_mysql_native_password():
+    script = (REPO / "docker" / "mysql" / "initdb.d" / "native-password.sh").read_text()
+    assert "IDENTIFIED WITH mysql_native_password BY '$MYSQL_PASSWORD'" in script  # MySQL 8.4
+    assert "IDENTIFIED VIA mysql_native_password USING PASSWORD('$MYSQL_PASSWORD')" in script  # MariaDB
+    bash = shutil.which("bash")
+    if bash:
+        assert (
+            subprocess.run(
+                [bash, "-n", str(REPO / "docker" / "mysql" / "initdb.d" / "native-password.sh")]
+            ).returncode
+            == 0
+        )
+
+
+def test_compose_mysql_profile_points_the_pipeline_retrainer_and_front_at_it(mysql_config):
+    services = mysql_config["services"]
+    mysql = services["mysql"]
+    for name in METADATA_CLIENTS:
+        service = services[name]
+        location = parse_mysql_url(service["environment"]["PENGUINS_METADATA"], name)
+        assert (location.host, location.port) == ("mysql", 3306), name
+        assert location.database == mysql["environment"]["MYSQL_DATABASE"]
+        assert location.user == mysql["environment"]["MYSQL_USER"]
+        assert location.password == ""  # the password comes from the secret, never the YAML
+        password_file = service["environment"]["PENGUINS_METADATA_PASSWORD_FILE"]
+        assert password_file == mysql["environment"]["MYSQL_PASSWORD_FILE"]
+        assert password_file in _secret_targets(service), name
+        assert service["depends_on"]["mysql"]["condition"] == "service_healthy", name
+    # The front still waits for serving as before.
+    assert services["front"]["depends_on"]["serving"]["condition"] == "service_healthy"
+    assert services["retrainer"]["environment"]["TZ"] == os.environ.get("TZ", "UTC")
+
+
+def test_compose_without_the_mysql_profile_keeps_metadata_in_the_workspace(compose_config):
+    services = compose_config["services"]
+    for name in METADATA_CLIENTS:
+        assert "PENGUINS_METADATA" not in services[name].get("environment", {}), name
+        assert "mysql" not in services[name].get("depends_on", {}), name
+
+
+def test_compose_no_password_is_written_in_the_compose_files():
+    for path in (COMPOSE_FILE, MYSQL_OVERRIDE, COMPOSE_FILE.with_name("compose.local.yml")):
+        text = path.read_text()
+        assert not re.search(r"MYSQL_(ROOT_)?PASSWORD\s*:", text), path
+        assert not re.search(r"mysql://[^@\s:/]+:[^@\s]+@", text), path
+
+
+def test_compose_local_runs_the_mysql_service_on_debians_mariadb_with_the_same_contract(mysql_config):
+    local = _resolved(
+        COMPOSE_FILE, COMPOSE_FILE.with_name("compose.local.yml"), MYSQL_OVERRIDE, profiles=("mysql",)
+    )
+    mysql, official = local["services"]["mysql"], mysql_config["services"]["mysql"]
+    assert mysql["image"] == "penguins-mariadb:latest"
+    assert {key: value for key, value in mysql.items() if key != "image"} == {
+        key: value for key, value in official.items() if key != "image"
+    }
+    entrypoint = (REPO / "docker" / "mariadb" / "docker-entrypoint.sh").read_text()
+    # VAR_FILE is read by file_env VAR, as in the official image's entrypoint.
+    for variable in official["environment"]:
+        assert variable.removesuffix("_FILE") in entrypoint, variable
+    assert "file_env MYSQL_PASSWORD\n" in entrypoint and "file_env MYSQL_ROOT_PASSWORD\n" in entrypoint
+    assert "/docker-entrypoint-initdb.d/" in entrypoint and "--mysql-native-password=" in entrypoint
