@@ -13,6 +13,7 @@ docker/engine's one-line reason.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -322,3 +323,114 @@ def test_serving_killed_under_load_comes_back_with_make_compose_up(stack):
     assert sum(1 for _ in read_examples(stack.workspace / "monitoring" / "requests")) > 0
     monitor = stack.image_command("monitor")
     assert monitor.returncode == 0, monitor.stdout + monitor.stderr
+
+
+# ML Metadata in the compose file's `mysql` service (METADATA=mysql), on Debian's MariaDB built here
+# (SERVING=local; mysql:8.4.6 cannot be pulled). A stack of its own, on a workspace of its own, next
+# to the one above: one pipeline run through compose's pipeline service, then the serving stack on
+# what it pushed. The password is the secret `make` creates in that checkout, so the data volume of
+# an earlier run (initialised with another password) is removed first.
+MYSQL_PROJECT = "penguins-test-mysql"
+MYSQL_DATABASE = "penguins_metadata"
+# A statement ($0) as root, its password read from the secret inside the container.
+ROOT_SQL = f'MYSQL_PWD="$(cat /run/secrets/mysql-root-password)" mysql -uroot -N -B -e "$0" {MYSQL_DATABASE}'
+
+
+class MysqlStack(Stack):
+    """The stack with METADATA=mysql, in a copy of the checkout (its own ./workspace and secrets)."""
+
+    def __init__(self, engine: str, checkout: Path):
+        super().__init__(engine, checkout)
+        self.project = MYSQL_PROJECT
+        self.env["COMPOSE_PROJECT"] = MYSQL_PROJECT
+
+    def up(self) -> float:
+        started = time.monotonic()
+        _make(self.checkout, "compose-up", "SERVING=local", "METADATA=mysql", env=self.env)
+        self.wait_until_answered()
+        return time.monotonic() - started
+
+    def container(self, service: str) -> str:
+        result = _run(
+            [self.engine, "ps", "-q", "--filter", f"label=com.docker.compose.project={self.project}",
+             "--filter", f"label=com.docker.compose.service={service}"],
+            self.checkout,
+        )  # fmt: skip
+        (container,) = result.stdout.split()
+        return container
+
+    def sql(self, statement: str) -> str:
+        """A statement run as root in the mysql service's container; its output, tab-separated."""
+        result = _run(
+            [self.engine, "exec", self.container("mysql"), "sh", "-c",
+             ROOT_SQL, statement],
+            self.checkout,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        return result.stdout.strip()
+
+    def volume(self) -> str:
+        return f"{self.project}_mysql-data"
+
+
+@pytest.fixture(scope="module")
+def mysql_stack(engine, checkout, tmp_path_factory):
+    """The pipeline run with METADATA=mysql (`make pipeline-container SERVING=local METADATA=mysql`)."""
+    root = tmp_path_factory.mktemp("mysql") / "checkout"
+    shutil.copytree(
+        checkout, root, ignore=lambda folder, names: ["workspace"] if Path(folder) == checkout else []
+    )
+    (root / "workspace").mkdir()
+    os.chown(root / "workspace", CALLER, CALLER)
+    stack = MysqlStack(engine, root)
+    _run([engine, "volume", "rm", "--force", stack.volume()], root)
+    started = time.monotonic()
+    try:
+        stack.pipeline = _make(root, "pipeline-container", "SERVING=local", "METADATA=mysql", env=stack.env)
+        print(f"make pipeline-container SERVING=local METADATA=mysql: {time.monotonic() - started:.0f} s")
+        yield stack
+    finally:
+        print(f"make compose-down (the mysql stack): {stack.down():.0f} s")
+        _run([engine, "volume", "rm", "--force", stack.volume()], root)
+
+
+def test_the_pipeline_service_records_its_metadata_in_the_mysql_service(mysql_stack):
+    assert "Pushed:    version" in mysql_stack.pipeline.stdout, mysql_stack.pipeline.stdout
+    workspace = mysql_stack.workspace
+    assert (workspace / "serving" / "models.config").is_file()
+    assert not (workspace / "metadata.sqlite").exists()
+    # ML Metadata's tables are on the server, with the run's executions, recorded by the metadata user
+    # through mysql_native_password (the only way ML Metadata's client logs in).
+    assert int(mysql_stack.sql("SELECT COUNT(*) FROM Execution")) >= 5
+    plugin = mysql_stack.sql("SELECT plugin FROM mysql.user WHERE user = 'penguins'")
+    assert plugin == "mysql_native_password"
+    secrets = mysql_stack.checkout / "docker" / "secrets"
+    assert {path.name for path in secrets.iterdir()} == {"metadata-password", "mysql-root-password"}
+    assert {path.stat().st_mode & 0o777 for path in secrets.iterdir()} == {0o600}
+
+
+def test_with_mysql_metadata_the_front_answers_with_the_pushed_model_and_reads_the_same_store(mysql_stack):
+    print(f"make compose-up SERVING=local METADATA=mysql, until the front answered: {mysql_stack.up():.0f} s")
+    (pushed,) = (mysql_stack.workspace / "serving" / "penguins").iterdir()
+    known = _known_penguins()
+    with PredictionClient(mysql_stack.rest, "rest") as client:
+        answers = client.predict([instance for instance, _ in known])
+    assert [answer.label for answer in answers] == [species for _, species in known]
+    status = httpx.get(mysql_stack.rest + "/v1/models/penguins", timeout=10).json()["model_version_status"]
+    assert [entry["version"] for entry in status if entry["state"] == "AVAILABLE"] == [pushed.name]
+    # The front's container is pointed at the server: `penguins history` there lists the run.
+    history = _run(
+        [mysql_stack.engine, "exec", mysql_stack.container("front"), "penguins", "history", "--json",
+         "--workspace", "/workspace"],
+        mysql_stack.checkout,
+    )  # fmt: skip
+    assert history.returncode == 0, history.stderr
+    assert len(json.loads(history.stdout)) >= 1, history.stdout
+    assert not (mysql_stack.workspace / "metadata.sqlite").exists()
+
+
+def test_plain_make_compose_down_also_removes_the_mysql_service(mysql_stack):
+    print(f"make compose-down: {mysql_stack.down():.0f} s")
+    project = f"label=com.docker.compose.project={MYSQL_PROJECT}"
+    left = _run([mysql_stack.engine, "ps", "-a", "-q", "--filter", project], mysql_stack.checkout)
+    assert left.stdout.split() == []
