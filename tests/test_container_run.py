@@ -47,9 +47,9 @@ def _run(command: list[str], cwd: Path, env: dict | None = None, timeout: float 
 def _make(checkout: Path, *targets: str, env: dict | None = None, timeout: float = 900):
     """`make TARGETS` in the checkout as the caller; the result, asserted to have succeeded."""
     caller = [f"CONTAINER_UID={CALLER}", f"CONTAINER_GID={CALLER}"]
-    # Not the variables of a `make test-containers ARGS=...` this runs under (MAKEFLAGS would hand
-    # its ARGS to pipeline-container as the penguins command).
-    env = {"MAKEFLAGS": "", "MFLAGS": "", "MAKELEVEL": "", **(env or {})}
+    # Not the variables of a `make test-containers ARGS=...` this runs under: make hands them on in
+    # MAKEFLAGS and the environment, and pipeline-container would take its ARGS as the penguins command.
+    env = {"MAKEFLAGS": "", "MFLAGS": "", "MAKELEVEL": "", "ARGS": "", **(env or {})}
     result = _run(["make", "--no-print-directory", *targets, *caller], checkout, env, timeout)
     assert result.returncode == 0, result.stdout + result.stderr
     return result
