@@ -394,7 +394,12 @@ def mysql_stack(engine, checkout, tmp_path_factory):
         yield stack
     finally:
         print(f"make compose-down (the mysql stack): {stack.down():.0f} s")
-        _run([engine, "volume", "rm", "--force", stack.volume()], root)
+        for volume in (
+            stack.volume(),
+            f"{MYSQL_PROJECT}_prometheus-data",
+            f"{MYSQL_PROJECT}_serving-workspace",
+        ):
+            _run([engine, "volume", "rm", "--force", volume], root)
 
 
 def test_the_pipeline_service_records_its_metadata_in_the_mysql_service(mysql_stack):
