@@ -131,9 +131,11 @@ registry-images:
 pushed:
 	@test -f workspace/serving/models.config || { echo "Nothing pushed yet: run 'make run' or 'make pipeline-container' first." >&2; exit 1; }
 
-# Also the mysql service when it runs, with or without METADATA=mysql (its data volume stays).
+# Also the mysql service when it runs, with or without METADATA=mysql (its data volume stays); it
+# can only run once its secrets exist, and without them the profile is left out.
 compose-down:
-	@compose="$$(docker/engine compose)" && $$compose $(COMPOSE_FILES) $(if $(filter mysql,$(METADATA)),,--profile mysql) down >$${TMPDIR:-/tmp}/penguins-compose-down.log 2>&1 \
+	@compose="$$(docker/engine compose)" && $$compose $(COMPOSE_FILES) \
+		$(if $(filter mysql,$(METADATA)),,$(if $(wildcard $(METADATA_SECRETS)),--profile mysql)) down >$${TMPDIR:-/tmp}/penguins-compose-down.log 2>&1 \
 		|| { tail -n 15 $${TMPDIR:-/tmp}/penguins-compose-down.log >&2; exit 1; }
 
 # The images SERVING=local runs instead of registry ones: Debian's Prometheus and Debian's MariaDB

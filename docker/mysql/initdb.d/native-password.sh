@@ -2,7 +2,7 @@
 # created MYSQL_DATABASE and MYSQL_USER (with every right on that database) from the compose file's
 # environment and secrets; docker_process_sql, MYSQL_USER and MYSQL_PASSWORD are the entrypoint's.
 # The same script for MySQL 8.4 (the `mysql` service's image) and Debian's MariaDB (docker/mariadb/,
-# SERVING=local).
+# SERVING=local). Not executable: the official image sources it only then.
 #
 # ML Metadata's MySQL client authenticates with mysql_native_password only. MySQL 8.4 creates users
 # with caching_sha2_password and has mysql_native_password disabled unless started with
