@@ -42,7 +42,16 @@ class MariaDB:
             ],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
-        self.log = (folder / "server.log").open("w")
+        self.start()
+        self.sql(
+            f"CREATE USER '{ADMIN_USER}'@'%' IDENTIFIED BY '{ADMIN_PASSWORD}'; "
+            f"GRANT ALL ON *.* TO '{ADMIN_USER}'@'%' WITH GRANT OPTION;"
+        )
+
+    def start(self) -> None:
+        """Starts the server on its data folder and port (again, after `stop`), once it answers."""
+        self.log = (self.folder / "server.log").open("a")
+        folder = self.folder
         self.process = subprocess.Popen(
             [
                 "mariadbd", "--no-defaults", f"--datadir={self.data}", f"--port={self.port}",
@@ -53,10 +62,6 @@ class MariaDB:
             stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         self._wait_ready()
-        self.sql(
-            f"CREATE USER '{ADMIN_USER}'@'%' IDENTIFIED BY '{ADMIN_PASSWORD}'; "
-            f"GRANT ALL ON *.* TO '{ADMIN_USER}'@'%' WITH GRANT OPTION;"
-        )
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.STARTUP_SECONDS

@@ -142,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         if outcome_stream is not None:
             with outcome_stream:
                 write_outcome(outcome_stream, args.command, result)
+        elif getattr(args, "json", False) and "error" in result.outcome:
+            # `history --json` prints a list of runs; when it fails, a script still gets the error as data.
+            write_outcome(sys.stdout, args.command, result)
         return result.exit_code
     except BrokenPipeError:
         # The reader went away (`penguins history | head`); nothing left to say, and nowhere to say it.
