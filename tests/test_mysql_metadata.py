@@ -59,26 +59,27 @@ def _always_blessed_config(folder: Path) -> Path:
 
 
 def test_every_command_works_against_the_server_and_the_workspace_has_no_sqlite_file(server, tmp_path):
-    url = server.database("loop", user="loop")
+    url = server.database("loop_store", user="loop")
     workspace = str(tmp_path / "workspace")
 
     first = _json(url, "run", "--workspace", workspace)
-    good = first["run"]["pushed_version"]
-    assert good is not None
-    executions = server.count("loop", "Execution")
+    good = int(first["run"]["pushed_version"])
+    executions = server.count("loop_store", "Execution")
     assert executions >= 8, "each component's execution is a row in the server's Execution table"
 
     assert penguins("ingest", "--bundled", "--year", "2009", "--workspace", workspace).returncode == 0
     retrained = _json(url, "retrain", "--workspace", workspace)
     assert retrained["run"]["status"] == "completed", retrained
+    served = _json(url, "versions", "--workspace", workspace)["served_version"]
     worse = _json(url, "run", "--workspace", workspace, "--config", str(_always_blessed_config(tmp_path)))
-    assert worse["run"]["pushed_version"] not in (None, good)
+    assert worse["run"]["pushed_version"] not in (None, str(served))
     rolled_back = _json(url, "rollback", "--workspace", workspace)
-    assert rolled_back["restored"] == good
+    assert rolled_back["restored"] == served
 
     history = _json(url, "history", "--workspace", workspace)
-    assert len(history) == 3 and {entry["status"] for entry in history} == {"completed"}
-    assert any("new data" in (entry.get("trigger") or "") or entry["kind"] == "retrain" for entry in history)
+    runs = {entry["run_id"]: entry for entry in history}
+    for outcome in (first, retrained, worse):
+        assert runs[outcome["run"]["run_id"]]["status"] == "completed"
     versions = _json(url, "versions", "--workspace", workspace)
     accuracy = {entry["version"]: entry["accuracy"] for entry in versions["versions"]}
     assert accuracy[good] is not None, "a version's accuracy comes from the run that pushed it, in the server"
@@ -86,7 +87,7 @@ def test_every_command_works_against_the_server_and_the_workspace_has_no_sqlite_
     assert monitored["served_version"] == rolled_back["version"]
     assert monitored["versions"] == [] and monitored["decision"] == "not_enough_labels"
 
-    assert server.count("loop", "Execution") > executions
+    assert server.count("loop_store", "Execution") > executions
     assert _sqlite_files(tmp_path) == []
     assert list_versions(tmp_path / "workspace" / "serving" / "penguins")
 
@@ -138,7 +139,7 @@ def test_two_workspaces_on_one_store_run_one_at_a_time_and_a_killed_holder_frees
     after = penguins("run", "--workspace", str(tmp_path / "second"), "--json", env=_with_store(url))
 
     assert after.returncode == 0, after.stdout + after.stderr
-    assert "marked abandoned in the metadata store" in after.stdout
+    assert "marked abandoned in the metadata store" in after.stderr
     assert json.loads(after.stdout)["run"]["pushed_version"] is not None
     assert _running_executions(server, "shared") == 0
     canceled = server.sql(f"SELECT COUNT(*) FROM Execution WHERE last_known_state = {CANCELED}", "shared")
@@ -173,6 +174,9 @@ def test_each_bad_connection_fails_in_seconds_naming_the_server_and_database(ser
     assert f"database 'no_such_db' does not exist on {where}" in missing
     no_rights = _refusal(server.url(f"bad_{command}", f"idle_{command}", "pw"), command, workspace)
     assert f"user 'idle_{command}' has no rights on database 'bad_{command}' at {where}" in no_rights
+    server.sql("CREATE DATABASE IF NOT EXISTS `loop`")
+    reserved = _refusal(server.url("loop"), command, workspace)
+    assert f"cannot use a database named 'loop', a reserved word on {where}" in reserved
 
 
 def test_a_user_who_may_only_read_cannot_start_a_run(server, tmp_path):
@@ -223,7 +227,7 @@ def test_a_server_lost_mid_run_fails_it_pushes_nothing_and_the_next_run_settles_
         after = penguins("run", "--workspace", str(workspace), "--json", env=_with_store(url))
 
         assert after.returncode == 0, after.stdout + after.stderr
-        assert "marked abandoned in the metadata store" in after.stdout
+        assert "marked abandoned in the metadata store" in after.stderr
         assert _running_executions(own_server, "dropped") == 0
     finally:
         own_server.stop()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import urllib.parse
 from pathlib import Path
 
@@ -20,6 +21,8 @@ PASSWORD_FILE_VARIABLE = "PENGUINS_METADATA_PASSWORD_FILE"
 MYSQL_SCHEME = "mysql"
 DEFAULT_MYSQL_PORT = 3306
 EXPECTED_FORM = "mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+# ML Metadata names the database unquoted in its SQL, so only plain identifiers work.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
 class MetadataLocationError(ValueError):
@@ -98,6 +101,8 @@ def parse_mysql_url(url: str, where: str, password_file: str | None = None) -> M
         problem = "no user"
     elif not database or "/" in database:
         problem = "no database name after the host"
+    elif not PLAIN_NAME.fullmatch(database):
+        problem = f"database name '{database}' has characters other than letters, digits and _"
     elif parts.query or parts.fragment:
         problem = "options after the database name are not supported"
     if problem:
