@@ -219,6 +219,8 @@ def test_a_server_lost_mid_run_fails_it_pushes_nothing_and_the_next_run_settles_
         own_server.stop()
         output, _ = run.communicate(timeout=300)
         assert run.returncode == 1, output
+        store = f"Metadata store mysql://dropped@127.0.0.1:{own_server.port}/dropped"
+        assert output.strip().splitlines()[-1].startswith(f"{store}: no MySQL server answers"), output
         assert not (workspace / "serving" / "penguins").is_dir() or not list_versions(
             workspace / "serving" / "penguins"
         )
