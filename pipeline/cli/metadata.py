@@ -44,14 +44,16 @@ def add_metadata_parser(commands) -> None:
 
 
 def command_metadata_copy(args: argparse.Namespace) -> CommandResult:
-    from pipeline.metadata.copy import copy_store
+    from pipeline.metadata.copy import copy_store, require_source
 
     settings = load_settings(args.config)
     workspace = existing_workspace(args.workspace.resolve())
     target = parse_mysql_url(args.to, "--to", password_file())
+    source = SqliteLocation(workspace.metadata_path)
+    require_source(source)
     # No run may write the SQLite file (the workspace's lock) or start on the server (its run lock).
     with run_lock(workspace.root, target, settings.name, "metadata copy"):
-        outcome = copy_store(SqliteLocation(workspace.metadata_path), target)
+        outcome = copy_store(source, target)
     for table, rows in outcome["tables"].items():
         print(f"  {table:<18} {rows:>8} rows")
     print(

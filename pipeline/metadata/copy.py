@@ -39,13 +39,9 @@ def copy_store(source: SqliteLocation, target: MysqlLocation) -> dict:
     """Copies every row of the source store into the empty target; returns where from, where to, the
     rows copied per table and the seconds it took.
 
-    The caller holds the workspace's lock and the target's run lock, so neither side changes meanwhile."""
+    The caller has checked the source (require_source) and holds the workspace's lock and the
+    target's run lock, so neither side changes meanwhile."""
     started = time.monotonic()
-    if not source.path.is_file():
-        raise CopyRefusedError(
-            f"{source.path}: no ML Metadata store, so nothing to copy; expected the metadata.sqlite that "
-            "`penguins run` writes in the workspace (check --workspace)"
-        )
     with contextlib.closing(_read_only(source)) as reading:
         tables = [name for (name,) in reading.execute(_TABLES)]
         before = _require_empty(target)
@@ -63,6 +59,15 @@ def copy_store(source: SqliteLocation, target: MysqlLocation) -> dict:
         "rows": sum(copied.values()),
         "seconds": round(time.monotonic() - started, 2),
     }
+
+
+def require_source(source: SqliteLocation) -> None:
+    """Refuses a workspace with no store before any lock is taken on the target (which makes a table)."""
+    if not source.path.is_file():
+        raise CopyRefusedError(
+            f"{source.path}: no ML Metadata store, so nothing to copy; expected the metadata.sqlite that "
+            "`penguins run` writes in the workspace (check --workspace)"
+        )
 
 
 def _read_only(source: SqliteLocation) -> sqlite3.Connection:
