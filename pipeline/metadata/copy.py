@@ -45,8 +45,8 @@ def copy_store(source: SqliteLocation, target: MysqlLocation) -> dict:
     with contextlib.closing(_read_only(source)) as reading:
         tables = [name for (name,) in reading.execute(_TABLES)]
         before = _require_empty(target)
-        open_store(target, read_only=False)  # ML Metadata creates its tables for this library version
         try:
+            open_store(target, read_only=False)  # ML Metadata creates its tables for this library version
             _require_same_version(source, reading, target)
             copied = _copy_rows(reading, tables, target)
         except BaseException:
