@@ -120,9 +120,12 @@ def test_the_copy_keeps_history_versions_and_ids_and_a_run_on_it_finds_the_serve
     assert _sqlite_counts(sqlite_file) == counts  # the run on the copy left the SQLite file alone
 
 
-def test_a_target_that_is_not_empty_is_refused_and_left_unchanged(server, workspace):
+def test_a_target_that_is_not_empty_is_refused_and_left_unchanged(server, workspace, tmp_path):
     url = server.database("twice", user="twice")
-    assert _copy(workspace, url).returncode == 0
+    password = tmp_path / "password"
+    password.write_text("secret\n")
+    from_file = {"PENGUINS_METADATA_PASSWORD_FILE": str(password)}
+    assert _copy(workspace, server.url("twice", "twice", password=""), env=from_file).returncode == 0
     before = server.sql("CHECKSUM TABLE Artifact, Execution, Context, Event, Type", "twice").stdout
 
     again = _copy(workspace, url)
@@ -153,6 +156,15 @@ def test_nothing_to_copy_a_bad_url_and_no_server_are_one_line_each(server, works
         "metadata.sqlite that `penguins run` writes in the workspace (check --workspace)"
     )
     assert server.tables("unused") == set()  # refused before it took the server's lock
+
+    (empty / "metadata.sqlite").write_text("not a database")
+    garbage = _copy(empty, url)
+    assert garbage.returncode == 2
+    assert _outcome(garbage)["error"] == (
+        f"Refused: {empty / 'metadata.sqlite'}: not a readable SQLite file (file is not a database); "
+        "expected the ML Metadata store that `penguins run` writes in the workspace"
+    )
+    assert server.tables("unused") - {LOCK_TABLE} == set()
 
     bad = _copy(empty, "postgres://u@127.0.0.1/db")
     assert bad.returncode == 2

@@ -43,7 +43,7 @@ def copy_store(source: SqliteLocation, target: MysqlLocation) -> dict:
     target's run lock, so neither side changes meanwhile."""
     started = time.monotonic()
     with contextlib.closing(_read_only(source)) as reading:
-        tables = [name for (name,) in reading.execute(_TABLES)]
+        tables = _source_tables(source, reading)
         before = _require_empty(target)
         try:
             open_store(target, read_only=False)  # ML Metadata creates its tables for this library version
@@ -72,6 +72,23 @@ def require_source(source: SqliteLocation) -> None:
 
 def _read_only(source: SqliteLocation) -> sqlite3.Connection:
     return sqlite3.connect(f"{source.path.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def _source_tables(source: SqliteLocation, reading: sqlite3.Connection) -> list[str]:
+    """ML Metadata's tables in the file, or a refusal naming it when it is not a store."""
+    try:
+        tables = [name for (name,) in reading.execute(_TABLES)]
+    except sqlite3.DatabaseError as error:
+        raise CopyRefusedError(
+            f"{source.path}: not a readable SQLite file ({error}); expected the ML Metadata store that "
+            "`penguins run` writes in the workspace"
+        ) from None
+    if STORE_MARKER_TABLE not in tables:
+        raise CopyRefusedError(
+            f"{source.path}: no {STORE_MARKER_TABLE} table, so not an ML Metadata store; expected the one "
+            "that `penguins run` writes in the workspace"
+        )
+    return tables
 
 
 def _require_empty(target: MysqlLocation) -> set[str]:
