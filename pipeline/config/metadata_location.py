@@ -133,10 +133,14 @@ def resolve_location(configured: str | None, config_path: Path, sqlite_path: Pat
         if from_environment
         else (configured, f"{config_path}: key 'metadata'")
     )
-    password_file = os.environ.get(PASSWORD_FILE_VARIABLE, "").strip() or None
     if not url:
         return SqliteLocation(sqlite_path)
-    return parse_mysql_url(url, where, password_file)
+    return parse_mysql_url(url, where, password_file())
+
+
+def password_file() -> str | None:
+    """The file `PENGUINS_METADATA_PASSWORD_FILE` names, for every `mysql://` URL a command is given."""
+    return os.environ.get(PASSWORD_FILE_VARIABLE, "").strip() or None
 
 
 def _read_password(path: Path) -> str:
