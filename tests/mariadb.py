@@ -62,7 +62,7 @@ class MariaDB:
                 _program("mariadbd"), "--no-defaults", f"--datadir={self.data}", f"--port={self.port}",
                 "--bind-address=127.0.0.1", f"--socket={folder / 'mysqld.sock'}",
                 f"--pid-file={folder / 'mysqld.pid'}", "--user=root", "--skip-name-resolve",
-                "--innodb-buffer-pool-size=64M",
+                "--innodb-buffer-pool-size=64M", "--character-set-server=utf8mb4",
             ],
             stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip
