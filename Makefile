@@ -206,6 +206,7 @@ bench: install
 	$(BIN)/python benchmarks/serving_speed.py
 	$(BIN)/python benchmarks/monitor_speed.py
 	$(BIN)/python benchmarks/labels_and_reuse.py
+	$(BIN)/python benchmarks/metadata_store.py
 
 # 10k, 100k and 1M synthetic rows, in-process and multi-processing Beam, and the notebook way
 # (about an hour on 2 cores).

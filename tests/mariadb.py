@@ -19,8 +19,13 @@ ADMIN_USER, ADMIN_PASSWORD = "admin", "admin-secret"
 MISSING = "mariadbd and mariadb-install-db are not on PATH; install Debian's mariadb-server (.ci/run does)"
 
 
+def _program(name: str) -> str | None:
+    """Debian installs the server in /usr/sbin, which a non-login shell's PATH may leave out."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin")
+
+
 def mariadb_available() -> bool:
-    return bool(shutil.which("mariadbd") and shutil.which("mariadb-install-db"))
+    return all(_program(name) for name in ("mariadbd", "mariadb-install-db", "mariadb"))
 
 
 class MariaDB:
@@ -37,26 +42,31 @@ class MariaDB:
         folder.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [
-                "mariadb-install-db", "--no-defaults", f"--datadir={self.data}", "--user=root",
+                _program("mariadb-install-db"), "--no-defaults", f"--datadir={self.data}", "--user=root",
                 "--auth-root-authentication-method=socket", "--skip-test-db",
             ],
             check=True, capture_output=True, text=True,
         )  # fmt: skip
-        self.log = (folder / "server.log").open("w")
-        self.process = subprocess.Popen(
-            [
-                "mariadbd", "--no-defaults", f"--datadir={self.data}", f"--port={self.port}",
-                "--bind-address=127.0.0.1", f"--socket={folder / 'mysqld.sock'}",
-                f"--pid-file={folder / 'mysqld.pid'}", "--user=root", "--skip-name-resolve",
-                "--innodb-buffer-pool-size=64M",
-            ],
-            stdout=self.log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self._wait_ready()
+        self.start()
         self.sql(
             f"CREATE USER '{ADMIN_USER}'@'%' IDENTIFIED BY '{ADMIN_PASSWORD}'; "
             f"GRANT ALL ON *.* TO '{ADMIN_USER}'@'%' WITH GRANT OPTION;"
         )
+
+    def start(self) -> None:
+        """Starts the server on its data folder and port (again, after `stop`), once it answers."""
+        self.log = (self.folder / "server.log").open("a")
+        folder = self.folder
+        self.process = subprocess.Popen(
+            [
+                _program("mariadbd"), "--no-defaults", f"--datadir={self.data}", f"--port={self.port}",
+                "--bind-address=127.0.0.1", f"--socket={folder / 'mysqld.sock'}",
+                f"--pid-file={folder / 'mysqld.pid'}", "--user=root", "--skip-name-resolve",
+                "--innodb-buffer-pool-size=64M", "--character-set-server=utf8mb4",
+            ],
+            stdout=self.log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self._wait_ready()
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.STARTUP_SECONDS
@@ -71,8 +81,8 @@ class MariaDB:
     def sql(self, statements: str, database: str = "", check: bool = True) -> subprocess.CompletedProcess:
         """Runs statements as root over the server's socket; output is tab-separated, without headers."""
         return subprocess.run(
-            ["mariadb", "--no-defaults", f"--socket={self.folder / 'mysqld.sock'}", "-uroot", "-N", "-B",
-             "-e", statements, *([database] if database else [])],
+            [_program("mariadb"), "--no-defaults", f"--socket={self.folder / 'mysqld.sock'}", "-uroot",
+             "-N", "-B", "-e", statements, *([database] if database else [])],
             capture_output=True, text=True, check=check,
         )  # fmt: skip
 

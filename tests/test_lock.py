@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 
 import pytest
 
@@ -17,7 +18,7 @@ def test_a_second_holder_is_refused_with_the_first_one_named(tmp_path):
         workspace_lock(tmp_path, "run"),
     ):
         pass
-    assert f"'penguins retrain' (pid {os.getpid()}, started " in str(refused.value)
+    assert f"'penguins retrain' (pid {os.getpid()} on {socket.gethostname()}, started " in str(refused.value)
     assert str(tmp_path) in str(refused.value)
 
 

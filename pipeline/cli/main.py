@@ -16,6 +16,7 @@ from pathlib import Path
 from pipeline.cli.cluster import add_cluster_parser
 from pipeline.cli.data import add_data_parsers, add_synth_parser
 from pipeline.cli.history import add_history_parser
+from pipeline.cli.metadata import add_metadata_parser
 from pipeline.cli.monitor import add_monitor_parsers
 from pipeline.cli.outcome import CommandParser, UsageError, json_stream, write_outcome
 from pipeline.cli.retrain import add_retrain_parser
@@ -27,6 +28,7 @@ from pipeline.config.metadata_location import MetadataLocationError
 from pipeline.config.settings import ConfigError, load_settings
 from pipeline.config.workspace import MissingWorkspaceError
 from pipeline.intake.raw_csv import DataError, NoDataError
+from pipeline.metadata.copy import CopyRefusedError
 from pipeline.metadata.run_lock import StoreBusyError
 from pipeline.metadata.server import MetadataStoreError
 from pipeline.run.endpoints import EndpointUnreachableError
@@ -77,6 +79,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     add_synth_parser(commands, settings)
     add_monitor_parsers(commands)
     add_cluster_parser(commands)
+    add_metadata_parser(commands)
     return parser
 
 
@@ -87,7 +90,7 @@ def _run_handler(args) -> CommandResult:
         return result if isinstance(result, CommandResult) else CommandResult(result)
     except ConfigError as error:
         return _failure(EXIT_USAGE, f"Config error: {error}")
-    except MissingWorkspaceError as error:
+    except (MissingWorkspaceError, CopyRefusedError) as error:
         return _failure(EXIT_USAGE, f"Refused: {error}")
     except NoDataError as error:
         return _failure(EXIT_USAGE, f"No data: {error}")
@@ -142,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
         if outcome_stream is not None:
             with outcome_stream:
                 write_outcome(outcome_stream, args.command, result)
+        elif getattr(args, "json", False) and "error" in result.outcome:
+            # `history --json` prints a list of runs; when it fails, a script still gets the error as data.
+            write_outcome(sys.stdout, args.command, result)
         return result.exit_code
     except BrokenPipeError:
         # The reader went away (`penguins history | head`); nothing left to say, and nowhere to say it.

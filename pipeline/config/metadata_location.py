@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import urllib.parse
 from pathlib import Path
 
@@ -20,6 +21,8 @@ PASSWORD_FILE_VARIABLE = "PENGUINS_METADATA_PASSWORD_FILE"
 MYSQL_SCHEME = "mysql"
 DEFAULT_MYSQL_PORT = 3306
 EXPECTED_FORM = "mysql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+# ML Metadata names the database unquoted in its SQL, so only plain identifiers work.
+PLAIN_NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
 class MetadataLocationError(ValueError):
@@ -98,6 +101,8 @@ def parse_mysql_url(url: str, where: str, password_file: str | None = None) -> M
         problem = "no user"
     elif not database or "/" in database:
         problem = "no database name after the host"
+    elif not PLAIN_NAME.fullmatch(database):
+        problem = f"database name '{database}' has characters other than letters, digits and _"
     elif parts.query or parts.fragment:
         problem = "options after the database name are not supported"
     if problem:
@@ -128,10 +133,14 @@ def resolve_location(configured: str | None, config_path: Path, sqlite_path: Pat
         if from_environment
         else (configured, f"{config_path}: key 'metadata'")
     )
-    password_file = os.environ.get(PASSWORD_FILE_VARIABLE, "").strip() or None
     if not url:
         return SqliteLocation(sqlite_path)
-    return parse_mysql_url(url, where, password_file)
+    return parse_mysql_url(url, where, password_file())
+
+
+def password_file() -> str | None:
+    """The file `PENGUINS_METADATA_PASSWORD_FILE` names, for every `mysql://` URL a command is given."""
+    return os.environ.get(PASSWORD_FILE_VARIABLE, "").strip() or None
 
 
 def _read_password(path: Path) -> str:

@@ -17,6 +17,8 @@ import os
 import socket
 from collections.abc import Iterator
 
+import pymysql
+
 from pipeline.config.metadata_location import MysqlLocation
 from pipeline.metadata.server import connection
 
@@ -74,8 +76,9 @@ def store_lock(location: MysqlLocation, pipeline_name: str, command: str) -> Ite
         try:
             yield
         finally:
-            cursor.execute(f"DELETE FROM {HOLDERS_TABLE} WHERE name = %s", (name,))
-            cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
+            with contextlib.suppress(pymysql.err.MySQLError):  # a lost connection released the lock already
+                cursor.execute(f"DELETE FROM {HOLDERS_TABLE} WHERE name = %s", (name,))
+                cursor.execute("SELECT RELEASE_LOCK(%s)", (name,))
 
 
 def store_holder(location: MysqlLocation, pipeline_name: str) -> dict | None:

@@ -48,9 +48,23 @@ def connection(location: MysqlLocation, **options) -> Iterator[pymysql.connectio
     except pymysql.err.MySQLError as error:
         raise MetadataStoreError(_explain(location, error)) from None
     try:
+        _require_plain_name(opened, location)
         yield opened
     finally:
         opened.close()
+
+
+def _require_plain_name(opened, location: MysqlLocation) -> None:
+    """ML Metadata switches to the database without quoting its name: a reserved word (`loop`,
+    `order`) connects here but fails inside ML Metadata with a bare SQL syntax error."""
+    try:
+        with opened.cursor() as cursor:
+            cursor.execute(f"USE {location.database}")  # a plain identifier (metadata_location.py)
+    except pymysql.err.ProgrammingError:
+        raise MetadataStoreError(
+            f"Metadata store {location.describe()}: ML Metadata cannot use a database named "
+            f"'{location.database}', a reserved word on {location.host}:{location.port}; choose another name"
+        ) from None
 
 
 def _explain(location: MysqlLocation, error: pymysql.err.MySQLError) -> str:
