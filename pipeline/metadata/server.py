@@ -97,8 +97,12 @@ def _explain(location: MysqlLocation, error: pymysql.err.MySQLError) -> str:
 def holds_store(location: MysqlLocation) -> bool:
     """Whether ML Metadata has made its tables in the database (a run has recorded something)."""
     with connection(location) as opened, opened.cursor() as cursor:
-        cursor.execute("SHOW TABLES LIKE %s", (STORE_MARKER_TABLE,))
-        return cursor.fetchone() is not None
+        return _has_store_tables(cursor)
+
+
+def _has_store_tables(cursor) -> bool:
+    cursor.execute("SHOW TABLES LIKE %s", (STORE_MARKER_TABLE,))
+    return cursor.fetchone() is not None
 
 
 def require_write_rights(location: MysqlLocation) -> None:
@@ -121,9 +125,9 @@ def require_write_rights(location: MysqlLocation) -> None:
 
 def content_fingerprint(location: MysqlLocation) -> list:
     """What changes whenever a run records anything: the newest execution and artifact, and counts."""
-    if not holds_store(location):
-        return []
     with connection(location) as opened, opened.cursor() as cursor:
+        if not _has_store_tables(cursor):
+            return []
         cursor.execute(
             "SELECT (SELECT COUNT(*) FROM Execution), (SELECT MAX(last_update_time_since_epoch) "
             "FROM Execution), (SELECT COUNT(*) FROM Artifact), (SELECT MAX(last_update_time_since_epoch) "
