@@ -20,14 +20,13 @@ def store_exists(location: MetadataLocation) -> bool:
 
 
 def open_store(location: MetadataLocation, read_only: bool = True):
-    """ML Metadata's client; a MySQL location is checked first, as ML Metadata's own errors say little.
+    """ML Metadata's client. Callers ask `store_exists` first, which checks a MySQL server with clear
+    errors (ML Metadata's own say little); a server lost since then is still named here.
 
     ML Metadata is imported here, not above, so that commands which only ask whether a store
     exists start without it."""
     from ml_metadata.metadata_store import metadata_store
 
-    if isinstance(location, MysqlLocation):
-        store_exists(location)
     try:
         return metadata_store.MetadataStore(location.connection_config(read_only))
     except RuntimeError as error:  # ML Metadata's connection errors (a server gone since the check)
