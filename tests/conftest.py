@@ -98,24 +98,16 @@ def _train_and_export(tmp_path_factory, settings, transform_output_dir, transfor
 
     from components.features import FeatureSpec, transformed_name
     from components.model.classifier import build_model
+    from components.model.inputs import InputLayout
     from components.model.signatures import export_saved_model
-    from components.model.trainer import OOV_BUCKETS
 
     output = tft.TFTransformOutput(str(transform_output_dir))
     features = FeatureSpec.from_custom_config(settings.as_custom_config())
+    layout = InputLayout.of(features, output)
     keras.utils.set_random_seed(seed)
-    model = build_model(
-        features.numeric,
-        {name: output.vocabulary_size_by_name(name) + OOV_BUCKETS for name in features.categorical},
-        output.vocabulary_size_by_name(features.label),
-        [8],
-        0.05,
-    )
-    columns = {
-        transformed_name(name): transformed[transformed_name(name)].reshape(-1, 1) for name in features.inputs
-    }
+    model = build_model(layout.width, output.vocabulary_size_by_name(features.label), [8], 0.05)
     labels = transformed[transformed_name(features.label)].reshape(-1, 1)
-    model.fit(columns, labels, epochs=epochs, verbose=0)
+    model.fit(layout.matrix(transformed).numpy(), labels, epochs=epochs, verbose=0)
     path = tmp_path_factory.mktemp("model") / "saved_model"
     export_saved_model(model, output, features, str(path))
     return path

@@ -15,6 +15,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.features import FeatureSpec
+from components.model.inputs import InputLayout
 from components.model.transform import label_vocabulary_name
 
 RAW_SIGNATURE = "serving_default"
@@ -43,6 +44,7 @@ class ExportModule(tf.Module):
             transform_output.vocabulary_by_name(label_vocabulary_name(features.label))
         )
         self._label = features.label
+        self._layout = InputLayout.of(features, transform_output)
         self._raw_spec = transform_output.raw_feature_spec()
         self._serving_spec = {name: self._raw_spec[name] for name in features.inputs}
 
@@ -57,7 +59,7 @@ class ExportModule(tf.Module):
         return self.transform_layer.call(raw_features)
 
     def _predict(self, raw_features: dict) -> dict:
-        probabilities = self.model(self._transform(raw_features))
+        probabilities = self.model(self._layout.matrix(self._transform(raw_features)))
         batch = tf.shape(probabilities)[0]
         return {
             self._label: tf.gather(self.class_names, tf.argmax(probabilities, axis=1)),

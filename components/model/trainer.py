@@ -6,6 +6,10 @@ built or installed at run time.
 
 from __future__ import annotations
 
+import json
+import os
+import time
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -14,11 +18,13 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components.features import FeatureSpec, transformed_name
 from components.model.classifier import build_model
+from components.model.inputs import InputLayout
 from components.model.signatures import export_saved_model
 from components.model.transform import label_vocabulary_name
 
-OOV_BUCKETS = 1
-
+# Written beside the model run's logs: how long training took, for benchmarks and for anyone
+# asking why a run was slow, without reading logs.
+TRAINING_RECORD = "training.json"
 
 # Batches in which the training split is read into memory; the model still trains on the
 # configured batch size.
@@ -56,18 +62,18 @@ def run_fn(fn_args: FnArgs) -> None:
     training = fn_args.custom_config["training"]
     keras.utils.set_random_seed(training["seed"])
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    layout = InputLayout.of(features, transform_output)
 
+    started = time.monotonic()
+    columns, labels = _training_split(fn_args.train_files, transform_output, features.label)
+    inputs = layout.matrix(columns).numpy()
+    read = time.monotonic()
     model = build_model(
-        numeric=features.numeric,
-        categorical_sizes={
-            name: transform_output.vocabulary_size_by_name(name) + OOV_BUCKETS
-            for name in features.categorical
-        },
+        width=layout.width,
         num_classes=transform_output.vocabulary_size_by_name(label_vocabulary_name(features.label)),
         hidden_units=training["hidden_units"],
         learning_rate=training["learning_rate"],
     )
-    inputs, labels = _training_split(fn_args.train_files, transform_output, features.label)
     model.fit(
         inputs,
         labels,
@@ -76,4 +82,13 @@ def run_fn(fn_args: FnArgs) -> None:
         shuffle=True,
         verbose=2,
     )
+    trained = time.monotonic()
     export_saved_model(model, transform_output, features, fn_args.serving_model_dir)
+    _record(fn_args.model_run_dir, examples=len(labels), read_s=read - started, fit_s=trained - read,
+            export_s=time.monotonic() - trained)  # fmt: skip
+
+
+def _record(model_run_dir: str, **figures) -> None:
+    tf.io.gfile.makedirs(model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(model_run_dir, TRAINING_RECORD), "w") as record:
+        record.write(json.dumps(figures))
