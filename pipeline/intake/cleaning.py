@@ -37,25 +37,28 @@ def _clean_number(text: str, path: Path, line: int, column: str) -> str:
 
 
 def clean_rows(path: Path, spec: FeatureSpec) -> Iterator[list[str]]:
-    """Yields the cleaned rows of one raw file, in the order of `spec.columns`."""
+    """Yields the cleaned rows of one raw file, in the order of `spec.columns`.
+
+    Where each column is read from, and whether it holds numbers, is worked out once per file:
+    looked up per row, it was a third of cleaning's time at a million rows.
+    """
     missing = set(spec.missing_values) | {""}
-    numeric = set(spec.numeric)
     with closing(raw_records(path)) as records:
         header = read_header(path, records, spec.columns)
-        positions = {name: header.index(name) for name in spec.columns}
+        plan = [(header.index(name), name in spec.numeric, name) for name in spec.columns]
+        width = max(position for position, _, _ in plan) + 1
         rows = 0
         for line, row in data_records(path, records, header):
-            if max(positions.values()) >= len(row):
+            if len(row) < width:
                 raise DataError(
-                    f"{path}, row {line}: {len(row)} fields; expected at least "
-                    f"{max(positions.values()) + 1} as in the header"
+                    f"{path}, row {line}: {len(row)} fields; expected at least {width} as in the header"
                 )
             cleaned = []
-            for column in spec.columns:
-                value = row[positions[column]].strip()
+            for position, number, column in plan:
+                value = row[position].strip()
                 if value in missing:
                     cleaned.append("")
-                elif column in numeric:
+                elif number:
                     cleaned.append(_clean_number(value, path, line, column))
                 else:
                     cleaned.append(value)

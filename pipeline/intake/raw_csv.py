@@ -125,10 +125,15 @@ def data_records(
                 f"{path}, row {line}: {len(record)} fields where the header has {len(header)}; expected "
                 "at most one field per column of the header (a stray comma, or a comma in an unquoted value?)"
             )
-        for column, value in zip(header, record, strict=False):
-            if "\n" in value or "\r" in value:
-                raise DataError(
-                    f"{path}, row {line}, column '{column}': {value!r} spans several lines; "
-                    "expected a value on one line (a quote left open?)"
-                )
+        text = "".join(record)  # one search per record; the column is looked for only on a hit
+        if "\n" in text or "\r" in text:
+            column, value = next(
+                (column, value)
+                for column, value in zip(header, record, strict=False)
+                if "\n" in value or "\r" in value
+            )
+            raise DataError(
+                f"{path}, row {line}, column '{column}': {value!r} spans several lines; "
+                "expected a value on one line (a quote left open?)"
+            )
         yield line, record
