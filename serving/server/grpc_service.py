@@ -21,7 +21,9 @@ from serving.request_ids import REQUEST_ID_KEY, RequestIdError, request_id_or_ne
 from serving.server import messages
 from serving.server.predict import (
     BadRequestError,
-    checked_tensor,
+    SignatureInput,
+    as_tensors,
+    checked_arrays,
     first_line,
     input_specs,
     predict,
@@ -81,21 +83,18 @@ def tensor_arrays(protos) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _request_tensors(inputs, specs: dict[str, tf.TensorSpec]) -> dict[str, tf.Tensor]:
+def _request_tensors(inputs, specs: dict[str, SignatureInput]) -> dict[str, tf.Tensor]:
     unknown = sorted(set(inputs) - set(specs))
     missing = sorted(set(specs) - set(inputs))
     if unknown or missing:
         raise BadRequestError(
             f"unknown input(s) {unknown}, missing input(s) {missing}; the signature takes {sorted(specs)}"
         )
-    for name, spec in specs.items():
-        given = tf.as_dtype(inputs[name].dtype)
-        if given != spec.dtype:
-            raise BadRequestError(f"input '{name}' expects {spec.dtype.name}, got {given.name}")
-    return {
-        name: checked_tensor(name, specs[name], array, "example")
-        for name, array in tensor_arrays(inputs).items()
-    }
+    for name, wanted in specs.items():
+        given, expected = tf.as_dtype(inputs[name].dtype), wanted.spec.dtype
+        if given != expected:
+            raise BadRequestError(f"input '{name}' expects {expected.name}, got {given.name}")
+    return as_tensors(checked_arrays(tensor_arrays(inputs), specs, "example"), specs)
 
 
 def _request_id(metadata: dict, context) -> str:

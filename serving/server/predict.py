@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import numbers
 import operator
 import reprlib
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -49,10 +51,51 @@ def reading_request() -> Iterator[None]:
         ) from error
 
 
-def input_specs(loaded: LoadedVersion, signature_name: Any) -> dict[str, tf.TensorSpec]:
+@dataclasses.dataclass(frozen=True)
+class SignatureInput:
+    """One input of a signature, with what the checks ask of its TensorSpec read once: TensorFlow's
+    DType and TensorShape answer each question in microseconds, and a request asks them of every
+    input, more often than the model of a single instance takes to answer."""
+
+    spec: tf.TensorSpec
+    numpy_dtype: Any  # what the input's values are converted to: a numpy dtype, `object` for text
+    text: bool
+    number: bool  # integer or floating
+    floating: bool
+    shape: tuple[int | None, ...] | None  # None where the rank is unknown; a None dimension takes any size
+
+    @classmethod
+    def of(cls, spec: tf.TensorSpec) -> SignatureInput:
+        dtype, text = spec.dtype, spec.dtype == tf.string
+        return cls(
+            spec,
+            object if text else dtype.as_numpy_dtype,
+            text,
+            dtype.is_floating or dtype.is_integer,
+            dtype.is_floating,
+            tuple(spec.shape.as_list()) if spec.shape.rank is not None else None,
+        )
+
+    def fits(self, shape: tuple[int, ...]) -> bool:
+        return self.shape is None or (
+            len(shape) == len(self.shape)
+            and all(want is None or want == size for want, size in zip(self.shape, shape, strict=True))
+        )
+
+
+# A signature's inputs, read once per loaded signature (and dropped with it when its version unloads).
+_INPUTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def input_specs(loaded: LoadedVersion, signature_name: Any) -> dict[str, SignatureInput]:
     if not isinstance(signature_name, str):
         raise BadRequestError(f"'signature_name' must be a string, got {reprlib.repr(signature_name)}")
-    return dict(loaded.signature(signature_name).structured_input_signature[1])
+    signature = loaded.signature(signature_name)
+    inputs = _INPUTS.get(signature)
+    if inputs is None:
+        specs = signature.structured_input_signature[1]
+        inputs = _INPUTS[signature] = {name: SignatureInput.of(spec) for name, spec in specs.items()}
+    return inputs
 
 
 def _shape_text(spec: tf.TensorSpec) -> str:
@@ -97,12 +140,12 @@ def _base64(name: str, text: Any, where: str) -> bytes:
         raise BadRequestError(f"{where}: input '{name}' is not valid base64: {reprlib.repr(text)}") from None
 
 
-def _fast_array(spec: tf.TensorSpec, values: Sequence, nulls_are_nan: bool) -> np.ndarray | None:
+def _fast_array(given: SignatureInput, values: Sequence, nulls_are_nan: bool) -> np.ndarray | None:
     """The common case, flat values all of the expected kind, checked and converted by C loops, not a
     Python step per value: a large batch would otherwise spend more time here than in the model.
     Where `nulls_are_nan`, numpy turns each None into the NaN it stands for."""
     kinds = set(map(type, values))
-    if spec.dtype == tf.string:
+    if given.text:
         if kinds != _TEXT:
             return None
         try:
@@ -110,17 +153,17 @@ def _fast_array(spec: tf.TensorSpec, values: Sequence, nulls_are_nan: bool) -> n
         except UnicodeEncodeError:
             return None  # the checked path names the example with the lone surrogate
         return np.array(values, dtype=object)
-    numbers = _NUMBERS_OR_NULL if nulls_are_nan and spec.dtype.is_floating else _NUMBERS
-    if (spec.dtype.is_floating or spec.dtype.is_integer) and kinds <= numbers:
-        with np.errstate(over="ignore"):  # a number beyond float32 becomes infinity, refused by name
-            return np.asarray(values, dtype=spec.dtype.as_numpy_dtype)
+    numbers = _NUMBERS_OR_NULL if nulls_are_nan and given.floating else _NUMBERS
+    if given.number and kinds <= numbers:
+        return np.asarray(values, dtype=given.numpy_dtype)
     return None
 
 
-def _checked_array(name: str, spec: tf.TensorSpec, values: Sequence, where: str) -> np.ndarray:
+def _checked_array(name: str, given: SignatureInput, values: Sequence, where: str) -> np.ndarray:
     # An example's own value is the signature's shape less its batch dimension; deeper nesting is
     # refused before walking it, however deep it goes.
-    depth_allowed = spec.shape.rank - 1 if spec.shape.rank is not None else MAX_RANK
+    spec = given.spec
+    depth_allowed = len(given.shape) - 1 if given.shape is not None else MAX_RANK
 
     def check(value, index, depth=0):
         if isinstance(value, list):
@@ -134,8 +177,7 @@ def _checked_array(name: str, spec: tf.TensorSpec, values: Sequence, where: str)
 
     checked = [check(value, index) for index, value in enumerate(values)]
     try:
-        with np.errstate(over="ignore"):
-            return np.array(checked, dtype=object if spec.dtype == tf.string else spec.dtype.as_numpy_dtype)
+        return np.array(checked, dtype=given.numpy_dtype)
     except ValueError:
         raise BadRequestError(
             f"input '{name}' does not form a regular array: its nested lists differ in length "
@@ -143,37 +185,62 @@ def _checked_array(name: str, spec: tf.TensorSpec, values: Sequence, where: str)
         ) from None
 
 
-def checked_tensor(name: str, spec: tf.TensorSpec, array: np.ndarray, where: str) -> tf.Tensor:
-    """The tensor for one input, once its shape fits the signature and every number is finite.
+def _checked(name: str, given: SignatureInput, array: np.ndarray, where: str) -> np.ndarray:
+    """`array`, once its shape fits the signature and every number is finite.
 
     The training data refuses infinite values, so a model has never seen one; NaN stays
     accepted, as the mark of a missing value that the model imputes.
     """
-    if not spec.shape.is_compatible_with(array.shape):
+    if not given.fits(array.shape):
         raise BadRequestError(
-            f"input '{name}' has shape {list(array.shape)}, the signature expects {_shape_text(spec)}"
+            f"input '{name}' has shape {list(array.shape)}, the signature expects {_shape_text(given.spec)}"
         )
     if array.dtype.kind == "f":
         infinite = np.isinf(array)
         if infinite.any():
             at = f"{where} {np.argwhere(infinite)[0][0]}: " if array.ndim else ""
             raise BadRequestError(
-                f"{at}input '{name}' is infinite or beyond {spec.dtype.name}'s range; "
+                f"{at}input '{name}' is infinite or beyond {given.spec.dtype.name}'s range; "
                 "send a finite number, or NaN for a missing value"
             )
-    return tf.constant(array, dtype=spec.dtype)
+    return array
 
 
-def _column_tensor(
-    name: str, spec: tf.TensorSpec, values: Sequence, where: str, nulls_are_nan: bool
-) -> tf.Tensor:
-    array = _fast_array(spec, values, nulls_are_nan)
-    if array is None:
-        array = _checked_array(name, spec, values, where)
-    return checked_tensor(name, spec, array, where)
+def checked_arrays(
+    arrays: dict[str, np.ndarray], inputs: dict[str, SignatureInput], where: str
+) -> dict[str, np.ndarray]:
+    """`arrays`, a request's inputs already of the signature's types, each checked to fit its input."""
+    return {name: _checked(name, inputs[name], array, where) for name, array in arrays.items()}
 
 
-def _check_names(given: set[str], specs: dict[str, tf.TensorSpec], where: str) -> None:
+def _columns_arrays(
+    columns: dict[str, Sequence], inputs: dict[str, SignatureInput], where: str, nulls_are_nan: bool
+) -> dict[str, np.ndarray]:
+    """The checked arrays of the request's values, a column of them by input name. A number beyond its
+    input's type becomes infinity, refused by name; numpy's warning about it is kept off once for
+    all the columns, its switch costing more than a small column's conversion."""
+    arrays = {}
+    with np.errstate(over="ignore"):
+        for name, values in columns.items():
+            given = inputs[name]
+            array = _fast_array(given, values, nulls_are_nan)
+            if array is None:
+                array = _checked_array(name, given, values, where)
+            arrays[name] = _checked(name, given, array, where)
+    return arrays
+
+
+def as_tensors(arrays: dict[str, np.ndarray], inputs: dict[str, SignatureInput]) -> dict[str, tf.Tensor]:
+    """The tensors of checked arrays, once all hold the same number of examples: inputs of different
+    lengths would otherwise fail inside the graph, naming none of them."""
+    lengths = {name: array.shape[0] for name, array in arrays.items() if array.ndim}
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"'{name}' {length}" for name, length in sorted(lengths.items()))
+        raise BadRequestError(f"inputs must hold the same number of examples, got {listed}")
+    return {name: tf.constant(array, dtype=inputs[name].spec.dtype) for name, array in arrays.items()}
+
+
+def _check_names(given: set[str], specs: dict[str, SignatureInput], where: str) -> None:
     unknown = sorted(given - set(specs))
     if unknown:
         raise BadRequestError(f"{where}: unknown input(s) {unknown}; the signature takes {sorted(specs)}")
@@ -195,17 +262,16 @@ def _columns_of_named_objects(names: list[str], instances: list) -> list | None:
     return list(zip(*rows, strict=True)) if len(names) > 1 else [rows]
 
 
-def rows_to_tensors(
-    instances: Any, specs: dict[str, tf.TensorSpec], nulls_are_nan: bool
-) -> dict[str, tf.Tensor]:
+def rows_to_arrays(
+    instances: Any, specs: dict[str, SignatureInput], nulls_are_nan: bool
+) -> dict[str, np.ndarray]:
     """TF Serving's row format: a list of instances, each an object of named inputs. Where
     `nulls_are_nan` (see request_json.py), a null is taken as NaN where a float is expected, and
     refused anywhere else."""
     if not isinstance(instances, list) or not instances:
         raise BadRequestError("'instances' must be a non-empty list")
     if len(specs) == 1 and not all(isinstance(i, dict) for i in instances):
-        ((name, spec),) = specs.items()
-        return {name: _column_tensor(name, spec, instances, "instance", nulls_are_nan)}
+        return _columns_arrays(dict.fromkeys(specs, instances), specs, "instance", nulls_are_nan)
     names = list(specs)
     columns = _columns_of_named_objects(names, instances)
     if columns is None:  # some instance is not an object of exactly the signature's inputs: name it
@@ -215,48 +281,30 @@ def rows_to_tensors(
                     f"instance {index} must be an object of named inputs, got {reprlib.repr(instance)}"
                 )
             _check_names(set(instance), specs, f"instance {index}")
-    return {
-        name: _column_tensor(name, specs[name], column, "instance", nulls_are_nan)
-        for name, column in zip(names, columns, strict=True)
-    }
+    return _columns_arrays(dict(zip(names, columns, strict=True)), specs, "instance", nulls_are_nan)
 
 
-def columns_to_tensors(
-    inputs: Any, specs: dict[str, tf.TensorSpec], nulls_are_nan: bool
-) -> dict[str, tf.Tensor]:
+def columns_to_arrays(
+    inputs: Any, specs: dict[str, SignatureInput], nulls_are_nan: bool
+) -> dict[str, np.ndarray]:
     """TF Serving's columnar format: an object of named inputs, each a list over the batch; nulls as in
-    rows_to_tensors."""
+    rows_to_arrays."""
     if not isinstance(inputs, dict):
         if len(specs) == 1:
-            ((name, spec),) = specs.items()
-            return {
-                name: _column_tensor(
-                    name, spec, inputs if isinstance(inputs, list) else [inputs], "example", nulls_are_nan
-                )
-            }
+            values = inputs if isinstance(inputs, list) else [inputs]
+            return _columns_arrays(dict.fromkeys(specs, values), specs, "example", nulls_are_nan)
         raise BadRequestError("'inputs' must be an object of named inputs")
     _check_names(set(inputs), specs, "inputs")
     for name, values in inputs.items():
         if not isinstance(values, list):
             raise BadRequestError(f"input '{name}' must be a list of values, one per example")
-    return {
-        name: _column_tensor(name, spec, inputs[name], "example", nulls_are_nan)
-        for name, spec in specs.items()
-    }
-
-
-def _check_batch(tensors: dict[str, tf.Tensor]) -> None:
-    """Inputs of different lengths would otherwise fail inside the graph, naming none of them."""
-    lengths = {name: tensor.shape[0] for name, tensor in tensors.items() if tensor.shape.rank}
-    if len(set(lengths.values())) > 1:
-        listed = ", ".join(f"'{name}' {length}" for name, length in sorted(lengths.items()))
-        raise BadRequestError(f"inputs must hold the same number of examples, got {listed}")
+    return _columns_arrays({name: inputs[name] for name in specs}, specs, "example", nulls_are_nan)
 
 
 def predict(
     loaded: LoadedVersion, signature_name: str, tensors: dict[str, tf.Tensor]
 ) -> dict[str, np.ndarray]:
-    _check_batch(tensors)
+    """The model's outputs for tensors made by as_tensors."""
     try:
         outputs = loaded.signature(signature_name)(**tensors)
     except (tf.errors.InvalidArgumentError, ValueError, TypeError) as error:

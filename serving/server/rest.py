@@ -18,6 +18,7 @@ import re
 import time
 from typing import Any
 
+import numpy as np
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -32,12 +33,14 @@ from serving.server import messages
 from serving.server.answers import columns_answer, rows_answer
 from serving.server.predict import (
     BadRequestError,
-    columns_to_tensors,
+    SignatureInput,
+    as_tensors,
+    columns_to_arrays,
     first_line,
     input_specs,
     predict,
     reading_request,
-    rows_to_tensors,
+    rows_to_arrays,
 )
 from serving.server.repository import DEFAULT_SIGNATURE, LoadedVersion, ModelRepository, NotFoundError
 from serving.server.request_json import parse_body, parse_body_nulls_as_nan
@@ -77,20 +80,24 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _request_tensors(raw: bytes, loaded: LoadedVersion) -> tuple[str, dict, bool]:
-    """The signature name, its input tensors, and whether the request used the row format."""
+# What a predict request asks for: the signature's name and inputs, the request's checked arrays by
+# input name, and whether it used the row format.
+_Request = tuple[str, dict[str, SignatureInput], dict[str, np.ndarray], bool]
+
+
+def _request_arrays(raw: bytes, loaded: LoadedVersion) -> _Request:
     body, nulls_are_nan = parse_body_nulls_as_nan(raw)
     try:
-        return _tensors_of(body, loaded, nulls_are_nan)
+        return _arrays_of(body, loaded, nulls_are_nan)
     except BadRequestError:
         if not nulls_are_nan:
             raise
     # A null read for a NaN where no float is expected: read again as Python reads it, so that the
     # refusal (or the answer, for a NaN nested deeper than a flat input) sees the NaN.
-    return _tensors_of(parse_body(raw), loaded, nulls_are_nan=False)
+    return _arrays_of(parse_body(raw), loaded, nulls_are_nan=False)
 
 
-def _tensors_of(body: Any, loaded: LoadedVersion, nulls_are_nan: bool) -> tuple[str, dict, bool]:
+def _arrays_of(body: Any, loaded: LoadedVersion, nulls_are_nan: bool) -> _Request:
     if not isinstance(body, dict):
         raise BadRequestError("the request body must be a JSON object")
     signature_name = body.get("signature_name", DEFAULT_SIGNATURE)
@@ -98,8 +105,8 @@ def _tensors_of(body: Any, loaded: LoadedVersion, nulls_are_nan: bool) -> tuple[
     if ("instances" in body) == ("inputs" in body):
         raise BadRequestError("the request must have exactly one of 'instances' or 'inputs'")
     if "instances" in body:
-        return signature_name, rows_to_tensors(body["instances"], specs, nulls_are_nan), True
-    return signature_name, columns_to_tensors(body["inputs"], specs, nulls_are_nan), False
+        return signature_name, specs, rows_to_arrays(body["instances"], specs, nulls_are_nan), True
+    return signature_name, specs, columns_to_arrays(body["inputs"], specs, nulls_are_nan), False
 
 
 # A request of up to this many instances is predicted on the event loop: the model answers it in
@@ -108,8 +115,8 @@ def _tensors_of(body: Any, loaded: LoadedVersion, nulls_are_nan: bool) -> tuple[
 _INLINE_BATCH = 8
 
 
-def _batch_size(tensors: dict) -> int:
-    return max((int(tensor.shape[0]) if tensor.shape.rank else 1) for tensor in tensors.values())
+def _batch_size(arrays: dict[str, np.ndarray]) -> int:
+    return max((array.shape[0] if array.ndim else 1) for array in arrays.values())
 
 
 def _json_on_failure(endpoint):
@@ -191,8 +198,9 @@ def build_app(
             return error_response(413, str(error))
         try:
             with reading_request():
-                signature_name, tensors, row_format = _request_tensors(raw, loaded)
-            if _batch_size(tensors) <= _INLINE_BATCH:
+                signature_name, specs, arrays, row_format = _request_arrays(raw, loaded)
+                tensors = as_tensors(arrays, specs)
+            if _batch_size(arrays) <= _INLINE_BATCH:
                 outputs = predict(loaded, signature_name, tensors)
             else:
                 outputs = await run_in_threadpool(predict, loaded, signature_name, tensors)
