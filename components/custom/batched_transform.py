@@ -29,6 +29,7 @@ from tfx.components.transform import labels
 from tfx.dsl.components.base import executor_spec
 
 from components.custom.batched_examples import batched, replaced
+from components.custom.record_files import GZIP_RECORDS
 
 _TFX_PROCESSOR = transform_executor.TransformProcessor
 
@@ -52,7 +53,7 @@ class _WriteBundles(beam.DoFn):
         if self._writer is None:
             tf.io.gfile.makedirs(self._temp_dir)
             self._path = os.path.join(self._temp_dir, f"{uuid.uuid4().hex}.gz")
-            self._writer = tf.io.TFRecordWriter(self._path, options="GZIP")
+            self._writer = tf.io.TFRecordWriter(self._path, options=GZIP_RECORDS)
         for _, example in self._encoder.process(transformed):
             self._writer.write(example)
 
@@ -70,7 +71,7 @@ def _publish(_, written: list[str], output_path: str, temp_dir: str) -> None:
     if not written:
         tf.io.gfile.makedirs(temp_dir)
         written = [os.path.join(temp_dir, "empty.gz")]
-        tf.io.TFRecordWriter(written[0], options="GZIP").close()
+        tf.io.TFRecordWriter(written[0], options=GZIP_RECORDS).close()
     for index, path in enumerate(sorted(written)):
         tf.io.gfile.rename(path, f"{output_path}-{index:05d}-of-{len(written):05d}.gz", overwrite=True)
     tf.io.gfile.rmtree(temp_dir)

@@ -29,6 +29,8 @@ from tfx.components.example_gen import write_split
 from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
 from tfx.proto import example_gen_pb2
 
+from components.custom.record_files import GZIP_RECORDS
+
 
 def _pack(examples: list[bytes]) -> bytes:
     """Serialized examples as one compressed string: count, lengths, then the examples."""
@@ -91,6 +93,6 @@ def write_shard(shard: tuple[tuple[int, int], Iterable[bytes]], uris: list[str],
     path = os.path.join(
         uris[split], f"{write_split.DEFAULT_TF_RECORD_FILE_NAME}-{index:05d}-of-{shards:05d}.gz"
     )
-    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+    with tf.io.TFRecordWriter(path, options=GZIP_RECORDS) as writer:
         for example in examples:
             writer.write(example)
