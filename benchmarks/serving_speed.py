@@ -4,8 +4,9 @@ Starts `penguins serve` on free ports over a workspace with a pushed model (runn
 into a scratch workspace first if there is none) and prints, all from one run:
 REST and gRPC latency p50/p99 for 1 instance and for a batch of 1,000; throughput with 8
 concurrent clients; the same calls in-process, timed in turns with the servers' calls so that a
-change in the machine's load weighs on both sides of each ratio. Targets: the server adds at
-most 2 ms at p50 for one instance, and a batch of 1,000 takes at most 3x the in-process time.
+change in the machine's load weighs on both sides of each ratio. Targets: for one instance the
+server adds at most 1.5 ms at p50 with httpx, 0.7 ms with the lean client and 2 ms with gRPC,
+and a batch of 1,000 takes at most 3x the in-process time.
 
 REST is measured with two clients: httpx, as a Python application would call it, and a lean one
 (the standard library's http.client on one keep-alive connection), whose own cost is small enough
@@ -55,6 +56,8 @@ PENGUINS = Path(sys.executable).parent / "penguins"
 SINGLE_ROUNDS, BATCH_ROUNDS, BATCH = 300, 100, 1000
 CLIENTS, THROUGHPUT_SECONDS, THROUGHPUT_TURNS = 8, 6.0, 3
 PROTOCOLS = {"rest": "REST (httpx)", "rest_lean": "REST (http.client keep-alive)", "grpc": "gRPC"}
+# What one instance may add over the in-process call, in ms, per client (issue 26).
+ADDED_TARGET_MS = {"rest": 1.5, "rest_lean": 0.7, "grpc": 2.0}
 
 
 def _instances(count: int) -> list[dict]:
@@ -246,11 +249,12 @@ def main() -> None:
     for protocol, client in PROTOCOLS.items():
         single, batched = _p(figures[f"{protocol}_1"], 50), _p(figures[f"{protocol}_1000"], 50)
         added, ratio = single - floor_1, batched / floor_batch
-        added_verdict = "meets" if added <= 2 else "MISSES"
+        target = ADDED_TARGET_MS[protocol]
+        added_verdict = "meets" if added <= target else "MISSES"
         ratio_verdict = "meets" if ratio <= 3 else "MISSES"
         print(
             f"{client}: 1 instance {single:.2f} ms at p50, in-process {floor_1:.2f} ms: "
-            f"adds {added:.2f} ms ({added_verdict} <= 2 ms)"
+            f"adds {added:.2f} ms ({added_verdict} <= {target} ms)"
         )
         print(
             f"{client}: a batch of {BATCH} {batched:.2f} ms at p50, in-process {floor_batch:.2f} ms: "
