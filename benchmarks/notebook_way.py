@@ -92,10 +92,10 @@ def main() -> None:
     keras.utils.set_random_seed(training.seed)
     train_inputs = lean_matrix(train, train, features)
     eval_inputs = lean_matrix(evaluation, train, features)
+    width = train_inputs.shape[1]
     if args.model == "lean":
-        model = lean_model(train_inputs.shape[1], len(classes), training)
+        model = lean_model(width, len(classes), training)
     else:
-        width = train_inputs.shape[1]
         model = build_model(width, len(classes), training.hidden_units, training.learning_rate)
     prepared = time.monotonic()
 
@@ -113,7 +113,7 @@ def main() -> None:
                 "model": MODELS[args.model],
                 "rows": len(frame),
                 "import_s": imported - STARTED,
-                "pandas_s": prepared - imported,
+                "prepare_s": prepared - imported,
                 "fit_s": trained - prepared,
                 "evaluate_s": evaluated - trained,
                 "export_s": done - evaluated,

@@ -202,7 +202,7 @@ def main() -> None:
                 }  # fmt: skip
                 print(
                     f"  {result['model']}: {notebook['wall_s']:.1f}s whole process"
-                    f" (prepare {result['pandas_s']:.1f}s, fit {result['fit_s']:.1f}s),"
+                    f" (prepare {result['prepare_s']:.1f}s, fit {result['fit_s']:.1f}s),"
                     f" peak {gib(notebook['peak_rss'])},"
                     f" eval accuracy {result['eval_accuracy']:.3f}"
                 )
