@@ -39,9 +39,11 @@ def raw_instances(settings):
     return instances
 
 
-@pytest.fixture(scope="session")
-def transform_output_dir(tmp_path_factory, settings, raw_instances):
-    """The penguins preprocessing_fn analysed and applied by tf.Transform on Beam, as TFX runs it."""
+def analyzed(settings, instances: list[dict], out):
+    """The penguins preprocessing_fn analysed by tf.Transform on Beam over `instances`, as TFX runs it.
+
+    Returns the folder of the transform graph, which `tft.TFTransformOutput` reads.
+    """
     import apache_beam as beam
     import tensorflow_transform.beam as tft_beam
     from google.protobuf import text_format
@@ -52,15 +54,20 @@ def transform_output_dir(tmp_path_factory, settings, raw_instances):
 
     schema = text_format.Parse(settings.schema_path.read_text(), schema_pb2.Schema())
     metadata = dataset_metadata.DatasetMetadata(schema)
-    out = tmp_path_factory.mktemp("transform")
     fn = functools.partial(preprocessing_fn, custom_config=settings.as_custom_config())
     with beam.Pipeline() as pipeline, tft_beam.Context(temp_dir=str(out / "tmp"), force_tf_compat_v1=True):
-        raw = pipeline | beam.Create(raw_instances, reshuffle=False)
+        raw = pipeline | beam.Create(instances, reshuffle=False)
         transform_fn = (raw, metadata) | tft_beam.AnalyzeDataset(fn)
         _ = transform_fn | tft_beam.WriteTransformFn(str(out / "graph"))
     # TFX's Transform also records the raw metadata, which TFTransformOutput reads.
     metadata_io.write_metadata(metadata, str(out / "graph" / "metadata"))
     return out / "graph"
+
+
+@pytest.fixture(scope="session")
+def transform_output_dir(tmp_path_factory, settings, raw_instances):
+    """The penguins preprocessing_fn analysed over the sample."""
+    return analyzed(settings, raw_instances, tmp_path_factory.mktemp("transform"))
 
 
 def serialized_examples(instances, feature_spec) -> list[bytes]:

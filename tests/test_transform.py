@@ -1,9 +1,13 @@
 import statistics
+from collections import Counter
 
+import pytest
 import tensorflow_transform as tft
 
-from components.features import transformed_name
-from tests.conftest import is_close
+from components.features import FeatureSpec, transformed_name
+from components.model.inputs import InputLayout
+from components.model.transform import MAX_VOCABULARY
+from tests.conftest import analyzed, is_close
 
 
 def test_numeric_features_are_z_scored_with_missing_imputed_as_mean(settings, raw_instances, transformed):
@@ -44,3 +48,36 @@ def test_label_becomes_its_vocabulary_index(settings, raw_instances, transform_o
 
 def test_sample_is_not_empty(raw_instances, transformed):
     assert len(raw_instances) == len(transformed["species_xf"]) > 40
+
+
+def test_vocabularies_run_from_the_most_frequent_value_ties_reverse_lexicographic(
+    settings, raw_instances, transform_output_dir
+):
+    """The order tft.vocabulary gives: the label's order is the served model's class order."""
+    output = tft.TFTransformOutput(str(transform_output_dir))
+    for name in (*settings.features.categorical, settings.features.label):
+        counts = Counter(row[name][0] for row in raw_instances if row[name])
+        expected = sorted(counts, key=lambda value: (counts[value], value), reverse=True)
+        assert output.vocabulary_by_name(name) == expected
+
+
+@pytest.mark.parametrize("distinct", [MAX_VOCABULARY, MAX_VOCABULARY + 1])
+def test_a_vocabulary_over_the_limit_is_refused_not_cut_short(tmp_path, settings, distinct):
+    instances = [
+        {
+            **{name: [1.0] for name in settings.features.numeric},
+            "island": [f"island {index}".encode()],
+            "sex": [b"male"],
+            settings.features.label: [b"Adelie"],
+        }
+        for index in range(distinct)
+    ]
+    output = tft.TFTransformOutput(str(analyzed(settings, instances, tmp_path)))
+    features = FeatureSpec.from_custom_config(settings.as_custom_config())
+    if distinct <= MAX_VOCABULARY:
+        assert len(output.vocabulary_by_name("island")) == distinct
+        assert InputLayout.of(features, output).categorical_sizes["island"] == distinct + 1
+        return
+    refusal = f"feature 'island' has more than {MAX_VOCABULARY:,} distinct values"
+    with pytest.raises(ValueError, match=refusal):
+        InputLayout.of(features, output)

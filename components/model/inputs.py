@@ -18,9 +18,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.features import FeatureSpec, transformed_name
-
-# Transform gives every categorical one out-of-vocabulary bucket (components/model/transform.py).
-OOV_BUCKETS = 1
+from components.model.transform import OOV_BUCKETS, vocabulary_size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,8 +34,7 @@ class InputLayout:
         return cls(
             numeric=features.numeric,
             categorical_sizes={
-                name: transform_output.vocabulary_size_by_name(name) + OOV_BUCKETS
-                for name in features.categorical
+                name: vocabulary_size(transform_output, name) + OOV_BUCKETS for name in features.categorical
             },
         )
 

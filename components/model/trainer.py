@@ -20,7 +20,7 @@ from components.features import FeatureSpec, transformed_name
 from components.model.classifier import build_model
 from components.model.inputs import InputLayout
 from components.model.signatures import export_saved_model
-from components.model.transform import label_vocabulary_name
+from components.model.transform import label_vocabulary_name, vocabulary_size
 
 # Written beside the model run's logs: how long training took, for benchmarks and for anyone
 # asking why a run was slow, without reading logs.
@@ -73,7 +73,7 @@ def run_fn(fn_args: FnArgs) -> None:
     read = time.monotonic()
     model = build_model(
         width=layout.width,
-        num_classes=transform_output.vocabulary_size_by_name(label_vocabulary_name(features.label)),
+        num_classes=vocabulary_size(transform_output, label_vocabulary_name(features.label)),
         hidden_units=training["hidden_units"],
         learning_rate=training["learning_rate"],
     )
