@@ -28,6 +28,7 @@ import http.client
 import json
 import math
 import os
+import random
 import signal
 import statistics
 import subprocess
@@ -55,6 +56,7 @@ from tests.helpers import bundled_rows, free_port  # noqa: E402
 PENGUINS = Path(sys.executable).parent / "penguins"
 SINGLE_ROUNDS, BATCH_ROUNDS, BATCH = 300, 100, 1000
 CLIENTS, THROUGHPUT_SECONDS, THROUGHPUT_TURNS = 8, 6.0, 3
+ROUND_ORDER_SEED = 26
 PROTOCOLS = {"rest": "REST (httpx)", "rest_lean": "REST (http.client keep-alive)", "grpc": "gRPC"}
 # What one instance may add over the in-process call, in ms, per client (issue 26).
 ADDED_TARGET_MS = {"rest": 1.5, "rest_lean": 0.7, "grpc": 2.0}
@@ -75,12 +77,17 @@ def _instances(count: int) -> list[dict]:
 
 def _interleaved_timings(calls: dict, rounds: int) -> dict[str, list[float]]:
     """Milliseconds per call of each of `calls`, taken in turns, so that a change in the machine's
-    load (another process, a CPU's clock) weighs on all of them alike."""
+    load (another process, a CPU's clock) weighs on all of them alike.
+
+    Each round takes the calls in a new random order: in a fixed order, a call's time depended on
+    which call came before it (whose server was still busy, or whose client woke late), and the
+    figures of the same code swung by 0.2-0.5 ms between runs."""
     for call in calls.values():
         call()  # warm up
     samples = {name: [] for name in calls}
+    order = random.Random(ROUND_ORDER_SEED)
     for _ in range(rounds):
-        for name, call in calls.items():
+        for name, call in order.sample(list(calls.items()), len(calls)):
             started = time.perf_counter()
             call()
             samples[name].append((time.perf_counter() - started) * 1000)
