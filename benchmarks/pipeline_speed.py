@@ -50,6 +50,8 @@ def main() -> None:
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--pairs", type=int, default=3, help="cold runs, each followed by a reference run")
     args = parser.parse_args()
+    if args.pairs < 1:
+        parser.error(f"--pairs must be at least 1, got {args.pairs}")
     if not args.skip_reference and not args.reference.is_file():
         sys.exit(f"reference script not found at {args.reference}; pass --reference or --skip-reference")
 

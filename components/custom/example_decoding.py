@@ -26,7 +26,7 @@ import tensorflow as tf
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx_bsl.coders import example_coder
 
-# The Arrow value type tfx-bsl gives each schema type, and the dtype TensorFlow parses it as.
+# Per schema type: the dtype TensorFlow parses it as, and the Arrow value type tfx-bsl gives it.
 _TYPES = {
     schema_pb2.INT: (tf.int64, pa.int64()),
     schema_pb2.FLOAT: (tf.float32, pa.float32()),
@@ -118,11 +118,12 @@ def _offsets(row_splits: np.ndarray, nulls: np.ndarray | None) -> pa.Array:
 
 
 def _values(kind: int, buffers: tuple[tf.Tensor, ...]) -> pa.Array:
+    value_type = _TYPES[kind][1]
     if kind != schema_pb2.BYTES:
-        return pa.array(buffers[0].numpy())
+        return pa.array(buffers[0].numpy(), type=value_type)
     lengths, joined = buffers[0].numpy(), buffers[1].numpy()
     offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
     return pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(joined)]
+        value_type, len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(joined)]
     )
