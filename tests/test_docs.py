@@ -26,6 +26,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -401,27 +402,33 @@ def _port_taken(port: int) -> bool:
 
 
 def run_block(block: Block, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """The block in its own process group, killed whole when it ends (a server it left behind too)."""
-    process = subprocess.Popen(
-        ["bash", "-euo", "pipefail", "-c", block.text],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    try:
-        stdout, stderr = process.communicate(timeout=BLOCK_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        stderr += f"\n[killed after the time limit of {BLOCK_SECONDS} s]"
-        process.returncode = -9
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-    return subprocess.CompletedProcess(block.text, process.returncode, stdout, stderr)
+    """The block in its own process group, killed whole when the block's shell ends (so a server it
+    left running goes too). Output goes to files, which a process left in the background cannot
+    hold open the way it would hold a pipe."""
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(
+            ["bash", "-euo", "pipefail", "-c", block.text],
+            cwd=cwd,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            returncode = process.wait(timeout=BLOCK_SECONDS)
+        except subprocess.TimeoutExpired:
+            returncode = None
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        stdout.seek(0)
+        stderr.seek(0)
+        out, err = stdout.read(), stderr.read()
+    if returncode is None:
+        returncode, err = -9, err + f"\n[killed after the time limit of {BLOCK_SECONDS} s]"
+    return subprocess.CompletedProcess(block.text, returncode, out, err)
 
 
 @pytest.mark.e2e
