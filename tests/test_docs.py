@@ -292,6 +292,8 @@ def command_problem(root: argparse.ArgumentParser, words: list[str]) -> str | No
             continue
         if re.fullmatch(r"[A-Z][A-Z0-9_]*", word):  # `penguins COMMAND --help`: a placeholder
             return None
+        if word[0].isdigit():  # output such as `penguins 0.1.0 (TFX 1.16.0, ...)`, not a command
+            return None
         names = word.split("|")
         missing = [name for name in names if name not in children]
         if missing:
