@@ -5,7 +5,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed-from-lock
 ARGS ?=
 
-# Which stack .venv gets (README, "Supported platforms"): auto, the newest this machine can run,
+# Which stack .venv gets (docs/platforms.md): auto, the newest this machine can run,
 # or tfx-1.21 (Python 3.11-3.13, glibc 2.39+) or tfx-1.16 (Python 3.10), e.g. `make test STACK=tfx-1.16`.
 STACK ?= auto
 
@@ -41,7 +41,7 @@ serve: install
 	$(BIN)/penguins serve $(ARGS)
 
 # Containers, with docker or podman (whichever works; ENGINE=docker or ENGINE=podman forces one).
-# README, "Container". Each target says in one line what is missing when it cannot run.
+# docs/containers.md. Each target says in one line what is missing when it cannot run.
 # COMPOSE_PROJECT names the stack (containers penguins_front_1, ...): the tests bring up their own.
 COMPOSE_PROJECT ?= penguins
 # PROFILE=cluster adds the compose file's `cluster` profile: a Flink cluster for Beam's `flink` preset.
@@ -92,7 +92,7 @@ endif
 
 # serving, front, prometheus and retrainer, on what was pushed into ./workspace; SERVING=local
 # serves with this project's server instead of TF Serving (docker/compose.local.yml); PROFILE=cluster
-# also starts the Flink cluster (Flink, Beam's job server, the worker pool; README, "Container").
+# also starts the Flink cluster (Flink, Beam's job server, the worker pool; docs/containers.md).
 compose-up: pushed image $(if $(filter local,$(SERVING)),local-images) $(if $(strip $(REGISTRY_IMAGES)),registry-images) \
 	$(if $(filter mysql,$(METADATA)),metadata-up)
 	@compose="$$(docker/engine compose)" && PENGUINS_UID=$(CONTAINER_UID) PENGUINS_GID=$(CONTAINER_GID) $$compose $(COMPOSE_FILES) up -d --no-build \
@@ -155,7 +155,7 @@ serve-docker: compose-up
 pipeline-docker: pipeline-container
 
 # A local Flink or Spark cluster for the `flink` and `spark` Beam presets: the engine's own processes,
-# Beam's job server and a Python worker pool, on loopback (README, "Beam on a Flink or Spark cluster").
+# Beam's job server and a Python worker pool, on loopback (docs/scaling.md, "Beam on a Flink or Spark cluster").
 # The first `up` fetches the jars (PyPI, Maven Central) into ~/.cache/penguins/cluster; `down` stops
 # every process it started. Ports: pipeline/configs/cluster.yaml.
 flink-up: install

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Which of the lock's two TFX stacks this machine can run, and the Python to build .venv with.
 
-uv.lock resolves TFX 1.21 for Python 3.11 to 3.13 and TFX 1.16 for Python 3.10 (README,
-"Supported platforms"). The newer stack cannot simply be preferred: ml-metadata 1.21 ships only
+uv.lock resolves TFX 1.21 for Python 3.11 to 3.13 and TFX 1.16 for Python 3.10
+(docs/platforms.md). The newer stack cannot simply be preferred: ml-metadata 1.21 ships only
 manylinux_2_39 wheels, so it installs only where glibc is 2.39 or newer, and which interpreters a
 machine has decides the rest. `make install` asks this script before any environment exists, so
 it runs on any Python 3.8 or newer with the standard library alone and imports nothing from the

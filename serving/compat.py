@@ -1,4 +1,4 @@
-"""The one place where the two supported stacks differ (README, "Supported platforms").
+"""The one place where the two supported stacks differ (docs/platforms.md).
 
 The project runs unchanged on TFX 1.16 (Python 3.10, TF 2.16, protobuf 3.20, Beam 2.59) and on
 TFX 1.21 (Python 3.11-3.13, TF 2.21, protobuf 6, Beam 2.77). Where their APIs differ, the code

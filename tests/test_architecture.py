@@ -1,4 +1,4 @@
-"""The packages import one another in one direction only, from the CLI down (README, "Architecture").
+"""The packages import one another in one direction only, from the CLI down (docs/architecture.md).
 
 Imports are read from the source, function-level ones included, so a cycle hidden inside a
 function to dodge Python's import-time error is still found.
@@ -106,7 +106,7 @@ def test_no_import_cycle_between_packages(grain):
 def test_every_package_has_a_layer():
     layered = set(itertools.chain.from_iterable(LAYERS))
     unlayered = sorted({package_of(module) for module in project_modules()} - layered - set(TOP_LEVEL))
-    assert not unlayered, f"add {unlayered} to LAYERS in {Path(__file__).name} and to the README"
+    assert not unlayered, f"add {unlayered} to LAYERS in {Path(__file__).name} and to docs/architecture.md"
 
 
 def test_imports_go_down_the_layers():
@@ -117,7 +117,7 @@ def test_imports_go_down_the_layers():
         for target in targets
         if source in rank and target in rank and rank[target] <= rank[source]
     )
-    assert not upward, "imports against the layers (README, 'Architecture'): " + "; ".join(upward)
+    assert not upward, "imports against the layers (docs/architecture.md): " + "; ".join(upward)
 
 
 def test_the_checker_sees_a_cycle():

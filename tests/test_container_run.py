@@ -6,7 +6,7 @@ after .ci/container-engine). To stay within CI's budget they share one image bui
 in a copy of the checkout as git lists it, so nothing local gets in), one pipeline run and one
 compose up, and run in a user's order: build, run the pipeline, serve, retrain, recover from a
 crash. Compose runs with SERVING=local, this project's server standing in for TF Serving, whose
-image cannot be pulled here (README, "Container"). Where no engine works they skip with
+image cannot be pulled here (docs/containers.md). Where no engine works they skip with
 docker/engine's one-line reason.
 """
 

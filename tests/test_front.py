@@ -427,8 +427,9 @@ def test_a_remembered_version_unloaded_upstream_is_chosen_anew(tmp_path, exporte
 
 
 def test_a_front_before_a_local_server_on_one_workspace_logs_each_request_once(tmp_path, exported_model_dir):
-    """The README's setup without Docker: a front before `penguins serve`, both on one workspace. What
-    the front logs the server does not log again; behind a front that logs nothing, the server does."""
+    """The setup without Docker (docs/serving.md): a front before `penguins serve`, both on one
+    workspace. What the front logs the server does not log again; behind a front that logs nothing,
+    the server does."""
     with serve_published(tmp_path, exported_model_dir) as (server, _):
         front = RunningServer(tmp_path, upstream=server.rest, upstream_grpc=server.grpc)
         silent_front = RunningServer(tmp_path / "silent", "--no-request-log", upstream=server.rest)

@@ -1,5 +1,5 @@
 """`penguins predict` run as a user runs it: the console script, against a live `penguins serve`
-or against nothing. Whatever goes wrong is one line on stderr and an exit code from the README:
+or against nothing. Whatever goes wrong is one line on stderr and an exit code from docs/running.md:
 2 for what the user gave, 1 for a server that is not there or refuses."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Exit codes of the `penguins` command, and the result every command hands back.
 
-Shared by every command and documented in the README. A command's work returns a
+Shared by every command and documented in docs/running.md. A command's work returns a
 `CommandResult`, so that the CLI prints its outcome as JSON for scripts and `penguins schedule`,
 never as sentences to be scraped.
 """

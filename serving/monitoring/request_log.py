@@ -41,7 +41,7 @@ TFRECORD_FRAMING_BYTES = 16  # length, its CRC and the data's CRC around each re
 QUEUE_FULL, WRITE_FAILED = "queue full", "write failed"
 # A logging front marks each request it forwards with this header (gRPC: metadata) when it logs the
 # request itself, or a front before it does. The server behind it answers a marked request without
-# logging it: a front before a local server on the same workspace, as in the README, would
+# logging it: a front before a local server on the same workspace, as in docs/serving.md, would
 # otherwise log every request twice, and late labels and live accuracy would count it twice.
 LOGGED_KEY, LOGGED = "x-penguins-logged", "1"
 _STOP = object()
