@@ -16,7 +16,7 @@ from tfx.components.util import tfxio_utils
 from tfx.proto import example_gen_pb2
 from tfx_bsl.tfxio.tf_example_record import TFExampleRecord
 
-from components.custom.batched_examples import BatchedTFExampleRecord, SharedReads, batched, batched_reading
+from components.custom.batched_examples import BatchedTFExampleRecord, batched, batched_reading
 
 SHARDS = 3
 ROWS = 2500  # more than one batch in a shard, and a part batch at each shard's end
@@ -127,49 +127,6 @@ def test_batches_are_the_configured_size(shards, tmp_path):
     sizes = [len(batch) for batch in _rows(reader, tmp_path, batch_size=300)]
     per_shard = len(range(0, ROWS, SHARDS))
     assert sizes == [300] * (per_shard // 300) + [per_shard % 300]
-
-
-def _read_twice(shards, shared_reads, tmp_path, columns=("index", "mass", "island")):
-    """Rows two readers of the same files give in one pipeline, and how many times the files were read."""
-    first = batched(TFExampleRecord(file_pattern=_pattern(shards), schema=SCHEMA), shared_reads)
-    # As TFX's Transform makes them: each reader projected, once for analysis, once for transforming.
-    second = batched(TFExampleRecord(file_pattern=_pattern(shards), schema=SCHEMA), shared_reads)
-    readers = [first.Project(["index", "mass", "island"]), second.Project(list(columns))]
-    outs = [str(tmp_path / f"rows-{uuid.uuid4().hex}.pickle") for _ in readers]
-    with beam.Pipeline(options=IN_PROCESS) as pipeline:
-        for number, (reader, out) in enumerate(zip(readers, outs, strict=True)):
-            _ = (
-                pipeline
-                | f"Read{number}" >> reader.BeamSource()
-                | f"Rows{number}" >> beam.FlatMap(lambda batch: batch.to_pylist())
-                | f"List{number}" >> beam.combiners.ToList()
-                | f"Save{number}" >> beam.Map(_save, out)
-            )
-        graph = pipeline.to_runner_api()
-    reads = sum(
-        transform.unique_name.endswith("/ReadBatches") for transform in graph.components.transforms.values()
-    )
-    rows = []
-    for out in outs:
-        with open(out, "rb") as file:
-            rows.append(pickle.load(file))
-    return rows, reads
-
-
-def test_readers_of_the_same_files_and_columns_share_one_read(shards, tmp_path):
-    (first, second), reads = _read_twice(shards, SharedReads(max_bytes=1 << 30), tmp_path)
-    assert reads == 1
-    assert [row["index"][0] for row in first] == [row["index"][0] for row in second] == _in_file_order(shards)
-    assert first == second
-
-
-def test_files_over_the_limit_or_other_columns_are_read_again(shards, tmp_path):
-    (first, second), reads = _read_twice(shards, SharedReads(max_bytes=0), tmp_path)
-    assert reads == 2
-    assert first == second
-    (first, second), reads = _read_twice(shards, SharedReads(max_bytes=1 << 30), tmp_path, columns=["mass"])
-    assert reads == 2
-    assert [set(first[0]), set(second[0])] == [{"index", "mass", "island"}, {"mass"}]
 
 
 def test_other_formats_keep_tfxs_reader(shards, tmp_path):

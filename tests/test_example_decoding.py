@@ -65,38 +65,22 @@ def test_every_kind_of_value_and_of_missing_value_decodes_as_tfx_bsl_decodes_it(
     assert ours.column(0).to_pylist()[1:4] == [None, [], None]
 
 
-def _random_records(count: int) -> list[bytes]:
+def test_a_larger_random_batch_decodes_as_tfx_bsl_decodes_it():
     pick = random.Random(7)
 
     def values(make):
         return pick.choice([ABSENT, PRESENT_BUT_EMPTY, [], [make() for _ in range(pick.randint(1, 3))]])
 
-    return [
+    records = [
         _example(
             island=values(lambda: pick.choice([b"Biscoe", b"Dream", b"Torgersen"])),
             mass=values(lambda: pick.uniform(2000, 7000)),
             count=values(lambda: pick.randint(-(2**62), 2**62)),
         )
-        for _ in range(count)
+        for _ in range(5000)
     ]
-
-
-def test_a_larger_random_batch_decodes_as_tfx_bsl_decodes_it():
-    ours, theirs = _both(_random_records(5000))
+    ours, theirs = _both(records)
     assert ours.equals(theirs)
-
-
-def test_a_dataset_of_batches_decodes_batch_by_batch_as_tfx_bsl_decodes_it():
-    records = _random_records(2500)
-    batches = tf.data.Dataset.from_tensor_slices(records).batch(1000)
-    tfx_bsl = example_coder.ExamplesToRecordBatchDecoder(SCHEMA.SerializeToString())
-    ours = list(ExampleBatchDecoder(SCHEMA.SerializeToString()).decode_batches(batches))
-    theirs = [
-        tfx_bsl.DecodeBatch(np.array(records[start : start + 1000], dtype=object))
-        for start in (0, 1000, 2000)
-    ]
-    assert [batch.num_rows for batch in ours] == [1000, 1000, 500]
-    assert all(one.equals(other) for one, other in zip(ours, theirs, strict=True))
 
 
 def test_a_value_of_the_wrong_type_gets_tfx_bsls_own_error():
@@ -111,22 +95,6 @@ def test_a_value_of_the_wrong_type_gets_tfx_bsls_own_error():
         ExampleBatchDecoder(SCHEMA.SerializeToString()).decode(batch)
     assert str(ours.value) == str(theirs.value)
     assert "mass" in str(ours.value)
-
-
-def test_a_dataset_with_a_refused_record_gives_the_batches_before_it_then_tfx_bsls_error():
-    wrong = tf.train.Example()
-    wrong.features.feature["mass"].int64_list.value.append(4000)
-    records = [*_random_records(250), wrong.SerializeToString(), *_random_records(100)]
-    batches = tf.data.Dataset.from_tensor_slices(records).batch(100)
-    with pytest.raises(Exception) as theirs:
-        example_coder.ExamplesToRecordBatchDecoder(SCHEMA.SerializeToString()).DecodeBatch(
-            np.array(records[200:300], dtype=object)
-        )
-    decoded = ExampleBatchDecoder(SCHEMA.SerializeToString()).decode_batches(batches)
-    assert [next(decoded).num_rows, next(decoded).num_rows] == [100, 100]
-    with pytest.raises(type(theirs.value)) as ours:
-        next(decoded)
-    assert str(ours.value) == str(theirs.value)
 
 
 def test_without_a_schema_tfx_bsl_decodes():

@@ -20,7 +20,7 @@ another; `batched_reading()` swaps that function for the time an executor runs.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
@@ -44,52 +44,33 @@ def _record_batches(
 ) -> Iterator[pa.RecordBatch]:
     _, [path] = indexed_path
     decoder = ExampleBatchDecoder(schema)
-    batches = tf.data.TFRecordDataset(path, compression_type="GZIP", buffer_size=_READ_BUFFER_BYTES).batch(
-        batch_size
-    )
-    if raw_record_column is None:
-        yield from decoder.decode_batches(batches)
-        return
-    for batch in batches.as_numpy_iterator():
-        yield record_based_tfxio.AppendRawRecordColumn(
-            decoder.decode(batch), raw_record_column, batch.tolist()
-        )
+    records = tf.data.TFRecordDataset(path, compression_type="GZIP", buffer_size=_READ_BUFFER_BYTES)
+    for batch in records.batch(batch_size).as_numpy_iterator():
+        decoded = decoder.decode(batch)
+        if raw_record_column is not None:
+            decoded = record_based_tfxio.AppendRawRecordColumn(decoded, raw_record_column, batch.tolist())
+        yield decoded
 
 
 class BatchedTFExampleRecord(TFExampleRecord):
-    """TFExampleRecord whose Beam source reads whole files in batches; everything else is TFX's.
-
-    Given `shared_reads`, its sources for the same files and columns in one pipeline share a read.
-    """
-
-    def __init__(self, *args: Any, shared_reads: SharedReads | None = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._shared_reads = shared_reads
+    """TFExampleRecord whose Beam source reads whole files in batches; everything else is TFX's."""
 
     def BeamSource(self, batch_size: int | None = None) -> beam.PTransform:  # noqa: N802 - TFXIO API
         files = _matching_files(self._file_pattern)
         schema = self._schema.SerializeToString() if self._schema is not None else None
         raw_record_column = self.raw_record_column_name
-        batch_size = batch_size or BATCH_RECORDS
-        # A protobuf map (the schema's tensor representations) serializes in any order.
-        columns = self._schema.SerializeToString(deterministic=True) if self._schema is not None else None
-        shared_reads = self._shared_reads
 
         @beam.ptransform_fn
-        def read(begin: beam.pvalue.PBegin) -> beam.PCollection:
-            def batches() -> beam.PCollection:
-                return (
-                    begin
-                    | "Files" >> beam.Create(list(enumerate(files)), reshuffle=False)
-                    # Grouping by index lets a runner with several workers share the files out,
-                    # and keeps them in name order on a local runner with one.
-                    | "ShareOut" >> beam.GroupByKey()
-                    | "ReadBatches" >> beam.FlatMap(_record_batches, schema, raw_record_column, batch_size)
-                )
-
-            if shared_reads is None:
-                return batches()
-            return shared_reads.read(begin.pipeline, files, (columns, raw_record_column, batch_size), batches)
+        def read(pipeline: beam.Pipeline) -> beam.PCollection:
+            return (
+                pipeline
+                | "Files" >> beam.Create(list(enumerate(files)), reshuffle=False)
+                # Grouping by index lets a runner with several workers share the files out, and
+                # keeps them in name order on a local runner with one.
+                | "ShareOut" >> beam.GroupByKey()
+                | "ReadBatches"
+                >> beam.FlatMap(_record_batches, schema, raw_record_column, batch_size or BATCH_RECORDS)
+            )
 
         return read()
 
@@ -101,46 +82,14 @@ class BatchedTFExampleRecord(TFExampleRecord):
             ),
             raw_record_column_name=self.raw_record_column_name,
             telemetry_descriptors=self.telemetry_descriptors,
-            shared_reads=self._shared_reads,
         )
-
-
-class SharedReads:
-    """One executor's reads: a pipeline reads the same files for the same columns once.
-
-    TFX's Transform reads the training split twice, once to analyze it and once to transform it
-    (to spare some runners holding it in between, says its executor). Read once, the decoded
-    batches are held by the runner between the two passes: at a million rows that took 3 s off
-    Transform's 17 s, for about 80 MB held. Files over `max_bytes` (gzip) are read again, so
-    what is held stays bounded.
-    """
-
-    def __init__(self, max_bytes: int):
-        self._max_bytes = max_bytes
-        self._reads: dict[tuple, beam.PCollection] = {}
-
-    def read(
-        self,
-        pipeline: beam.Pipeline,
-        files: list[str],
-        columns: tuple,
-        batches: Callable[[], beam.PCollection],
-    ) -> beam.PCollection:
-        """The batches already read from `files` for `columns` in `pipeline`, or `batches()`."""
-        key = (pipeline, tuple(files), columns)
-        if key not in self._reads:
-            read = batches()
-            if sum(tf.io.gfile.stat(path).length for path in files) > self._max_bytes:
-                return read
-            self._reads[key] = read
-        return self._reads[key]
 
 
 def _matching_files(patterns: list[str]) -> list[str]:
     return sorted(path for pattern in patterns for path in tf.io.gfile.glob(pattern))
 
 
-def batched(tfxio: Any, shared_reads: SharedReads | None = None) -> Any:
+def batched(tfxio: Any) -> Any:
     """`tfxio` read in batches when it is TFX's tf.Example reader over gzip files; else unchanged.
 
     Anything else (Parquet, raw records, other compressions, no file at all) keeps TFX's reader,
@@ -156,7 +105,6 @@ def batched(tfxio: Any, shared_reads: SharedReads | None = None) -> Any:
         schema=tfxio._schema,
         raw_record_column_name=tfxio.raw_record_column_name,
         telemetry_descriptors=tfxio.telemetry_descriptors,
-        shared_reads=shared_reads,
     )
 
 

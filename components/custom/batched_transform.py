@@ -28,13 +28,10 @@ from tfx.components.transform import executor as transform_executor
 from tfx.components.transform import labels
 from tfx.dsl.components.base import executor_spec
 
-from components.custom.batched_examples import SharedReads, batched, replaced
+from components.custom.batched_examples import batched, replaced
 from components.custom.record_files import GZIP_RECORDS
 
 _TFX_PROCESSOR = transform_executor.TransformProcessor
-# The largest split (gzip bytes) that Transform's two passes share one read of: about 300 MB
-# of decoded batches held, for data like the penguins'.
-SHARED_READ_MAX_BYTES = 64 << 20
 
 
 class _WriteBundles(beam.DoFn):
@@ -81,12 +78,8 @@ def _publish(_, written: list[str], output_path: str, temp_dir: str) -> None:
 
 
 class BatchedTransformProcessor(_TFX_PROCESSOR):
-    def __init__(self):
-        super().__init__()
-        self._shared_reads = SharedReads(SHARED_READ_MAX_BYTES)
-
     def _CreateTFXIO(self, dataset, schema):  # noqa: N802 - TFX API
-        return batched(super()._CreateTFXIO(dataset, schema), self._shared_reads)
+        return batched(super()._CreateTFXIO(dataset, schema))
 
     @staticmethod
     @beam.ptransform_fn

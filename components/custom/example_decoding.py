@@ -17,7 +17,7 @@ to tfx-bsl's decoder whole, so the batches and the errors are tfx-bsl's own.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -35,9 +35,6 @@ _TYPES = {
 
 _Features = tuple[tuple[str, int], ...]
 
-# How many batches tf.data reads and parses ahead of the batch being decoded.
-_BATCHES_AHEAD = 2
-
 
 class ExampleBatchDecoder:
     """Decodes a batch of serialized tf.Examples into the RecordBatch tfx-bsl's decoder gives."""
@@ -54,37 +51,6 @@ class ExampleBatchDecoder:
             parsed = self._parse(records)
         except tf.errors.InvalidArgumentError:
             return self._tfx_bsl.DecodeBatch(records)
-        return self._record_batch(records, parsed)
-
-    def decode_batches(self, batches: tf.data.Dataset) -> Iterator[pa.RecordBatch]:
-        """Decodes a dataset of record batches, parsing ahead in TensorFlow's own threads.
-
-        The reading, decompressing and parsing run in tf.data's threads, a couple of batches
-        ahead, while the caller works on the batches already decoded. When TensorFlow's parser
-        refuses a record, the batches from that one on are decoded one by one by `decode`,
-        which gives tfx-bsl's result or error for it.
-        """
-        if self._parse is None:
-            yield from map(self.decode, batches.as_numpy_iterator())
-            return
-        parsed_ahead = iter(
-            batches.map(lambda records: (records, self._parse(records))).prefetch(_BATCHES_AHEAD)
-        )
-        decoded = 0
-        while True:
-            try:
-                records, parsed = next(parsed_ahead)
-            except StopIteration:
-                return
-            except tf.errors.InvalidArgumentError:
-                yield from map(self.decode, batches.skip(decoded).as_numpy_iterator())
-                return
-            yield self._record_batch(records, parsed)
-            decoded += 1
-
-    def _record_batch(
-        self, records: np.ndarray | tf.Tensor, parsed: dict[str, tuple[tf.Tensor, ...]]
-    ) -> pa.RecordBatch:
         row_splits = {name: parsed[name][0].numpy() for name, _ in self._features}
         nulls = self._null_rows(records, row_splits)
         columns = [
@@ -95,9 +61,7 @@ class ExampleBatchDecoder:
         ]
         return pa.RecordBatch.from_arrays(columns, [name for name, _ in self._features])
 
-    def _null_rows(
-        self, records: np.ndarray | tf.Tensor, row_splits: dict[str, np.ndarray]
-    ) -> dict[str, np.ndarray]:
+    def _null_rows(self, records: np.ndarray, row_splits: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Per feature, a mask of the rows where tfx-bsl gives a null list (the feature was absent)."""
         valueless = np.zeros(len(records), dtype=bool)
         for splits in row_splits.values():
@@ -105,7 +69,7 @@ class ExampleBatchDecoder:
         rows = np.flatnonzero(valueless)
         if not rows.size:
             return {}
-        decoded = self._tfx_bsl.DecodeBatch(_rows(records, rows))
+        decoded = self._tfx_bsl.DecodeBatch(records[rows])
         nulls = {}
         for name in row_splits:
             absent = rows[pc.is_null(decoded.column(decoded.schema.get_field_index(name))).to_numpy(False)]
@@ -163,10 +127,3 @@ def _values(kind: int, buffers: tuple[tf.Tensor, ...]) -> pa.Array:
     return pa.LargeBinaryArray.from_buffers(
         value_type, len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(joined)]
     )
-
-
-def _rows(records: np.ndarray | tf.Tensor, rows: np.ndarray) -> np.ndarray:
-    """The serialized records at `rows`, as tfx-bsl's decoder takes them."""
-    if isinstance(records, tf.Tensor):
-        return tf.gather(records, rows).numpy()
-    return records[rows]
