@@ -168,7 +168,9 @@ def _checked_addresses(args) -> None:
 def command_serve(args) -> CommandResult:
     from pipeline.config.workspace import Workspace
     from pipeline.run.console import captured_output
-    from serving.server.serve import Monitoring, PortUnavailableError, serve, serve_front
+    from serving.server.ports import PortUnavailableError
+    from serving.server.serve import serve, serve_front
+    from serving.server.settings import Monitoring, ServerSettings
 
     refusal = _serve_refusal(args)
     if refusal:
@@ -187,20 +189,22 @@ def command_serve(args) -> CommandResult:
         )
     workspace = Workspace(args.workspace.resolve()).create()
     request_log = None if args.no_request_log else (args.request_log or workspace.request_log_dir).resolve()
+    settings = ServerSettings(
+        model_name=args.model,
+        host=args.host,
+        port=args.port,
+        grpc_port=args.grpc_port,
+        max_request_bytes=args.max_request_bytes,
+        poll_seconds=args.poll_seconds,
+        monitoring=Monitoring(request_log, sample_rate, workspace.monitoring_results),
+    )
     try:
         with captured_output(workspace.log_dir / "serve.log") as terminal:
             announce = functools.partial(print, file=terminal, flush=True)
-            monitoring = Monitoring(request_log, sample_rate, workspace.monitoring_results)
             if args.upstream:
-                serve_front(
-                    args.upstream, args.upstream_grpc, args.model, args.host, args.port, args.grpc_port,
-                    args.max_request_bytes, args.poll_seconds, announce, monitoring, args.wait_for_upstream,
-                )  # fmt: skip
+                serve_front(settings, args.upstream, args.upstream_grpc, announce, args.wait_for_upstream)
             else:
-                serve(
-                    workspace.serving_root, args.model, args.host, args.port, args.grpc_port,
-                    args.max_request_bytes, args.poll_seconds, announce, monitoring,
-                )  # fmt: skip
+                serve(settings, workspace.serving_root, announce)
     except PortUnavailableError as error:
         return _refused(str(error), EXIT_BUSY if error.in_use else EXIT_USAGE)
     return CommandResult(EXIT_OK)
