@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pipeline.cli.help import docs_epilog
 from pipeline.cli.options import add_config_option, add_since_option, add_workspace_option
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import load_settings
@@ -29,10 +30,14 @@ def _add_batch_options(parser: argparse.ArgumentParser, handler) -> None:
 
 
 def add_monitor_parsers(commands) -> None:
-    labels = commands.add_parser("labels", help="late labels: the true class of logged requests")
-    label_commands = labels.add_subparsers(dest="labels_command", required=True)
+    labels = commands.add_parser(
+        "labels", help="late labels: the true class of logged requests", epilog=docs_epilog("monitoring")
+    )
+    label_commands = labels.add_subparsers(dest="labels_command", required=True, metavar="COMMAND")
     add = label_commands.add_parser(
-        "add", help="add the true classes of logged requests, from a CSV of request_id and the label"
+        "add",
+        help="add the true classes of logged requests, from a CSV of request_id and the label",
+        epilog=docs_epilog("monitoring"),
     )
     add.add_argument(
         "--source",
@@ -42,16 +47,22 @@ def add_monitor_parsers(commands) -> None:
         "for a request of several instances; 0 when left out)",
     )
     _add_common_options(add, command_labels_add)
-    listing = label_commands.add_parser("list", help="the label batches added: rows, when, file and source")
+    listing = label_commands.add_parser(
+        "list", help="the label batches added: rows, when, file and source", epilog=docs_epilog("monitoring")
+    )
     _add_batch_options(listing, command_labels_list)
     remove = label_commands.add_parser(
-        "remove", help="remove one label batch whole, as `labels list` names it"
+        "remove",
+        help="remove one label batch whole, as `labels list` names it",
+        epilog=docs_epilog("monitoring"),
     )
     remove.add_argument("batch", metavar="BATCH", help="the batch, as `penguins labels list` shows it")
     _add_batch_options(remove, command_labels_remove)
 
     monitor = commands.add_parser(
-        "monitor", help="live accuracy on late labels, serving skew, class mix, and whether quality dipped"
+        "monitor",
+        help="live accuracy on late labels, serving skew, class mix, and whether quality dipped",
+        epilog=docs_epilog("monitoring"),
     )
     add_since_option(monitor)
     _add_common_options(monitor, command_monitor)

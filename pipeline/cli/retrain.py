@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from pipeline.cli.help import docs_epilog
 from pipeline.cli.options import (
     add_config_option,
     add_runner_options,
@@ -23,7 +24,8 @@ from pipeline.run.lock import run_lock
 def add_retrain_parser(commands) -> None:
     parser = commands.add_parser(
         "retrain",
-        help="retrain on the newest spans: validate, check drift, train, evaluate, push only if better",
+        help="retrain on the newest spans: validate, check drift, train, evaluate, push if better",
+        epilog=docs_epilog("monitoring"),
     )
     add_config_option(parser)
     add_workspace_option(parser, "spans and outputs")

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from pipeline.cli.examples import flag, read_examples
+from pipeline.cli.help import docs_epilog
 from pipeline.cli.outcome import add_json_option, write_outcome
 from pipeline.config.settings import Settings
 from pipeline.run.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandResult
@@ -37,9 +38,17 @@ def _sample_rate(text: str) -> float | None:
 
 
 def add_serve_parser(commands, settings: Settings) -> None:
-    serve = commands.add_parser("serve", help="serve pushed models with TF Serving's REST and gRPC API")
+    serve = commands.add_parser(
+        "serve",
+        help="serve pushed models with TF Serving's REST and gRPC API",
+        epilog=docs_epilog("serving"),
+    )
     serve.add_argument(
-        "--workspace", type=Path, default=Path("workspace"), help="whose serving/ folder to serve"
+        "--workspace",
+        type=Path,
+        default=Path("workspace"),
+        metavar="DIR",
+        help="whose serving/ folder to serve (default ./workspace)",
     )
     serve.add_argument("--model", default=settings.model_name, help="model name (default: from the config)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
@@ -47,15 +56,23 @@ def add_serve_parser(commands, settings: Settings) -> None:
     serve.add_argument("--port", default=DEFAULT_PORT, help=f"REST port (default: {DEFAULT_PORT})")
     serve.add_argument(
         "--grpc-port",
-        help=f"gRPC port (default: {DEFAULT_GRPC_PORT}; with --upstream only beside --upstream-grpc)",
+        metavar="PORT",
+        help=f"gRPC port (default: {DEFAULT_GRPC_PORT}; with --upstream, only beside --upstream-grpc)",
     )
-    serve.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions")
+    serve.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="how often to look for new versions (default: 1)",
+    )
     serve.add_argument(
         "--max-request-bytes",
         type=_byte_count,
         default=DEFAULT_MAX_REQUEST_BYTES,
-        help="the largest request accepted, REST body or gRPC message; REST answers 413 beyond it, "
-        "gRPC RESOURCE_EXHAUSTED (default: 4 MiB, gRPC's own default)",
+        metavar="N",
+        help="the largest REST body or gRPC message accepted; REST answers 413 beyond it, gRPC "
+        "RESOURCE_EXHAUSTED (default: 4 MiB, gRPC's own)",
     )
     serve.add_argument(
         "--request-log",
@@ -74,21 +91,18 @@ def add_serve_parser(commands, settings: Settings) -> None:
     serve.add_argument(
         "--upstream",
         metavar="URL",
-        help="serve no models here but front the TF Serving REST API at URL (e.g. http://serving:8501; "
-        "http:// when no scheme is given): the same REST API, with request logging and metrics; "
-        "--poll-seconds is then how often the upstream is asked which version answers",
+        help="serve no models but front the TF Serving REST API at URL (e.g. http://serving:8501), "
+        "logged and measured; --poll-seconds is then how often it is asked which version answers",
     )
     serve.add_argument(
         "--upstream-grpc",
         metavar="HOST:PORT",
-        help="with --upstream, also front that TF Serving's gRPC API at HOST:PORT (e.g. serving:8500) "
-        "on --grpc-port: Predict logged and counted, model metadata and status passed through",
+        help="with --upstream, also front its gRPC API at HOST:PORT, on --grpc-port",
     )
     serve.add_argument(
         "--wait-for-upstream",
         action="store_true",
-        help="with --upstream, answer nothing until the upstream serves the model, saying so while it "
-        "waits (for compose, where an engine without healthchecks starts the front beside TF Serving)",
+        help="with --upstream, answer nothing until the upstream serves the model",
     )
     add_json_option(serve)
     serve.set_defaults(handler=command_serve)
@@ -96,14 +110,16 @@ def add_serve_parser(commands, settings: Settings) -> None:
 
 def add_predict_parser(commands, settings: Settings) -> None:
     predict = commands.add_parser(
-        "predict", help="predict with a running server, for one example given as flags or many from a file"
+        "predict",
+        help="predict with a running server, for one example given as flags or many from a file",
+        epilog=docs_epilog("serving"),
     )
     predict.add_argument(
         "--url",
         help=f"server address (default: {DEFAULT_URLS['rest']} for rest, {DEFAULT_URLS['grpc']} for grpc)",
     )
-    predict.add_argument("--protocol", choices=PROTOCOLS, default="rest")
-    predict.add_argument("--model", default=settings.model_name)
+    predict.add_argument("--protocol", choices=PROTOCOLS, default="rest", help="default: rest")
+    predict.add_argument("--model", default=settings.model_name, help="model name (default: from the config)")
     predict.add_argument(
         "--file",
         type=Path,
@@ -122,10 +138,11 @@ def add_predict_parser(commands, settings: Settings) -> None:
         "(default: the server makes one; it is printed either way)",
     )
     predict.add_argument("--config", type=Path, help="pipeline config naming the features")
+    example = predict.add_argument_group("one example, instead of --file (leave out what was not measured)")
     for name in settings.features.numeric:
-        predict.add_argument(flag(name), dest=name, type=float, help="a number; omit when not measured")
+        example.add_argument(flag(name), dest=name, type=float, metavar="NUMBER")
     for name in settings.features.categorical:
-        predict.add_argument(flag(name), dest=name, help="omit when not recorded")
+        example.add_argument(flag(name), dest=name, metavar="VALUE")
     predict.set_defaults(handler=command_predict, feature_spec=settings.features)
 
 
