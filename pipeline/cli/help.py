@@ -24,3 +24,9 @@ class HelpFormatter(argparse.HelpFormatter):
 
     def _split_lines(self, text: str, width: int) -> list[str]:
         return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+
+def add_command(commands, name: str, summary: str, docs_page: str) -> argparse.ArgumentParser:
+    """A subcommand of `commands` (argparse's subparsers) whose help is `summary` in the list of
+    commands and ends with its docs page on its own screen."""
+    return commands.add_parser(name, help=summary, epilog=docs_epilog(docs_page))

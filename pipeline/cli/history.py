@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from pipeline.cli.help import docs_epilog
+from pipeline.cli.help import add_command
 from pipeline.cli.options import add_config_option, add_workspace_option
 from pipeline.config.settings import load_settings
 from pipeline.config.workspace import existing_workspace
@@ -16,10 +16,8 @@ from pipeline.run.lock import running_holder
 
 
 def add_history_parser(commands) -> None:
-    history = commands.add_parser(
-        "history",
-        help="the pipeline's runs from the metadata store, newest first",
-        epilog=docs_epilog("monitoring"),
+    history = add_command(
+        commands, "history", "the pipeline's runs from the metadata store, newest first", "monitoring"
     )
     add_config_option(history)
     add_workspace_option(history)

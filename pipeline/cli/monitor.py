@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from pipeline.cli.help import docs_epilog
+from pipeline.cli.help import add_command
 from pipeline.cli.options import add_config_option, add_since_option, add_workspace_option
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import load_settings
@@ -30,15 +30,9 @@ def _add_batch_options(parser: argparse.ArgumentParser, handler) -> None:
 
 
 def add_monitor_parsers(commands) -> None:
-    labels = commands.add_parser(
-        "labels", help="late labels: the true class of logged requests", epilog=docs_epilog("monitoring")
-    )
+    labels = add_command(commands, "labels", "late labels: the true class of logged requests", "monitoring")
     label_commands = labels.add_subparsers(dest="labels_command", required=True, metavar="COMMAND")
-    add = label_commands.add_parser(
-        "add",
-        help="add the true classes of logged requests, from a CSV of request_id and the label",
-        epilog=docs_epilog("monitoring"),
-    )
+    add = add_command(label_commands, "add", "add true classes of logged requests, from a CSV", "monitoring")
     add.add_argument(
         "--source",
         type=Path,
@@ -47,22 +41,21 @@ def add_monitor_parsers(commands) -> None:
         "for a request of several instances; 0 when left out)",
     )
     _add_common_options(add, command_labels_add)
-    listing = label_commands.add_parser(
-        "list", help="the label batches added: rows, when, file and source", epilog=docs_epilog("monitoring")
+    listing = add_command(
+        label_commands, "list", "the label batches added: rows, when, file and source", "monitoring"
     )
     _add_batch_options(listing, command_labels_list)
-    remove = label_commands.add_parser(
-        "remove",
-        help="remove one label batch whole, as `labels list` names it",
-        epilog=docs_epilog("monitoring"),
+    remove = add_command(
+        label_commands, "remove", "remove one label batch whole, as `labels list` names it", "monitoring"
     )
     remove.add_argument("batch", metavar="BATCH", help="the batch, as `penguins labels list` shows it")
     _add_batch_options(remove, command_labels_remove)
 
-    monitor = commands.add_parser(
+    monitor = add_command(
+        commands,
         "monitor",
-        help="live accuracy on late labels, serving skew, class mix, and whether quality dipped",
-        epilog=docs_epilog("monitoring"),
+        "live accuracy on late labels, serving skew, class mix, and whether quality dipped",
+        "monitoring",
     )
     add_since_option(monitor)
     _add_common_options(monitor, command_monitor)

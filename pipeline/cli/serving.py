@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 from pipeline.cli.examples import flag, read_examples
-from pipeline.cli.help import docs_epilog
+from pipeline.cli.help import add_command
 from pipeline.cli.outcome import add_json_option, write_outcome
 from pipeline.config.settings import Settings
 from pipeline.run.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandResult
@@ -38,10 +38,8 @@ def _sample_rate(text: str) -> float | None:
 
 
 def add_serve_parser(commands, settings: Settings) -> None:
-    serve = commands.add_parser(
-        "serve",
-        help="serve pushed models with TF Serving's REST and gRPC API",
-        epilog=docs_epilog("serving"),
+    serve = add_command(
+        commands, "serve", "serve pushed models with TF Serving's REST and gRPC API", "serving"
     )
     serve.add_argument(
         "--workspace",
@@ -109,11 +107,7 @@ def add_serve_parser(commands, settings: Settings) -> None:
 
 
 def add_predict_parser(commands, settings: Settings) -> None:
-    predict = commands.add_parser(
-        "predict",
-        help="predict with a running server, for one example given as flags or many from a file",
-        epilog=docs_epilog("serving"),
-    )
+    predict = add_command(commands, "predict", "predict with a running server (flags or a file)", "serving")
     predict.add_argument(
         "--url",
         help=f"server address (default: {DEFAULT_URLS['rest']} for rest, {DEFAULT_URLS['grpc']} for grpc)",
