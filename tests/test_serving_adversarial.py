@@ -22,7 +22,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from pipeline.run.exit_codes import EXIT_BUSY, EXIT_USAGE
 from serving.client import PredictionClient
-from serving.server.serve import _listening_socket
+from serving.server.ports import listening_socket
 from tests.helpers import free_port, penguins, predict_in_process, serve_published
 from tests.test_signatures import PENGUINS as EXAMPLES
 
@@ -349,7 +349,7 @@ def test_a_host_name_is_resolved_once_and_both_apis_listen_on_the_same_addresses
 def test_the_rest_socket_names_tcp_so_asyncio_turns_nagle_off():
     """asyncio sets TCP_NODELAY only on sockets made with IPPROTO_TCP; without it every small answer
     waits about 40 ms for the client's delayed acknowledgement (see benchmarks/serving_speed.py)."""
-    sock = _listening_socket("127.0.0.1", 0)
+    sock = listening_socket("127.0.0.1", 0)
     try:
         assert sock.proto == socket.IPPROTO_TCP
     finally:

@@ -9,20 +9,23 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pipeline.cli.help import add_command
 from pipeline.cli.outcome import add_json_option
 from pipeline.cluster.settings import ENGINES
 from pipeline.run.exit_codes import EXIT_FAILED, EXIT_OK, CommandResult
 
 
 def add_cluster_parser(commands) -> None:
-    cluster = commands.add_parser("cluster", help="start, stop or check a local Flink or Spark cluster")
-    actions = cluster.add_subparsers(dest="action", required=True)
+    cluster = add_command(
+        commands, "cluster", "start, stop or check a local Flink or Spark cluster", "scaling"
+    )
+    actions = cluster.add_subparsers(dest="action", required=True, metavar="ACTION")
     for action, text in (
         ("up", "fetch what is missing, then start the cluster, Beam's job server and a worker pool"),
         ("down", "stop every process of the cluster"),
         ("status", "which processes of the cluster run"),
     ):
-        parser = actions.add_parser(action, help=text)
+        parser = add_command(actions, action, text, "scaling")
         parser.add_argument("engine", choices=ENGINES)
         add_json_option(parser)
         parser.set_defaults(handler=command_cluster)

@@ -7,6 +7,7 @@ import functools
 import sys
 from pathlib import Path
 
+from pipeline.cli.help import add_command
 from pipeline.cli.options import add_config_option, add_source_options, add_workspace_option
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import Settings, load_settings
@@ -18,18 +19,21 @@ from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE, CommandResult
 
 
 def add_data_parsers(commands) -> None:
-    schema = commands.add_parser("schema", help="schema tools")
-    schema_commands = schema.add_subparsers(dest="schema_command", required=True)
-    infer = schema_commands.add_parser(
-        "infer", help="infer a schema from data, for review against the curated one"
+    schema = add_command(commands, "schema", "schema tools", "running")
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True, metavar="COMMAND")
+    infer = add_command(
+        schema_commands, "infer", "infer a schema from data, for review against the curated one", "running"
     )
     add_source_options(infer)
     infer.add_argument(
         "--out", type=Path, help="where to write it (default: WORKSPACE/schema/inferred.pbtxt)"
     )
     infer.set_defaults(handler=command_schema_infer)
-    review = schema_commands.add_parser(
-        "review", help="a span's schema anomalies, and the schema edit that would accept them"
+    review = add_command(
+        schema_commands,
+        "review",
+        "a span's schema anomalies, and the schema edit that would accept them",
+        "running",
     )
     review.add_argument("--span", type=int, help="the span to review (default: the newest)")
     review.add_argument(
@@ -40,8 +44,8 @@ def add_data_parsers(commands) -> None:
     add_json_option(review)
     review.set_defaults(handler=command_schema_review)
 
-    ingest = commands.add_parser(
-        "ingest", help="clean a raw CSV and add it to the workspace as the next span"
+    ingest = add_command(
+        commands, "ingest", "clean a raw CSV and add it to the workspace as the next span", "running"
     )
     source = ingest.add_mutually_exclusive_group(required=True)
     source.add_argument("--source", type=Path, help="a raw CSV file, or a folder of them")
@@ -143,9 +147,7 @@ def command_schema_review(args: argparse.Namespace) -> CommandResult:
 
 
 def add_synth_parser(commands, settings: Settings) -> None:
-    synth = commands.add_parser(
-        "synth", help="write synthetic raw data of any size, drawn from distributions fitted to real data"
-    )
+    synth = add_command(commands, "synth", "write synthetic data of any size, fitted to real data", "scaling")
     synth.add_argument("--rows", type=int, required=True, help="how many rows to write")
     synth.add_argument("--out", type=Path, required=True, help=f"the folder to write {OUTPUT_FILE} into")
     synth.add_argument("--config", type=Path, help="pipeline config naming label and numeric features")

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from pipeline.cli.help import add_command
 from pipeline.cli.options import add_config_option, add_workspace_option
 from pipeline.config.settings import load_settings
 from pipeline.config.workspace import existing_workspace
@@ -15,7 +16,9 @@ from pipeline.run.lock import running_holder
 
 
 def add_history_parser(commands) -> None:
-    history = commands.add_parser("history", help="the pipeline's runs from the metadata store, newest first")
+    history = add_command(
+        commands, "history", "the pipeline's runs from the metadata store, newest first", "monitoring"
+    )
     add_config_option(history)
     add_workspace_option(history)
     history.add_argument("--json", action="store_true", help="print JSON instead of text")

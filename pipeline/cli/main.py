@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipeline.cli.cluster import add_cluster_parser
 from pipeline.cli.data import add_data_parsers, add_synth_parser
+from pipeline.cli.help import docs_epilog
 from pipeline.cli.history import add_history_parser
 from pipeline.cli.metadata import add_metadata_parser
 from pipeline.cli.monitor import add_monitor_parsers
@@ -62,10 +63,14 @@ def _version() -> str:
 
 
 def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
-    parser = CommandParser(prog="penguins", description=__doc__.splitlines()[0])
+    parser = CommandParser(
+        prog="penguins",
+        description=__doc__.splitlines()[0],
+        epilog=f"{docs_epilog('running')}; `penguins COMMAND --help` names each command's page",
+    )
     parser.add_argument("--version", action="version", version=_version())
     parser.set_defaults(json_outcome=False)
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     settings = load_settings(_config_from_argv(argv))
 
     add_run_parser(commands)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.cli.help import add_command
 from pipeline.cli.options import add_config_option, add_workspace_option
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.metadata_location import (
@@ -26,11 +27,11 @@ from pipeline.run.lock import run_lock
 
 
 def add_metadata_parser(commands) -> None:
-    metadata = commands.add_parser("metadata", help="the ML Metadata store: copy a workspace's to a server")
-    actions = metadata.add_subparsers(dest="action", required=True)
-    copy = actions.add_parser(
-        "copy", help="copy the workspace's SQLite store, ids and all, into an empty MySQL database"
+    metadata = add_command(
+        commands, "metadata", "the ML Metadata store: copy a workspace's to a server", "scaling"
     )
+    actions = metadata.add_subparsers(dest="action", required=True, metavar="ACTION")
+    copy = add_command(actions, "copy", "copy the SQLite store, ids and all, to a MySQL database", "scaling")
     copy.add_argument(
         "--to",
         required=True,

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pipeline.cli.help import add_command
 from pipeline.cli.options import add_config_option, add_since_option, add_workspace_option
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import load_settings
@@ -29,11 +30,9 @@ def _add_batch_options(parser: argparse.ArgumentParser, handler) -> None:
 
 
 def add_monitor_parsers(commands) -> None:
-    labels = commands.add_parser("labels", help="late labels: the true class of logged requests")
-    label_commands = labels.add_subparsers(dest="labels_command", required=True)
-    add = label_commands.add_parser(
-        "add", help="add the true classes of logged requests, from a CSV of request_id and the label"
-    )
+    labels = add_command(commands, "labels", "late labels: the true class of logged requests", "monitoring")
+    label_commands = labels.add_subparsers(dest="labels_command", required=True, metavar="COMMAND")
+    add = add_command(label_commands, "add", "add true classes of logged requests, from a CSV", "monitoring")
     add.add_argument(
         "--source",
         type=Path,
@@ -42,16 +41,21 @@ def add_monitor_parsers(commands) -> None:
         "for a request of several instances; 0 when left out)",
     )
     _add_common_options(add, command_labels_add)
-    listing = label_commands.add_parser("list", help="the label batches added: rows, when, file and source")
+    listing = add_command(
+        label_commands, "list", "the label batches added: rows, when, file and source", "monitoring"
+    )
     _add_batch_options(listing, command_labels_list)
-    remove = label_commands.add_parser(
-        "remove", help="remove one label batch whole, as `labels list` names it"
+    remove = add_command(
+        label_commands, "remove", "remove one label batch whole, as `labels list` names it", "monitoring"
     )
     remove.add_argument("batch", metavar="BATCH", help="the batch, as `penguins labels list` shows it")
     _add_batch_options(remove, command_labels_remove)
 
-    monitor = commands.add_parser(
-        "monitor", help="live accuracy on late labels, serving skew, class mix, and whether quality dipped"
+    monitor = add_command(
+        commands,
+        "monitor",
+        "live accuracy on late labels, serving skew, class mix, and whether quality dipped",
+        "monitoring",
     )
     add_since_option(monitor)
     _add_common_options(monitor, command_monitor)

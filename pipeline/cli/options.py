@@ -19,7 +19,11 @@ def add_config_option(parser: argparse.ArgumentParser) -> None:
 
 def add_workspace_option(parser: argparse.ArgumentParser, holds: str = "all outputs") -> None:
     parser.add_argument(
-        "--workspace", type=Path, default=Path("workspace"), help=f"where {holds} go (default ./workspace)"
+        "--workspace",
+        type=Path,
+        default=Path("workspace"),
+        metavar="DIR",
+        help=f"where {holds} go (default ./workspace)",
     )
 
 
@@ -57,29 +61,35 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
 
 def add_runner_options(parser: argparse.ArgumentParser) -> None:
     """The TFX orchestrator and the Beam options of the components that run on Beam."""
-    parser.add_argument("--runner", choices=RUNNERS, default="local", help="TFX orchestrator")
+    parser.add_argument(
+        "--runner",
+        choices=RUNNERS,
+        default="local",
+        metavar="RUNNER",
+        help=f"TFX orchestrator: {' or '.join(RUNNERS)} (default local)",
+    )
     add_beam_options(parser)
 
 
 def add_beam_options(parser: argparse.ArgumentParser) -> None:
     """Adds --beam-preset and --beam-arg to a command that runs a pipeline."""
     presets = load_presets()
-    listing = "; ".join(f"{p.name}: {p.description}" for p in presets.presets.values())
     parser.add_argument(
         "--beam-preset",
         choices=(AUTO, *presets.presets),
         default=AUTO,
-        help=f"Beam options for the Beam-powered components (default {AUTO}: {presets.small} below "
-        f"{presets.multi_processing_from_rows:,} rows of data, else {presets.large}). {listing}. "
-        f"Defined in {BEAM_CONFIG.relative_to(BEAM_CONFIG.parents[2])}",
+        metavar="PRESET",
+        help=f"Beam options for the Beam-powered components: {', '.join(presets.presets)}, or {AUTO} "
+        f"(the default: {presets.small} below {presets.multi_processing_from_rows:,} rows, else "
+        f"{presets.large}); each is described in {BEAM_CONFIG.relative_to(BEAM_CONFIG.parents[2])}",
     )
     parser.add_argument(
         "--beam-arg",
         action="append",
         default=[],
         metavar="ARG",
-        help="a Beam pipeline option passed through; it replaces the preset's option (or experiment) "
-        "of the same name, e.g. --beam-arg=--direct_num_workers=2",
+        help="a Beam option passed through, in place of the preset's of the same name, "
+        "e.g. --beam-arg=--direct_num_workers=2",
     )
 
 

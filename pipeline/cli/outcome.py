@@ -12,6 +12,7 @@ import os
 import sys
 from typing import NoReturn, TextIO
 
+from pipeline.cli.help import HelpFormatter
 from pipeline.run.exit_codes import STATUS, CommandResult
 
 
@@ -29,8 +30,12 @@ class CommandParser(argparse.ArgumentParser):
     argparse prints and exits where the error is found, deep in a subcommand's parser; raised, the
     refusal reaches the command line's one place for outcomes, which writes it as JSON with
     `--json` like any other failure. Subcommands' parsers are of this class too (argparse makes
-    them of their parent's class).
+    them of their parent's class), and so format their help alike (pipeline/cli/help.py).
     """
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: error: {message}", self.format_usage())
@@ -40,7 +45,7 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print the outcome as one JSON object on stdout (messages for people go to stderr)",
+        help="print the outcome as one JSON object on stdout (messages to stderr)",
     )
     parser.set_defaults(json_outcome=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from pipeline.cli.help import add_command
 from pipeline.cli.options import (
     add_config_option,
     add_runner_options,
@@ -21,9 +22,11 @@ from pipeline.run.lock import run_lock
 
 
 def add_retrain_parser(commands) -> None:
-    parser = commands.add_parser(
+    parser = add_command(
+        commands,
         "retrain",
-        help="retrain on the newest spans: validate, check drift, train, evaluate, push only if better",
+        "retrain on the newest spans: validate, check drift, train, evaluate, push if better",
+        "monitoring",
     )
     add_config_option(parser)
     add_workspace_option(parser, "spans and outputs")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from pipeline.cli.help import add_command
 from pipeline.cli.options import add_runner_options, add_source_options, run_options
 from pipeline.cli.outcome import add_json_option
 from pipeline.config.settings import load_settings
@@ -13,8 +14,8 @@ from pipeline.run.lock import run_lock
 
 
 def add_run_parser(commands) -> None:
-    run = commands.add_parser(
-        "run", help="run the whole pipeline: validate, transform, train, evaluate, push"
+    run = add_command(
+        commands, "run", "run the whole pipeline: validate, transform, train, evaluate, push", "running"
     )
     add_source_options(run)
     add_runner_options(run)

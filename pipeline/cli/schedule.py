@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from pipeline.cli.help import add_command
 from pipeline.cli.options import add_config_option, add_runner_options, add_workspace_option
 from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE
 
 
 def add_schedule_parser(commands) -> None:
-    schedule = commands.add_parser("schedule", help="run `penguins retrain` on a schedule until stopped")
+    schedule = add_command(
+        commands, "schedule", "run `penguins retrain` on a schedule until stopped", "monitoring"
+    )
     when = schedule.add_mutually_exclusive_group(required=True)
     when.add_argument(
         "--cron",

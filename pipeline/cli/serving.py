@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from pipeline.cli.examples import flag, read_examples
+from pipeline.cli.help import add_command
 from pipeline.cli.outcome import add_json_option, write_outcome
 from pipeline.config.settings import Settings
 from pipeline.run.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandResult
@@ -37,9 +38,15 @@ def _sample_rate(text: str) -> float | None:
 
 
 def add_serve_parser(commands, settings: Settings) -> None:
-    serve = commands.add_parser("serve", help="serve pushed models with TF Serving's REST and gRPC API")
+    serve = add_command(
+        commands, "serve", "serve pushed models with TF Serving's REST and gRPC API", "serving"
+    )
     serve.add_argument(
-        "--workspace", type=Path, default=Path("workspace"), help="whose serving/ folder to serve"
+        "--workspace",
+        type=Path,
+        default=Path("workspace"),
+        metavar="DIR",
+        help="whose serving/ folder to serve (default ./workspace)",
     )
     serve.add_argument("--model", default=settings.model_name, help="model name (default: from the config)")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: loopback only)")
@@ -47,15 +54,23 @@ def add_serve_parser(commands, settings: Settings) -> None:
     serve.add_argument("--port", default=DEFAULT_PORT, help=f"REST port (default: {DEFAULT_PORT})")
     serve.add_argument(
         "--grpc-port",
-        help=f"gRPC port (default: {DEFAULT_GRPC_PORT}; with --upstream only beside --upstream-grpc)",
+        metavar="PORT",
+        help=f"gRPC port (default: {DEFAULT_GRPC_PORT}; with --upstream, only beside --upstream-grpc)",
     )
-    serve.add_argument("--poll-seconds", type=float, default=1.0, help="how often to look for new versions")
+    serve.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="how often to look for new versions (default: 1)",
+    )
     serve.add_argument(
         "--max-request-bytes",
         type=_byte_count,
         default=DEFAULT_MAX_REQUEST_BYTES,
-        help="the largest request accepted, REST body or gRPC message; REST answers 413 beyond it, "
-        "gRPC RESOURCE_EXHAUSTED (default: 4 MiB, gRPC's own default)",
+        metavar="N",
+        help="the largest REST body or gRPC message accepted; REST answers 413 beyond it, gRPC "
+        "RESOURCE_EXHAUSTED (default: 4 MiB, gRPC's own)",
     )
     serve.add_argument(
         "--request-log",
@@ -74,36 +89,31 @@ def add_serve_parser(commands, settings: Settings) -> None:
     serve.add_argument(
         "--upstream",
         metavar="URL",
-        help="serve no models here but front the TF Serving REST API at URL (e.g. http://serving:8501; "
-        "http:// when no scheme is given): the same REST API, with request logging and metrics; "
-        "--poll-seconds is then how often the upstream is asked which version answers",
+        help="serve no models but front the TF Serving REST API at URL (e.g. http://serving:8501), "
+        "logged and measured; --poll-seconds is then how often it is asked which version answers",
     )
     serve.add_argument(
         "--upstream-grpc",
         metavar="HOST:PORT",
-        help="with --upstream, also front that TF Serving's gRPC API at HOST:PORT (e.g. serving:8500) "
-        "on --grpc-port: Predict logged and counted, model metadata and status passed through",
+        help="with --upstream, also front its gRPC API at HOST:PORT, on --grpc-port",
     )
     serve.add_argument(
         "--wait-for-upstream",
         action="store_true",
-        help="with --upstream, answer nothing until the upstream serves the model, saying so while it "
-        "waits (for compose, where an engine without healthchecks starts the front beside TF Serving)",
+        help="with --upstream, answer nothing until the upstream serves the model",
     )
     add_json_option(serve)
     serve.set_defaults(handler=command_serve)
 
 
 def add_predict_parser(commands, settings: Settings) -> None:
-    predict = commands.add_parser(
-        "predict", help="predict with a running server, for one example given as flags or many from a file"
-    )
+    predict = add_command(commands, "predict", "predict with a running server (flags or a file)", "serving")
     predict.add_argument(
         "--url",
         help=f"server address (default: {DEFAULT_URLS['rest']} for rest, {DEFAULT_URLS['grpc']} for grpc)",
     )
-    predict.add_argument("--protocol", choices=PROTOCOLS, default="rest")
-    predict.add_argument("--model", default=settings.model_name)
+    predict.add_argument("--protocol", choices=PROTOCOLS, default="rest", help="default: rest")
+    predict.add_argument("--model", default=settings.model_name, help="model name (default: from the config)")
     predict.add_argument(
         "--file",
         type=Path,
@@ -122,10 +132,11 @@ def add_predict_parser(commands, settings: Settings) -> None:
         "(default: the server makes one; it is printed either way)",
     )
     predict.add_argument("--config", type=Path, help="pipeline config naming the features")
+    example = predict.add_argument_group("one example, instead of --file (leave out what was not measured)")
     for name in settings.features.numeric:
-        predict.add_argument(flag(name), dest=name, type=float, help="a number; omit when not measured")
+        example.add_argument(flag(name), dest=name, type=float, metavar="NUMBER")
     for name in settings.features.categorical:
-        predict.add_argument(flag(name), dest=name, help="omit when not recorded")
+        example.add_argument(flag(name), dest=name, metavar="VALUE")
     predict.set_defaults(handler=command_predict, feature_spec=settings.features)
 
 
@@ -168,7 +179,9 @@ def _checked_addresses(args) -> None:
 def command_serve(args) -> CommandResult:
     from pipeline.config.workspace import Workspace
     from pipeline.run.console import captured_output
-    from serving.server.serve import Monitoring, PortUnavailableError, serve, serve_front
+    from serving.server.ports import PortUnavailableError
+    from serving.server.serve import serve, serve_front
+    from serving.server.settings import Monitoring, ServerSettings
 
     refusal = _serve_refusal(args)
     if refusal:
@@ -187,20 +200,22 @@ def command_serve(args) -> CommandResult:
         )
     workspace = Workspace(args.workspace.resolve()).create()
     request_log = None if args.no_request_log else (args.request_log or workspace.request_log_dir).resolve()
+    settings = ServerSettings(
+        model_name=args.model,
+        host=args.host,
+        port=args.port,
+        grpc_port=args.grpc_port,
+        max_request_bytes=args.max_request_bytes,
+        poll_seconds=args.poll_seconds,
+        monitoring=Monitoring(request_log, sample_rate, workspace.monitoring_results),
+    )
     try:
         with captured_output(workspace.log_dir / "serve.log") as terminal:
             announce = functools.partial(print, file=terminal, flush=True)
-            monitoring = Monitoring(request_log, sample_rate, workspace.monitoring_results)
             if args.upstream:
-                serve_front(
-                    args.upstream, args.upstream_grpc, args.model, args.host, args.port, args.grpc_port,
-                    args.max_request_bytes, args.poll_seconds, announce, monitoring, args.wait_for_upstream,
-                )  # fmt: skip
+                serve_front(settings, args.upstream, args.upstream_grpc, announce, args.wait_for_upstream)
             else:
-                serve(
-                    workspace.serving_root, args.model, args.host, args.port, args.grpc_port,
-                    args.max_request_bytes, args.poll_seconds, announce, monitoring,
-                )  # fmt: skip
+                serve(settings, workspace.serving_root, announce)
     except PortUnavailableError as error:
         return _refused(str(error), EXIT_BUSY if error.in_use else EXIT_USAGE)
     return CommandResult(EXIT_OK)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 
+from pipeline.cli.help import add_command
 from pipeline.cli.options import add_config_option, add_workspace_option
 from pipeline.cli.outcome import CommandResult, add_json_option
 from pipeline.config.settings import Settings, load_settings
@@ -14,15 +15,18 @@ from pipeline.run.lock import run_lock
 
 
 def add_version_parsers(commands) -> None:
-    versions = commands.add_parser(
-        "versions", help="the pushed versions: run, accuracy, labels, and served, rolled back or broken"
+    versions = add_command(
+        commands,
+        "versions",
+        "the pushed versions: run, accuracy, labels, and served, rolled back or broken",
+        "serving",
     )
     add_config_option(versions)
     add_workspace_option(versions)
     add_json_option(versions)
     versions.set_defaults(handler=command_versions)
 
-    rollback = commands.add_parser("rollback", help="serve an earlier pushed version again")
+    rollback = add_command(commands, "rollback", "serve an earlier pushed version again", "serving")
     rollback.add_argument(
         "--to", type=int, help="the version to serve (default: the newest earlier one that can be served)"
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 
-from components.custom.validation_gate import describe_anomalies
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
@@ -18,12 +17,10 @@ _DONE = {"COMPLETE", "CACHED"}
 _SPAN_READING_NODES = {node_ids.SPAN_EXAMPLE_GEN, node_ids.STATISTICS_GEN}
 
 
-def _validation(record: RunRecord) -> str:
-    anomalies = record.output(node_ids.EXAMPLE_VALIDATOR, "anomalies")
-    if anomalies is None:
+def _validation(summary: RunSummary) -> str:
+    if summary.anomalies is None:
         return "not reached"
-    problems = describe_anomalies(anomalies.uri, ["train", "eval"])
-    return f"{len(problems)} anomalies" if problems else "passed"
+    return f"{len(summary.anomalies)} anomalies" if summary.anomalies else "passed"
 
 
 def _drift(summary: RunSummary) -> str:
@@ -73,7 +70,7 @@ def history_entry(record: RunRecord, summary: RunSummary | None = None, alive: b
         "newest_span": summary.newest_span,
         "spans": summary.spans,
         "examples": summary.examples_by_split,
-        "validation": _validation(record),
+        "validation": _validation(summary),
         "drift": _drift(summary),
         "drift_measurements": summary.drift,
         "accuracy": [dataclasses.asdict(item) for item in summary.accuracy],
@@ -93,7 +90,7 @@ def recorded_history(
     settings: Settings, workspace: Workspace, limit: int, run_in_progress: bool
 ) -> list[dict]:
     """The newest `limit` runs as history entries; `run_in_progress` when a run or retrain holds the lock."""
-    records = recorded_runs(settings, workspace)[:limit]
+    records = recorded_runs(settings, workspace, limit)
     # The lock names the process of a run going on now: the newest run with a RUNNING component.
     live_run = (
         next((r.run_id for r in records if "RUNNING" in r.states.values()), None) if run_in_progress else None

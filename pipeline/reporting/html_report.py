@@ -18,7 +18,6 @@ import numpy
 import pandas as pd
 from matplotlib.figure import Figure  # not pyplot: no global state, no display backend
 
-from components.custom.validation_gate import describe_anomalies
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.definition import node_ids
@@ -160,11 +159,10 @@ def _confusion_matrix(record: RunRecord, label: str) -> str:
     return _png(figure)
 
 
-def _anomalies(record: RunRecord, summary: RunSummary | None, rejection: str | None) -> str:
+def _anomalies(summary: RunSummary | None, rejection: str | None) -> str:
     parts = []
-    validator = record.output(node_ids.EXAMPLE_VALIDATOR, "anomalies")
-    if validator is not None:
-        problems = describe_anomalies(validator.uri, ["train", "eval"])
+    if summary is not None and summary.anomalies is not None:
+        problems = summary.anomalies
         parts.append(
             table(["schema anomaly"], [[p] for p in problems], set(range(len(problems))))
             if problems
@@ -224,7 +222,7 @@ def write_report(
     else:
         sections.append("<p>The run stopped before the newest span was read.</p>")
     sections.append("<h2>Anomalies and drift</h2>")
-    sections.append(_anomalies(record, summary, rejection))
+    sections.append(_anomalies(summary, rejection))
     sections.append("<h2>Accuracy per slice: candidate against the served model</h2>")
     sections.append(_slice_metrics(summary) if summary else "<p>Not evaluated.</p>")
     sections.append("<h2>Accuracy per span: the old data against the new</h2>")

@@ -18,6 +18,7 @@ from components.custom.evaluation_keys import (
     SPLIT_EXAMPLES_KEY,
 )
 from components.custom.pusher import ALREADY_SERVED_KEY, ROLLED_BACK_KEY
+from components.custom.validation_gate import describe_anomalies
 from pipeline.definition import node_ids
 from pipeline.definition.evaluation import ACCURACY_METRIC
 from pipeline.reporting.history_text import span_accuracy_rows
@@ -42,7 +43,11 @@ class EvaluatedSample:
 
 @dataclasses.dataclass
 class RunSummary:
+    """What a run decided, read from its record once, for every report of it: the run's own lines,
+    `penguins history`, `penguins versions`, the retrain's HTML report and its rejection record."""
+
     examples_by_split: dict[str, int]
+    anomalies: list[str] | None  # the schema anomalies found, one line each; None: validation not reached
     accuracy: list[SliceAccuracy]
     blessed: bool | None
     reasons: list[str]
@@ -165,7 +170,10 @@ def evaluated_on(summary: RunSummary) -> str:
 
 
 def summarize(record: RunRecord) -> RunSummary:
+    """Reads what the run's artifacts say, once: their properties in MLMD, and the statistics,
+    anomalies and evaluation files they point to."""
     # Files of old runs may have been deleted to save space; their properties in MLMD remain.
+    validator = record.output(node_ids.EXAMPLE_VALIDATOR, "anomalies")
     statistics = _on_disk(record.output(node_ids.STATISTICS_GEN, "statistics"))
     drift = record.output(node_ids.DRIFT_CHECK, "drift")
     model = record.output(node_ids.TRAINER, "model")
@@ -184,6 +192,7 @@ def summarize(record: RunRecord) -> RunSummary:
     reasons = _failure_reasons(evaluation.uri) if evaluation and not evaluator_blessed else []
     return RunSummary(
         examples_by_split=_examples_by_split(statistics.uri) if statistics else {},
+        anomalies=describe_anomalies(validator.uri, ["train", "eval"]) if validator else None,
         accuracy=_slice_accuracies(evaluation.uri) if evaluation else [],
         blessed=None if blessed_value is None else bool(blessed_value),
         reasons=reasons + json.loads(custom_property(gate, GATE_REASONS_KEY) or "[]"),

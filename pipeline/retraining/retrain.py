@@ -201,11 +201,9 @@ def _run(
 
 
 def _what_refused(settings: Settings, outcome) -> dict:
-    from components.custom.validation_gate import describe_anomalies
-
-    validator = outcome.record.output(node_ids.EXAMPLE_VALIDATOR, "anomalies") if outcome.record else None
-    anomalies = describe_anomalies(validator.uri, ["train", "eval"]) if validator else []
-    drifted = [m["feature"] for m in outcome.summary.drifted] if outcome.summary else []
+    summary = outcome.summary
+    anomalies = (summary.anomalies or []) if summary else []
+    drifted = [m["feature"] for m in summary.drifted] if summary else []
     return rejection_checks(settings, anomalies, drifted)
 
 

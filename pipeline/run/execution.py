@@ -15,7 +15,7 @@ from components.custom.validation_gate import DataValidationError
 from pipeline.config.settings import Settings
 from pipeline.config.workspace import Workspace
 from pipeline.reporting.history import history_entry
-from pipeline.reporting.metadata import RunRecord, recorded_runs
+from pipeline.reporting.metadata import RunRecord, newest_run
 from pipeline.reporting.summary import RunSummary, format_summary, summarize
 from pipeline.run.abandoned import fail_interrupted
 from pipeline.run.exit_codes import EXIT_DATA_REJECTED, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
@@ -49,11 +49,6 @@ def _find_cause(error: BaseException, kind: type) -> BaseException | None:
     return None
 
 
-def _latest_record(settings: Settings, workspace: Workspace) -> RunRecord | None:
-    runs = recorded_runs(settings, workspace)
-    return runs[0] if runs else None
-
-
 def execute(
     tfx_pipeline, settings: Settings, workspace: Workspace, runner: str, terminal: TextIO, log_path: Path
 ) -> Outcome:
@@ -66,7 +61,7 @@ def execute(
         return Outcome(EXIT_INTERRUPTED, None, None, error=str(interrupted))
     except Exception as error:
         rejected = _find_cause(error, DataValidationError)
-        record = _latest_record(settings, workspace)
+        record = newest_run(settings, workspace)
         summary = summarize(record) if record else None
         if rejected is not None:
             print(f"\nData rejected, nothing trained or pushed. {rejected}", file=terminal)
@@ -74,7 +69,7 @@ def execute(
         failure = f"{type(error).__name__}: {error}"
         print(f"\nPipeline failed: {failure}\nSee {log_path}", file=terminal)
         return Outcome(EXIT_FAILED, record, summary, error=failure)
-    record = _latest_record(settings, workspace)
+    record = newest_run(settings, workspace)
     summary = summarize(record)
     lines = format_summary(
         summary, settings.schema_path, settings.evaluation.min_accuracy, settings.evaluation.max_accuracy_drop
