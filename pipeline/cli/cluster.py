@@ -1,7 +1,7 @@
 """`penguins cluster up|down|status flink|spark`: a local Flink or Spark cluster for the Beam presets.
 
 `make flink-up`, `make spark-up` and their `-down` twins call it; the `flink` and `spark` Beam
-presets then run the pipeline's Beam components there (README, "Beam on a Flink or Spark cluster").
+presets then run the pipeline's Beam components there (docs/scaling.md).
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def _config_from_argv(argv: list[str] | None) -> Path | None:
 
 
 def _version() -> str:
-    """The project's version and the stack it runs on (README, "Supported platforms"), from the
+    """The project's version and the stack it runs on (docs/platforms.md), from the
     installed packages' metadata: an image or a machine says which stack it got without importing it."""
     version = importlib.metadata.version
     return (
