@@ -19,6 +19,7 @@ TOP_LEVEL = ("pipeline", "components", "serving")
 LAYERS = (
     ("pipeline.cli",),
     ("pipeline.cluster",),
+    ("pipeline.export",),
     ("pipeline.retraining",),
     ("pipeline.monitoring",),
     ("pipeline.run",),

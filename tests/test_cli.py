@@ -66,7 +66,8 @@ def test_schema_infer_prints_only_its_own_lines(tmp_path):
 
 
 def _outcome(result) -> dict:
-    """The one JSON object a `--json` command prints on stdout, whatever happened."""
+    """The one JSON object a `--json` command prints on stdout, on one line, whatever happened."""
+    assert len(result.stdout.splitlines()) == 1, result.stdout
     return json.loads(result.stdout)
 
 
@@ -116,6 +117,7 @@ def test_every_command_refuses_bad_arguments_with_one_json_object_when_asked(cap
         exit_code = main([*line, "--json", *mistake])
         printed = capsys.readouterr()
         outcome = json.loads(printed.out)
+        assert printed.out.count("\n") == 1, printed.out  # one line, which a scheduler keeps whole
         assert (exit_code, outcome["exit_code"], outcome["status"]) == (2, 2, "usage_error"), line
         assert outcome["command"] == (line[0] if line else None)
         assert outcome["error"].startswith("penguins") and outcome["error"] in printed.err

@@ -32,6 +32,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.tags import compatible_tags, cpython_tags
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
+from pipeline.export.scheduled_commands import command_line, scheduled_commands
 from pipeline.stack import CURRENT, find_interpreters, newest
 from tests.helpers import PENGUINS, REPO, parse_penguins_args
 
@@ -302,24 +303,28 @@ def test_crontab_line_is_valid_and_runs_a_real_penguins_command():
     assert (args.command, args.when_new_data) == ("retrain", True)
 
 
-def test_kubernetes_cronjob_retrains_one_at_a_time_on_a_persistent_workspace():
+def test_kubernetes_cronjobs_run_the_dags_retrains_one_at_a_time_on_a_persistent_workspace():
+    """The CronJobs run the Airflow DAG's retrains (`retrain --when-quality-dips` runs monitor first)."""
     documents = list(
         yaml.safe_load_all((REPO / "docker" / "kubernetes" / "retrain-cronjob.yaml").read_text())
     )
-    by_kind = {d["kind"]: d for d in documents}
-    claim, cronjob = by_kind["PersistentVolumeClaim"], by_kind["CronJob"]
-    assert cronjob["apiVersion"] == "batch/v1"
-    spec = cronjob["spec"]
-    assert spec["concurrencyPolicy"] == "Forbid"
-    CronTrigger.from_crontab(spec["schedule"])
-    pod = spec["jobTemplate"]["spec"]["template"]["spec"]
-    assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsNonRoot"] is True
-    (container,) = pod["containers"]
-    assert "command" not in container  # the image's entrypoint, `penguins`, runs the args
-    args = parse_penguins_args(container["args"])
-    assert (args.command, args.when_new_data) == ("retrain", True)
-    (mount,) = container["volumeMounts"]
-    assert Path(mount["mountPath"]) == args.workspace
-    (volume,) = pod["volumes"]
-    assert volume["name"] == mount["name"]
-    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    (claim,) = [d for d in documents if d["kind"] == "PersistentVolumeClaim"]
+    cronjobs = [d for d in documents if d["kind"] == "CronJob"]
+    retrains = [c for c in scheduled_commands("cronjob") if c.arguments[0] == "retrain"]
+    for cronjob, retrain in zip(cronjobs, retrains, strict=True):
+        assert cronjob["apiVersion"] == "batch/v1"
+        spec = cronjob["spec"]
+        assert spec["concurrencyPolicy"] == "Forbid"
+        CronTrigger.from_crontab(spec["schedule"])
+        pod = spec["jobTemplate"]["spec"]["template"]["spec"]
+        assert pod["restartPolicy"] == "Never" and pod["securityContext"]["runAsNonRoot"] is True
+        (container,) = pod["containers"]
+        assert "command" not in container  # the image's entrypoint, `penguins`, runs the args
+        assert container["args"] == command_line(retrain, "/workspace")
+        args = parse_penguins_args(container["args"])
+        (mount,) = container["volumeMounts"]
+        assert Path(mount["mountPath"]) == args.workspace
+        (volume,) = pod["volumes"]
+        assert volume["name"] == mount["name"]
+        assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    assert [c["spec"]["schedule"] for c in cronjobs] == ["0 3 * * *", "0 4 * * *"]  # an hour apart

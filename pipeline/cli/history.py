@@ -21,7 +21,7 @@ def add_history_parser(commands) -> None:
     )
     add_config_option(history)
     add_workspace_option(history)
-    history.add_argument("--json", action="store_true", help="print JSON instead of text")
+    history.add_argument("--json", action="store_true", help="print the runs as one JSON list, on one line")
     history.add_argument("--limit", type=int, default=20, help="at most this many runs")
     history.set_defaults(handler=command_history)
 
@@ -49,6 +49,6 @@ def command_history(args: argparse.Namespace) -> int:
             entries += recorded_history(settings, workspace, args.limit, in_progress)
         # Monitor runs and pipeline runs, newest first: both are stamped in local time.
         entries = sorted(entries, key=lambda entry: entry["started"], reverse=True)[: args.limit]
-        output = json.dumps(entries, indent=2) if args.json else "\n".join(format_history(entries))
+        output = json.dumps(entries) if args.json else "\n".join(format_history(entries))
         print(output or "No runs yet.", file=terminal)
     return EXIT_OK

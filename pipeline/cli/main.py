@@ -15,6 +15,7 @@ from pathlib import Path
 
 from pipeline.cli.cluster import add_cluster_parser
 from pipeline.cli.data import add_data_parsers, add_synth_parser
+from pipeline.cli.export import add_export_parser
 from pipeline.cli.help import docs_epilog
 from pipeline.cli.history import add_history_parser
 from pipeline.cli.metadata import add_metadata_parser
@@ -79,6 +80,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     add_version_parsers(commands)
     add_retrain_parser(commands)
     add_schedule_parser(commands)
+    add_export_parser(commands)
     add_serve_parser(commands, settings)
     add_predict_parser(commands, settings)
     add_synth_parser(commands, settings)
@@ -133,6 +135,12 @@ def _command_named(parser: argparse.ArgumentParser, arguments: list[str]) -> str
     return first if first in commands.choices else None
 
 
+def _quiet_after_the_outcome(unraisable) -> None:
+    """Drops the errors TensorFlow's objects raise while the interpreter shuts down ("Exception
+    ignored in: AtomicFunction.__del__"): printed after the JSON outcome, they would become the last
+    line of the output, which is what a scheduler keeps (Airflow's XCom)."""
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
     try:
@@ -150,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         if outcome_stream is not None:
             with outcome_stream:
                 write_outcome(outcome_stream, args.command, result)
+            sys.unraisablehook = _quiet_after_the_outcome
         elif getattr(args, "json", False) and "error" in result.outcome:
             # `history --json` prints a list of runs; when it fails, a script still gets the error as data.
             write_outcome(sys.stdout, args.command, result)

@@ -1,7 +1,8 @@
 """What a command hands back: its exit code, and what happened as data for `--json`.
 
 Scripts (and `penguins schedule`) read a command's outcome from one JSON object on stdout, never
-from the sentences printed for people; with `--json`, those sentences go to stderr.
+from the sentences printed for people; with `--json`, those sentences go to stderr. The object is
+one line: schedulers that keep a task's last line of output (Airflow's XCom) then keep all of it.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def add_json_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json",
         action="store_true",
-        help="print the outcome as one JSON object on stdout (messages to stderr)",
+        help="print the outcome as one JSON object, on one line of stdout (messages to stderr)",
     )
     parser.set_defaults(json_outcome=True)
 
@@ -65,5 +66,5 @@ def write_outcome(stream: TextIO, command: str, result: CommandResult) -> None:
         "status": STATUS.get(result.exit_code, "failed"),
         **result.outcome,
     }
-    stream.write(json.dumps(document, indent=2, default=str) + "\n")
+    stream.write(json.dumps(document, default=str) + "\n")
     stream.flush()

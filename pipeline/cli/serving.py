@@ -274,8 +274,7 @@ def command_predict(args) -> int:
                 [
                     {label: p.label, "probabilities": p.probabilities, "request_id": p.request_id}
                     for p in predictions
-                ],
-                indent=2,
+                ]
             )
         )
     else:
