@@ -1,6 +1,6 @@
 """`penguins export airflow`: the DAG file, parsed and run by a real Airflow 3 in its own venv.
 
-The venv is built once and cached (tests/airflow_venv.py); Airflow runs with SQLite in a temporary
+The venv is built once and cached (tests/side_venvs.py); Airflow runs with SQLite in a temporary
 AIRFLOW_HOME, and `airflow dags test` runs the exported DAG's tasks for real, calling `penguins`.
 """
 
@@ -13,8 +13,8 @@ import subprocess
 
 import pytest
 
-from tests.airflow_venv import airflow_venv
 from tests.helpers import bundled_rows, penguins, write_rows
+from tests.side_venvs import airflow_venv
 
 TASKS = ["retrain_on_new_data", "monitor", "retrain_when_quality_dips"]
 

@@ -1,4 +1,4 @@
-"""`penguins export`: the scheduled retraining as a file for a scheduler teams already run."""
+"""`penguins export`: the pipeline as a file for a scheduler teams already run (Airflow, Kubeflow)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from pipeline.cli.help import add_command
+from pipeline.cli.options import add_beam_options, add_config_option
 from pipeline.cli.outcome import add_json_option
 from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE, CommandResult
 
@@ -17,8 +18,15 @@ DAG_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")  # what Airflow accepts as a dag_i
 
 
 def add_export_parser(commands) -> None:
-    export = add_command(commands, "export", "write the scheduled retraining for Airflow", "scheduling")
+    export = add_command(
+        commands, "export", "write the pipeline for Airflow or Kubeflow Pipelines (Vertex AI)", "scheduling"
+    )
     targets = export.add_subparsers(dest="export_target", required=True)
+    _add_airflow_parser(targets)
+    _add_kfp_parser(targets)
+
+
+def _add_airflow_parser(targets) -> None:
     airflow = add_command(
         targets,
         "airflow",
@@ -51,6 +59,40 @@ def add_export_parser(commands) -> None:
     )
     add_json_option(airflow)
     airflow.set_defaults(handler=command_export_airflow)
+
+
+def _add_kfp_parser(targets) -> None:
+    kfp = add_command(
+        targets,
+        "kfp",
+        "write the KFP v2 spec of `penguins run`, for Kubeflow Pipelines or Vertex AI",
+        "scheduling",
+    )
+    kfp.add_argument("--out", type=Path, required=True, help="the spec's file, FILE.yaml")
+    kfp.add_argument("--image", required=True, help="the pipeline image every step runs in")
+    kfp.add_argument(
+        "--pipeline-root",
+        required=True,
+        metavar="URI",
+        help="where every pod writes the outputs and pushes the models, e.g. gs://bucket/penguins",
+    )
+    kfp.add_argument(
+        "--data-root", required=True, metavar="URI", help="a folder of already-cleaned CSV, every pod reads"
+    )
+    kfp.add_argument(
+        "--retrain",
+        action="store_true",
+        help="refused: a retrain is planned from the workspace before each run, which a spec cannot do",
+    )
+    kfp.add_argument(
+        "--vertex",
+        action="store_true",
+        help="also write FILE.json, Vertex AI's PipelineJob, and print how to submit and schedule it",
+    )
+    add_config_option(kfp)
+    add_beam_options(kfp)
+    add_json_option(kfp)
+    kfp.set_defaults(handler=command_export_kfp)
 
 
 def _schedule_problem(schedule: str) -> str | None:
@@ -95,3 +137,64 @@ def command_export_airflow(args: argparse.Namespace) -> CommandResult:
     return CommandResult(
         EXIT_OK, {"path": str(path.resolve()), "dag_id": args.dag_id, "schedule": args.schedule}
     )
+
+
+RETRAIN_REFUSAL = (
+    "--retrain: a KFP spec cannot hold `penguins retrain`, which plans each run from the workspace "
+    "(the newest span, the window of spans, the span drift is measured against) where KFP's resolvers "
+    "take only the latest artifact; schedule `penguins retrain` itself: penguins export airflow --image"
+)
+
+
+def command_export_kfp(args: argparse.Namespace) -> CommandResult:
+    if args.retrain:
+        return _refused(RETRAIN_REFUSAL)
+    if args.out.suffix not in (".yaml", ".yml"):
+        return _refused(f"--out {args.out}: expected a .yaml file (KFP's compiled form of a pipeline)")
+    if not args.image or any(character.isspace() for character in args.image):
+        return _refused(f"--image {args.image!r}: expected an image reference, e.g. registry/penguins:1.0")
+    from pipeline.config.settings import ConfigError, load_settings
+    from pipeline.export.kfp_spec import check_location, kfp_pipeline, pipeline_job
+    from pipeline.run.beam_options import resolve_beam_args
+
+    try:
+        pipeline_root = check_location("--pipeline-root", args.pipeline_root)
+        data_root = check_location("--data-root", args.data_root)
+        settings = load_settings(args.config)
+        beam_args = resolve_beam_args(args.beam_preset, args.beam_arg).args
+        job = pipeline_job(kfp_pipeline(settings, data_root, pipeline_root, beam_args), args.image)
+    except (ValueError, ConfigError) as error:
+        return _refused(str(error))
+    return _write_kfp(args, job, pipeline_root)
+
+
+def _write_kfp(args: argparse.Namespace, job: dict, pipeline_root: str) -> CommandResult:
+    """The spec as YAML (what the kfp SDK loads), and with --vertex the whole job as JSON beside it."""
+    import json
+
+    import yaml
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(yaml.safe_dump(job["pipelineSpec"], sort_keys=False))
+    print(f"Wrote the KFP v2 spec of `penguins run` to {args.out}", file=sys.stderr)
+    outcome = {"path": str(args.out.resolve()), "image": args.image, "pipeline_root": pipeline_root}
+    if args.vertex:
+        job_file = args.out.with_suffix(".json")
+        job_file.write_text(json.dumps(job, indent=2))
+        lines = vertex_lines(str(job_file.resolve()), job["displayName"], pipeline_root)
+        print(
+            "Submit and schedule it on Vertex AI, in Python, after `from google.cloud import aiplatform`:",
+            file=sys.stderr,
+        )
+        print("\n".join(lines))
+        outcome.update(job=str(job_file.resolve()), vertex=lines)
+    return CommandResult(EXIT_OK, outcome)
+
+
+def vertex_lines(job_file: str, name: str, pipeline_root: str) -> list[str]:
+    """Two lines of Python: the Vertex AI PipelineJob of `job_file`, then its schedule (or one run now)."""
+    return [
+        f"job = aiplatform.PipelineJob(display_name={name!r}, template_path={job_file!r}, "
+        f"pipeline_root={pipeline_root!r})",
+        f"job.create_schedule(display_name={name!r}, cron={DEFAULT_SCHEDULE!r})  # or job.submit(), one run",
+    ]

@@ -16,6 +16,7 @@ SPAN_WINDOW_RESOLVER = "span_window_resolver"
 TRANSFORM = "Transform"
 TRAINER = "Trainer"
 BASELINE_RESOLVER = "served_model_resolver"
+LATEST_BLESSED_RESOLVER = "latest_blessed_model_resolver"  # the baseline of the KFP export
 EVALUATOR = "Evaluator"
 SPAN_GATE = "SpanGate"
 PUSHER = "AtomicPusher"

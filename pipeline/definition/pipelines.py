@@ -56,8 +56,19 @@ def split_config(settings: Settings) -> example_gen_pb2.Output:
     )
 
 
-def _training(settings: Settings, workspace: Workspace, examples, schema, gate, span_rules=None) -> list:
-    """Transform -> Trainer -> (served model as baseline) -> Evaluator -> Pusher, after the gate passed.
+def served_model_baseline(model_dir: str) -> Resolver:
+    """The model `model_dir` serves now, the Evaluator's baseline (components/resolvers/served_model.py)."""
+    return Resolver(
+        strategy_class=ServedModelStrategy,
+        config={"model_dir": model_dir},
+        model=Channel(type=standard_artifacts.Model),
+    ).with_id(node_ids.BASELINE_RESOLVER)
+
+
+def _training(
+    settings: Settings, model_dir: str, examples, schema, gate, baseline_resolver, span_rules=None
+) -> list:
+    """Transform -> Trainer -> (baseline) -> Evaluator -> Pusher into `model_dir`, after the gate passed.
 
     With `span_rules` (a retrain's window of spans), the span gate sits between the Evaluator and
     the Pusher: the candidate must also be no worse on the earlier spans and fit the newest one.
@@ -83,12 +94,6 @@ def _training(settings: Settings, workspace: Workspace, examples, schema, gate, 
         schema=schema,
         custom_config=settings.as_custom_config(),
     ).with_id(node_ids.TRAINER)
-    model_dir = workspace.model_dir(settings.model_name)
-    baseline_resolver = Resolver(
-        strategy_class=ServedModelStrategy,
-        config={"model_dir": str(model_dir)},
-        model=Channel(type=standard_artifacts.Model),
-    ).with_id(node_ids.BASELINE_RESOLVER)
     evaluator = SampledEvaluator(
         examples=examples,
         model=trainer.outputs["model"],
@@ -112,7 +117,7 @@ def _training(settings: Settings, workspace: Workspace, examples, schema, gate, 
         model=trainer.outputs["model"],
         model_blessing=blessing,
         push_destination=pusher_pb2.PushDestination(
-            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(model_dir))
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=model_dir)
         ),
     ).with_id(node_ids.PUSHER)
     pin_to_content(transform, [_module_of(PREPROCESSING_FN)])
@@ -127,25 +132,62 @@ def _module_of(function_path: str) -> str:
     return function_path.rsplit(".", 1)[0]
 
 
+def _schema_copy(settings: Settings, workspace: Workspace) -> Path:
+    """The schema's copy named by its content, imported so that an edit is never served from cache."""
+    return content_addressed_copy(settings.schema_path, workspace.schemas)
+
+
 def _import_schema(settings: Settings, workspace: Workspace) -> ImportSchemaGen:
-    """The schema, imported from a copy named by its content, so that an edit is never served from cache."""
-    copy = content_addressed_copy(settings.schema_path, workspace.schemas)
-    return ImportSchemaGen(schema_file=str(copy)).with_id(node_ids.SCHEMA_GEN)
+    return ImportSchemaGen(schema_file=str(_schema_copy(settings, workspace))).with_id(node_ids.SCHEMA_GEN)
 
 
 def _statistics_gen(example_gen) -> BatchedStatisticsGen:
     return BatchedStatisticsGen(examples=example_gen.outputs["examples"]).with_id(node_ids.STATISTICS_GEN)
 
 
-def _pipeline(settings, workspace, components, beam_args, enable_cache) -> tfx_pipeline.Pipeline:
+def pinned_pipeline(
+    settings: Settings, pipeline_root: str, components, beam_args, enable_cache=True, metadata_config=None
+) -> tfx_pipeline.Pipeline:
+    """The pipeline of `components`, each pinned to its code (cache_keys.py), writing to `pipeline_root`."""
     return tfx_pipeline.Pipeline(
         pipeline_name=settings.name,
-        pipeline_root=str(workspace.pipeline_root),
+        pipeline_root=pipeline_root,
         components=[pin_to_content(component) for component in components],
         enable_cache=enable_cache,
-        metadata_connection_config=settings.metadata_location(workspace).connection_config(),
+        metadata_connection_config=metadata_config,
         beam_pipeline_args=beam_args,
     )
+
+
+def _pipeline(settings, workspace, components, beam_args, enable_cache) -> tfx_pipeline.Pipeline:
+    metadata = settings.metadata_location(workspace).connection_config()
+    return pinned_pipeline(
+        settings, str(workspace.pipeline_root), components, beam_args, enable_cache, metadata
+    )
+
+
+def run_components(settings: Settings, data_root: str, schema_file: str, model_dir: str, baseline) -> list:
+    """The nodes of `penguins run`, over the cleaned CSV in `data_root`, pushing into `model_dir`.
+
+    Locations are strings, as TFX keeps them: a `gs://` URI must not pass through pathlib
+    (`Path("gs://b")` is `gs:/b`). `baseline` is the Evaluator's baseline resolver.
+    """
+    example_gen = TypedCsvExampleGen(
+        input_base=data_root,
+        custom_config=column_types(settings.features),
+        output_config=split_config(settings),
+    ).with_id(node_ids.EXAMPLE_GEN)
+    statistics_gen = _statistics_gen(example_gen)
+    schema_gen = ImportSchemaGen(schema_file=schema_file).with_id(node_ids.SCHEMA_GEN)
+    example_validator = ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    ).with_id(node_ids.EXAMPLE_VALIDATOR)
+    validation_gate = ValidationGate(anomalies=example_validator.outputs["anomalies"]).with_id(
+        node_ids.VALIDATION_GATE
+    )
+    examples, schema = example_gen.outputs["examples"], schema_gen.outputs["schema"]
+    training = _training(settings, model_dir, examples, schema, validation_gate, baseline)
+    return [example_gen, statistics_gen, schema_gen, example_validator, validation_gate, *training]
 
 
 def create_pipeline(
@@ -156,23 +198,14 @@ def create_pipeline(
     enable_cache: bool = True,
 ) -> tfx_pipeline.Pipeline:
     """The one-shot pipeline of `penguins run`, over one folder of cleaned data."""
-    example_gen = TypedCsvExampleGen(
-        input_base=str(clean_data_dir),
-        custom_config=column_types(settings.features),
-        output_config=split_config(settings),
-    ).with_id(node_ids.EXAMPLE_GEN)
-    statistics_gen = _statistics_gen(example_gen)
-    schema_gen = _import_schema(settings, workspace)
-    example_validator = ExampleValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
-    ).with_id(node_ids.EXAMPLE_VALIDATOR)
-    validation_gate = ValidationGate(anomalies=example_validator.outputs["anomalies"]).with_id(
-        node_ids.VALIDATION_GATE
+    model_dir = str(workspace.model_dir(settings.model_name))
+    components = run_components(
+        settings,
+        str(clean_data_dir),
+        str(_schema_copy(settings, workspace)),
+        model_dir,
+        served_model_baseline(model_dir),
     )
-    training = _training(
-        settings, workspace, example_gen.outputs["examples"], schema_gen.outputs["schema"], validation_gate
-    )
-    components = [example_gen, statistics_gen, schema_gen, example_validator, validation_gate, *training]
     return _pipeline(settings, workspace, components, beam_args, enable_cache)
 
 
@@ -272,12 +305,14 @@ def create_retraining_pipeline(
         examples=(example_gen, "examples"),
     )
     span_rules = GateRules(newest_span, settings.evaluation.max_accuracy_drop, newest_is_feedback)
+    model_dir = str(workspace.model_dir(settings.model_name))
     training = _training(
         settings,
-        workspace,
+        model_dir,
         span_window.outputs["examples"],
         schema_gen.outputs["schema"],
         validation_gate,
+        served_model_baseline(model_dir),
         span_rules,
     )
     components = [
