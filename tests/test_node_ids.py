@@ -14,6 +14,7 @@ from pipeline.definition.pipelines import (
     create_retraining_pipeline,
     create_span_reading_pipeline,
 )
+from pipeline.export.kfp_spec import kfp_pipeline
 
 DECLARED = {value for name, value in vars(node_ids).items() if name.isupper()}
 
@@ -25,6 +26,7 @@ def test_every_node_id_is_declared_once(tmp_path):
         "run": create_pipeline(settings, tmp_path, workspace, []),
         "span reading": create_span_reading_pipeline(settings, workspace, 2, []),
         "retraining": create_retraining_pipeline(settings, workspace, [], 3, [2, 3], [1]),
+        "kfp export": kfp_pipeline(settings, "gs://bucket/clean", "gs://bucket/root", []),
     }
     used = set()
     for name, built in pipelines.items():

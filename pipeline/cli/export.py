@@ -15,6 +15,8 @@ from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE, CommandResult
 DEFAULT_SCHEDULE = "0 3 * * *"  # as docker/kubernetes/retrain-cronjob.yaml
 AIRFLOW_PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly")
 DAG_ID = re.compile(r"[A-Za-z0-9_.-]{1,250}")  # what Airflow accepts as a dag_id
+# A location every pod of a KFP pipeline sees: a URI with a scheme (gs://, s3://) or an absolute path.
+LOCATION = re.compile(r"([a-z][a-z0-9+.-]*://[^/\s]+|/)\S*")
 
 
 def add_export_parser(commands) -> None:
@@ -146,20 +148,40 @@ RETRAIN_REFUSAL = (
 )
 
 
-def command_export_kfp(args: argparse.Namespace) -> CommandResult:
+def _location_problem(flag: str, value: str) -> str | None:
+    """Why `value` cannot be a location of the KFP pipeline, or None. Kept a string, never a Path."""
+    if LOCATION.fullmatch(value):
+        return None
+    return (
+        f"{flag} {value!r}: expected a URI that every pod of the pipeline reaches, e.g. "
+        "gs://bucket/penguins, or an absolute path on storage mounted in every pod"
+    )
+
+
+def _kfp_problem(args: argparse.Namespace) -> str | None:
     if args.retrain:
-        return _refused(RETRAIN_REFUSAL)
+        return RETRAIN_REFUSAL
     if args.out.suffix not in (".yaml", ".yml"):
-        return _refused(f"--out {args.out}: expected a .yaml file (KFP's compiled form of a pipeline)")
+        return f"--out {args.out}: expected a .yaml file (KFP's compiled form of a pipeline)"
     if not args.image or any(character.isspace() for character in args.image):
-        return _refused(f"--image {args.image!r}: expected an image reference, e.g. registry/penguins:1.0")
+        return f"--image {args.image!r}: expected an image reference, e.g. registry/penguins:1.0"
+    return _location_problem("--pipeline-root", args.pipeline_root) or _location_problem(
+        "--data-root", args.data_root
+    )
+
+
+def command_export_kfp(args: argparse.Namespace) -> CommandResult:
+    problem = _kfp_problem(args)
+    if problem:
+        return _refused(problem)
     from pipeline.config.settings import ConfigError, load_settings
-    from pipeline.export.kfp_spec import check_location, kfp_pipeline, pipeline_job
+    from pipeline.export.kfp_spec import kfp_pipeline, pipeline_job
     from pipeline.run.beam_options import resolve_beam_args
 
+    pipeline_root, data_root = (
+        location.rstrip("/") or "/" for location in (args.pipeline_root, args.data_root)
+    )
     try:
-        pipeline_root = check_location("--pipeline-root", args.pipeline_root)
-        data_root = check_location("--data-root", args.data_root)
         settings = load_settings(args.config)
         beam_args = resolve_beam_args(args.beam_preset, args.beam_arg).args
         job = pipeline_job(kfp_pipeline(settings, data_root, pipeline_root, beam_args), args.image)

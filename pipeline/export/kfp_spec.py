@@ -3,7 +3,8 @@
 Each step runs in a pod of the pipeline image (docker/Dockerfile), so the spec names the files of
 this checkout by where the image holds them, and every location of the pipeline's outputs under
 the pipeline root, a URI every pod reaches (e.g. `gs://bucket/penguins`). Locations stay strings
-from the flag to the spec: pathlib would turn `gs://bucket` into `gs:/bucket`.
+from the flag to the spec (pipeline/cli/export.py checks them): pathlib would turn `gs://bucket`
+into `gs:/bucket`.
 
 The runner supports TFX's two built-in resolver strategies only, so the Evaluator's baseline is
 the latest blessed model rather than the model served (docs/scheduling.md says what differs).
@@ -11,7 +12,6 @@ the latest blessed model rather than the model served (docs/scheduling.md says w
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from tfx.dsl.components.common.resolver import Resolver
@@ -30,18 +30,6 @@ from pipeline.definition.pipelines import pinned_pipeline, run_components
 
 # Where docker/Dockerfile puts this checkout's files in the image (its `COPY schema/ /app/schema/`...).
 IMAGE_PROJECT_ROOT = "/app"
-# A URI with a scheme (gs://, s3://, ...) or an absolute path, as every pod sees the same location.
-LOCATION = re.compile(r"([a-z][a-z0-9+.-]*://[^/\s]+|/)[^\s]*")
-
-
-def check_location(flag: str, value: str) -> str:
-    """`value` with no trailing slash, or ValueError naming `flag` when it is neither a URI nor absolute."""
-    if not LOCATION.fullmatch(value):
-        raise ValueError(
-            f"{flag} {value!r}: expected a URI that every pod of the pipeline reaches, "
-            "e.g. gs://bucket/penguins, or an absolute path on storage mounted in every pod"
-        )
-    return value.rstrip("/") or "/"
 
 
 def image_path(path: Path) -> str:
