@@ -22,6 +22,7 @@ from tests.side_venvs import kfp_venv
 IMAGE = "registry.example/penguins-pipeline:1.2"
 PIPELINE_ROOT = "gs://penguins-bucket/pipelines/penguins"
 DATA_ROOT = "gs://penguins-bucket/data/clean-2024"
+PUSH_TO = "/gcs/penguins-bucket/serving"  # the bucket as Vertex AI mounts it in every pod
 RUN_TASKS = {
     "CsvExampleGen",
     "StatisticsGen",
@@ -49,7 +50,8 @@ print(json.dumps({"name": component.name, "compiled": yaml.safe_load(open(sys.ar
 def _export(tmp_path, *flags: str) -> dict:
     result = penguins(
         "export", "kfp", "--out", str(tmp_path / "spec" / "penguins.yaml"), "--image", IMAGE,
-        "--pipeline-root", PIPELINE_ROOT + "/", "--data-root", DATA_ROOT, *flags, "--json",
+        "--pipeline-root", PIPELINE_ROOT + "/", "--data-root", DATA_ROOT, "--push-to", PUSH_TO, *flags,
+        "--json",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout)
@@ -71,7 +73,7 @@ def test_bad_values_are_refused_in_one_line_naming_the_flag(tmp_path):
         "--image",
         IMAGE,
         "--pipeline-root",
-        PIPELINE_ROOT,
+        "/mnt/penguins",
         "--data-root",
         DATA_ROOT,
     ]
@@ -82,6 +84,9 @@ def test_bad_values_are_refused_in_one_line_naming_the_flag(tmp_path):
         (["--pipeline-root", "bucket/penguins"], "--pipeline-root 'bucket/penguins': expected a URI"),
         # What pathlib makes of gs://bucket: refused, not written into the spec as a local path.
         (["--data-root", "gs:/bucket/clean"], "--data-root 'gs:/bucket/clean': expected a URI"),
+        # The Pusher renames files: a bucket's URI is not enough, a mounted folder is needed.
+        (["--pipeline-root", PIPELINE_ROOT], f"--pipeline-root '{PIPELINE_ROOT}' is no path the Pusher"),
+        (["--push-to", "serving"], "--push-to 'serving': expected an absolute path"),
     ):
         result = penguins("export", "kfp", *required, *flags, "--json")
         assert result.returncode == 2, result.stderr[-2000:]
@@ -118,7 +123,7 @@ def test_the_spec_names_the_pipeline_root_uri_and_the_image_s_files_only(exporte
     text = json.dumps(spec)
     assert outcome["pipeline_root"] == PIPELINE_ROOT  # without the trailing slash given
     assert spec["defaultPipelineRoot"] == PIPELINE_ROOT
-    assert f"{PIPELINE_ROOT}/serving/penguins" in text and DATA_ROOT in text  # the Pusher's, ExampleGen's
+    assert f"{PUSH_TO}/penguins" in text and DATA_ROOT in text  # the Pusher's, ExampleGen's
     assert "gs:/p" not in text.replace("gs://", "")  # no URI through pathlib
     assert str(REPO_ROOT) not in text and "/tmp" not in text
     (schema,) = re.findall(r"/app/schema/[\w/.-]+", text)

@@ -26,7 +26,7 @@ def test_every_node_id_is_declared_once(tmp_path):
         "run": create_pipeline(settings, tmp_path, workspace, []),
         "span reading": create_span_reading_pipeline(settings, workspace, 2, []),
         "retraining": create_retraining_pipeline(settings, workspace, [], 3, [2, 3], [1]),
-        "kfp export": kfp_pipeline(settings, "gs://bucket/clean", "gs://bucket/root", []),
+        "kfp export": kfp_pipeline(settings, "gs://bucket/clean", "gs://bucket/root", "/models", []),
     }
     used = set()
     for name, built in pipelines.items():

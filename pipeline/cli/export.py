@@ -82,6 +82,12 @@ def _add_kfp_parser(targets) -> None:
         "--data-root", required=True, metavar="URI", help="a folder of already-cleaned CSV, every pod reads"
     )
     kfp.add_argument(
+        "--push-to",
+        metavar="DIR",
+        help="the folder the Pusher writes models into, mounted in every pod (default: the pipeline "
+        "root's serving/, when the root is a path)",
+    )
+    kfp.add_argument(
         "--retrain",
         action="store_true",
         help="refused: a retrain is planned from the workspace before each run, which a spec cannot do",
@@ -165,9 +171,23 @@ def _kfp_problem(args: argparse.Namespace) -> str | None:
         return f"--out {args.out}: expected a .yaml file (KFP's compiled form of a pipeline)"
     if not args.image or any(character.isspace() for character in args.image):
         return f"--image {args.image!r}: expected an image reference, e.g. registry/penguins:1.0"
-    return _location_problem("--pipeline-root", args.pipeline_root) or _location_problem(
-        "--data-root", args.data_root
+    return (
+        _location_problem("--pipeline-root", args.pipeline_root)
+        or _location_problem("--data-root", args.data_root)
+        or _push_problem(args)
     )
+
+
+def _push_problem(args: argparse.Namespace) -> str | None:
+    """The Pusher stages and renames files (components/custom/pusher.py): it needs a file system path."""
+    if args.push_to is None and not args.pipeline_root.startswith("/"):
+        return (
+            f"--pipeline-root {args.pipeline_root!r} is no path the Pusher can write files in: pass "
+            "--push-to, a folder mounted in every pod (on Vertex AI, /gcs/BUCKET/... is the bucket)"
+        )
+    if args.push_to is not None and not args.push_to.startswith("/"):
+        return f"--push-to {args.push_to!r}: expected an absolute path, mounted in every pod"
+    return None
 
 
 def command_export_kfp(args: argparse.Namespace) -> CommandResult:
@@ -181,16 +201,19 @@ def command_export_kfp(args: argparse.Namespace) -> CommandResult:
     pipeline_root, data_root = (
         location.rstrip("/") or "/" for location in (args.pipeline_root, args.data_root)
     )
+    serving_root = (args.push_to or f"{pipeline_root}/serving").rstrip("/")
     try:
         settings = load_settings(args.config)
         beam_args = resolve_beam_args(args.beam_preset, args.beam_arg).args
-        job = pipeline_job(kfp_pipeline(settings, data_root, pipeline_root, beam_args), args.image)
+        job = pipeline_job(
+            kfp_pipeline(settings, data_root, pipeline_root, serving_root, beam_args), args.image
+        )
     except (ValueError, ConfigError) as error:
         return _refused(str(error))
-    return _write_kfp(args, job, pipeline_root)
+    return _write_kfp(args, job, pipeline_root, serving_root)
 
 
-def _write_kfp(args: argparse.Namespace, job: dict, pipeline_root: str) -> CommandResult:
+def _write_kfp(args: argparse.Namespace, job: dict, pipeline_root: str, serving_root: str) -> CommandResult:
     """The spec as YAML (what the kfp SDK loads), and with --vertex the whole job as JSON beside it."""
     import json
 
@@ -199,7 +222,12 @@ def _write_kfp(args: argparse.Namespace, job: dict, pipeline_root: str) -> Comma
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(yaml.safe_dump(job["pipelineSpec"], sort_keys=False))
     print(f"Wrote the KFP v2 spec of `penguins run` to {args.out}", file=sys.stderr)
-    outcome = {"path": str(args.out.resolve()), "image": args.image, "pipeline_root": pipeline_root}
+    outcome = {
+        "path": str(args.out.resolve()),
+        "image": args.image,
+        "pipeline_root": pipeline_root,
+        "push_to": serving_root,
+    }
     if args.vertex:
         job_file = args.out.with_suffix(".json")
         job_file.write_text(json.dumps(job, indent=2))

@@ -44,11 +44,6 @@ def image_path(path: Path) -> str:
     return f"{IMAGE_PROJECT_ROOT}/{relative.as_posix()}"
 
 
-def model_dir(pipeline_root: str, settings: Settings) -> str:
-    """Where the Pusher writes the blessed models: beside the pipeline's outputs, as in a workspace."""
-    return f"{pipeline_root}/serving/{settings.model_name}"
-
-
 def latest_blessed_baseline() -> Resolver:
     """The newest model the Evaluator blessed, the nearest baseline to the served model KFP can resolve."""
     return Resolver(
@@ -59,14 +54,15 @@ def latest_blessed_baseline() -> Resolver:
 
 
 def kfp_pipeline(
-    settings: Settings, data_root: str, pipeline_root: str, beam_args: list[str]
+    settings: Settings, data_root: str, pipeline_root: str, serving_root: str, beam_args: list[str]
 ) -> tfx_pipeline.Pipeline:
-    """`penguins run` over the cleaned CSV of `data_root`, its outputs and models under `pipeline_root`."""
+    """`penguins run` over the cleaned CSV of `data_root`, its outputs under `pipeline_root`, pushing
+    the model into its folder of `serving_root`: a mounted path, as the Pusher renames files there."""
     components = run_components(
         settings,
         data_root,
         image_path(settings.schema_path),
-        model_dir(pipeline_root, settings),
+        f"{serving_root}/{settings.model_name}",
         latest_blessed_baseline(),
     )
     return pinned_pipeline(settings, pipeline_root, components, beam_args)
