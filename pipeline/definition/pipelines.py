@@ -6,6 +6,8 @@ ValidationGate -> Transform -> Trainer -> (served model) -> Evaluator -> Pusher.
 compared for drift with the previous span; Transform, Trainer and Evaluator then work on a
 rolling window of the newest spans. Both share one pipeline name, so one metadata store holds
 one lineage of blessed models, whichever command produced them.
+`penguins export kfp` compiles the nodes of `run` (`run_components`) with its own locations and
+baseline (pipeline/export/kfp_spec.py).
 Components are imported from their modules rather than `tfx.v1`, which eagerly imports the
 Google Cloud extensions and costs seconds on every run.
 """
@@ -56,7 +58,7 @@ def split_config(settings: Settings) -> example_gen_pb2.Output:
     )
 
 
-def served_model_baseline(model_dir: str) -> Resolver:
+def _served_model_baseline(model_dir: str) -> Resolver:
     """The model `model_dir` serves now, the Evaluator's baseline (components/resolvers/served_model.py)."""
     return Resolver(
         strategy_class=ServedModelStrategy,
@@ -204,7 +206,7 @@ def create_pipeline(
         str(clean_data_dir),
         str(_schema_copy(settings, workspace)),
         model_dir,
-        served_model_baseline(model_dir),
+        _served_model_baseline(model_dir),
     )
     return _pipeline(settings, workspace, components, beam_args, enable_cache)
 
@@ -312,7 +314,7 @@ def create_retraining_pipeline(
         span_window.outputs["examples"],
         schema_gen.outputs["schema"],
         validation_gate,
-        served_model_baseline(model_dir),
+        _served_model_baseline(model_dir),
         span_rules,
     )
     components = [
