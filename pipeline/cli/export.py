@@ -21,7 +21,10 @@ LOCATION = re.compile(r"([a-z][a-z0-9+.-]*://[^/\s]+|/)\S*")
 
 def add_export_parser(commands) -> None:
     export = add_command(
-        commands, "export", "write the pipeline for Airflow or Kubeflow Pipelines (Vertex AI)", "scheduling"
+        commands,
+        "export",
+        "write a file for another scheduler: an Airflow DAG, a Kubeflow Pipelines spec",
+        "scheduling",
     )
     targets = export.add_subparsers(dest="export_target", required=True)
     _add_airflow_parser(targets)
