@@ -8,6 +8,7 @@ or Vertex AI cluster runs anything here (docs/scheduling.md).
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import subprocess
@@ -147,3 +148,18 @@ def test_vertex_s_pipeline_job_builds_offline_from_the_printed_line(exported):
     assert job.runtime_config.gcs_output_directory == PIPELINE_ROOT
     assert set(job.pipeline_spec["root"]["dag"]["tasks"]) == RUN_TASKS
     assert outcome["job"] in create
+
+
+def test_every_step_s_executor_is_a_class_the_image_s_environment_has(exported):
+    """The image holds this checkout and its lock's packages, as this environment does: each step's
+    command (TFX's entrypoint, which needs kfp-pipeline-spec) and executor class import here."""
+    _, spec = exported
+    containers = [e["container"] for e in spec["deploymentSpec"]["executors"].values() if "container" in e]
+    (command,) = {tuple(container["command"]) for container in containers}
+    assert command[:2] == ("python", "-m")
+    importlib.import_module(command[2])
+    paths = [c["args"][c["args"].index("--executor_class_path") + 1] for c in containers]
+    assert "components.custom.pusher.AtomicPusherExecutor" in paths
+    for path in paths:
+        module, name = path.rsplit(".", 1)
+        assert isinstance(getattr(importlib.import_module(module), name), type), path
