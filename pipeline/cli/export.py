@@ -9,8 +9,8 @@ from pathlib import Path
 
 from pipeline.cli.help import add_command
 from pipeline.cli.options import add_beam_options, add_config_option
-from pipeline.cli.outcome import add_json_option
-from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE, CommandResult
+from pipeline.cli.outcome import add_json_option, refused
+from pipeline.run.exit_codes import EXIT_OK, CommandResult
 
 DEFAULT_SCHEDULE = "0 3 * * *"  # as docker/kubernetes/retrain-cronjob.yaml
 AIRFLOW_PRESETS = ("@once", "@hourly", "@daily", "@weekly", "@monthly", "@yearly")
@@ -121,26 +121,21 @@ def _schedule_problem(schedule: str) -> str | None:
     return None
 
 
-def _refused(message: str) -> CommandResult:
-    print(f"Refused: {message}", file=sys.stderr)
-    return CommandResult(EXIT_USAGE, {"error": f"Refused: {message}"})
-
-
 def command_export_airflow(args: argparse.Namespace) -> CommandResult:
     from pipeline.export.airflow_dag import dag_file
 
     if not DAG_ID.fullmatch(args.dag_id):
-        return _refused(f"--dag-id {args.dag_id!r}: expected letters, digits, '_', '.' or '-' (at most 250)")
+        return refused(f"--dag-id {args.dag_id!r}: expected letters, digits, '_', '.' or '-' (at most 250)")
     problem = _schedule_problem(args.schedule)
     if problem:
-        return _refused(problem)
+        return refused(problem)
     workspace = (args.workspace or Path("workspace")).resolve()
     try:
         text = dag_file(args.dag_id, args.schedule, str(args.penguins.absolute()), str(workspace), args.image)
     except ValueError as error:
-        return _refused(str(error))
+        return refused(str(error))
     if args.out.exists() and not args.out.is_dir():
-        return _refused(f"--out {args.out}: is a file; expected the folder the DAG file goes in")
+        return refused(f"--out {args.out}: is a file; expected the folder the DAG file goes in")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"{args.dag_id}.py"
     path.write_text(text)
@@ -196,7 +191,7 @@ def _push_problem(args: argparse.Namespace) -> str | None:
 def command_export_kfp(args: argparse.Namespace) -> CommandResult:
     problem = _kfp_problem(args)
     if problem:
-        return _refused(problem)
+        return refused(problem)
     from pipeline.config.settings import ConfigError, load_settings
     from pipeline.export.kfp_spec import kfp_pipeline, pipeline_job
     from pipeline.run.beam_options import resolve_beam_args
@@ -212,7 +207,7 @@ def command_export_kfp(args: argparse.Namespace) -> CommandResult:
             kfp_pipeline(settings, data_root, pipeline_root, serving_root, beam_args), args.image
         )
     except (ValueError, ConfigError) as error:
-        return _refused(str(error))
+        return refused(str(error))
     return _write_kfp(args, job, pipeline_root, serving_root)
 
 

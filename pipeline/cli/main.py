@@ -20,7 +20,7 @@ from pipeline.cli.help import docs_epilog
 from pipeline.cli.history import add_history_parser
 from pipeline.cli.metadata import add_metadata_parser
 from pipeline.cli.monitor import add_monitor_parsers
-from pipeline.cli.outcome import CommandParser, UsageError, json_stream, write_outcome
+from pipeline.cli.outcome import CommandParser, UsageError, failure, json_stream, refused, write_outcome
 from pipeline.cli.retrain import add_retrain_parser
 from pipeline.cli.run import add_run_parser
 from pipeline.cli.schedule import add_schedule_parser
@@ -96,33 +96,28 @@ def _run_handler(args) -> CommandResult:
         result = args.handler(args)
         return result if isinstance(result, CommandResult) else CommandResult(result)
     except ConfigError as error:
-        return _failure(EXIT_USAGE, f"Config error: {error}")
+        return failure(EXIT_USAGE, f"Config error: {error}")
     except (MissingWorkspaceError, CopyRefusedError) as error:
-        return _failure(EXIT_USAGE, f"Refused: {error}")
+        return refused(str(error))
     except NoDataError as error:
-        return _failure(EXIT_USAGE, f"No data: {error}")
+        return failure(EXIT_USAGE, f"No data: {error}")
     except DataError as error:
-        return _failure(EXIT_DATA_REJECTED, f"Data rejected: {error}")
+        return failure(EXIT_DATA_REJECTED, f"Data rejected: {error}")
     except MetadataLocationError as error:
-        return _failure(EXIT_USAGE, f"Config error: {error}")
+        return failure(EXIT_USAGE, f"Config error: {error}")
     except (WorkspaceBusyError, StoreBusyError) as error:
-        return _failure(EXIT_BUSY, f"Refused: {error}")
+        return refused(str(error), EXIT_BUSY)
     except MetadataStoreError as error:
-        return _failure(EXIT_FAILED, str(error))
+        return failure(EXIT_FAILED, str(error))
     except EndpointUnreachableError as error:
-        return _failure(EXIT_FAILED, f"Cluster not up: {error}")
+        return failure(EXIT_FAILED, f"Cluster not up: {error}")
     except KeyboardInterrupt:
-        return _failure(EXIT_INTERRUPTED, "Interrupted; the served model is unchanged.")
-
-
-def _failure(exit_code: int, message: str) -> CommandResult:
-    print(message, file=sys.stderr)
-    return CommandResult(exit_code, {"error": message})
+        return failure(EXIT_INTERRUPTED, "Interrupted; the served model is unchanged.")
 
 
 def _refused_arguments(arguments: list[str], command: str | None, message: str) -> int:
     """A command line refused before any command ran: one line on stderr, and with --json the outcome."""
-    result = _failure(EXIT_USAGE, message)
+    result = failure(EXIT_USAGE, message)
     if "--json" in arguments:
         write_outcome(sys.stdout, command, result)
     return result.exit_code

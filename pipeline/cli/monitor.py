@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pipeline.cli.help import add_command
 from pipeline.cli.options import add_config_option, add_since_option, add_workspace_option
-from pipeline.cli.outcome import add_json_option
+from pipeline.cli.outcome import add_json_option, refused
 from pipeline.config.settings import load_settings
 from pipeline.config.workspace import Workspace, existing_workspace
 from pipeline.run.exit_codes import EXIT_OK, EXIT_USAGE, CommandResult
@@ -124,8 +124,7 @@ def command_labels_remove(args: argparse.Namespace) -> CommandResult:
     try:
         entry = remove_batch(workspace.labels_dir, args.batch)
     except BatchError as error:
-        print(f"Refused: {error}", file=sys.stderr)
-        return CommandResult(EXIT_USAGE, {"error": f"Refused: {error}"})
+        return refused(str(error))
     source = entry["source"] or "(not recorded)"
     print(f"Removed label batch {entry['batch']}: {entry['rows']:,} label(s) from {source}.")
     return CommandResult(EXIT_OK, {"removed": entry})

@@ -14,7 +14,7 @@ import sys
 from typing import NoReturn, TextIO
 
 from pipeline.cli.help import HelpFormatter
-from pipeline.run.exit_codes import STATUS, CommandResult
+from pipeline.run.exit_codes import EXIT_USAGE, STATUS, CommandResult
 
 
 class UsageError(Exception):
@@ -68,3 +68,15 @@ def write_outcome(stream: TextIO, command: str, result: CommandResult) -> None:
     }
     stream.write(json.dumps(document, default=str) + "\n")
     stream.flush()
+
+
+def failure(exit_code: int, message: str) -> CommandResult:
+    """A command that did not do its work: `message`, one line for people on stderr, and the error
+    for `--json`."""
+    print(message, file=sys.stderr)
+    return CommandResult(exit_code, {"error": message})
+
+
+def refused(message: str, exit_code: int = EXIT_USAGE) -> CommandResult:
+    """A request refused before any work: "Refused: " and why, as `failure` gives it."""
+    return failure(exit_code, f"Refused: {message}")

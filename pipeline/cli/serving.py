@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pipeline.cli.examples import flag, read_examples
 from pipeline.cli.help import add_command
-from pipeline.cli.outcome import add_json_option, write_outcome
+from pipeline.cli.outcome import add_json_option, refused, write_outcome
 from pipeline.config.settings import Settings
 from pipeline.run.exit_codes import EXIT_BUSY, EXIT_FAILED, EXIT_OK, EXIT_USAGE, CommandResult
 from serving.addresses import DEFAULT_URLS, grpc_target, port_number, rest_url
@@ -140,11 +140,6 @@ def add_predict_parser(commands, settings: Settings) -> None:
     predict.set_defaults(handler=command_predict, feature_spec=settings.features)
 
 
-def _refused(message: str, exit_code: int = EXIT_USAGE) -> CommandResult:
-    print(f"Refused: {message}", file=sys.stderr)
-    return CommandResult(exit_code, {"error": f"Refused: {message}"})
-
-
 def _serve_refusal(args) -> str | None:
     """Why flags that parse do not go together, or None."""
     if args.upstream_grpc and not args.upstream:
@@ -185,17 +180,17 @@ def command_serve(args) -> CommandResult:
 
     refusal = _serve_refusal(args)
     if refusal:
-        return _refused(refusal)
+        return refused(refusal)
     try:
         _checked_addresses(args)
     except ValueError as error:
-        return _refused(f"{error}.")
+        return refused(f"{error}.")
     serves_grpc = not args.upstream or args.upstream_grpc
     if serves_grpc and args.port == args.grpc_port != 0:
-        return _refused(f"--port and --grpc-port are both {args.port}; they must differ.")
+        return refused(f"--port and --grpc-port are both {args.port}; they must differ.")
     sample_rate = _sample_rate(args.log_sample_rate)
     if sample_rate is None:
-        return _refused(
+        return refused(
             f"--log-sample-rate must be a number above 0 and at most 1, got {args.log_sample_rate!r}"
         )
     workspace = Workspace(args.workspace.resolve()).create()
@@ -217,7 +212,7 @@ def command_serve(args) -> CommandResult:
             else:
                 serve(settings, workspace.serving_root, announce)
     except PortUnavailableError as error:
-        return _refused(str(error), EXIT_BUSY if error.in_use else EXIT_USAGE)
+        return refused(str(error), EXIT_BUSY if error.in_use else EXIT_USAGE)
     return CommandResult(EXIT_OK)
 
 
